@@ -1,0 +1,116 @@
+/* gguf-gpu: the plain C ABI of the kernel library (libgguf_gpu.so).
+ *
+ * Every function returns a status: 0 (GG_OK) on success, nonzero on failure; gg_last_error() then
+ * describes the failure (the failing call, its CUDA/HIP error name, file and line). Nothing here
+ * throws, aborts or exits. Device pointers cross the ABI as void*; sizes and counts are 64-bit.
+ * Functions are not thread-safe: call them from one host thread (Node's main thread).
+ */
+#ifndef GGUF_GPU_H
+#define GGUF_GPU_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define GG_API __declspec(dllexport)
+#else
+#define GG_API __attribute__((visibility("default")))
+#endif
+
+enum gg_status {
+  GG_OK = 0,
+  GG_ERR_INVALID_ARGUMENT = 1, /* bad pointer, size or unsupported type/shape */
+  GG_ERR_NO_DEVICE = 2,        /* no GPU, or the driver is missing/too old */
+  GG_ERR_OUT_OF_MEMORY = 3,    /* device or pinned host memory exhausted */
+  GG_ERR_LAUNCH = 4,           /* kernel launch or execution failure */
+  GG_ERR_IO = 5,               /* reading the file failed (gg_upload_file) */
+  GG_ERR_UNSUPPORTED = 6,      /* the operation is not built into this library */
+  GG_ERR_RUNTIME = 7           /* any other CUDA/HIP runtime error */
+};
+
+enum gg_dtype { GG_DTYPE_F32 = 0, GG_DTYPE_F16 = 1, GG_DTYPE_BF16 = 2 };
+
+typedef struct gg_device_info {
+  char name[256];
+  int32_t cc_major;
+  int32_t cc_minor;
+  int32_t sm_count;
+  int32_t l2_bytes;
+  uint64_t total_bytes;
+  uint64_t free_bytes;
+  int32_t is_hip; /* 1 when built with HIP */
+  int32_t runtime_version;
+  int32_t driver_version;
+  int32_t max_shared_per_block_optin;
+} gg_device_info;
+
+/* Errors and library facts */
+GG_API const char* gg_last_error(void);
+/* Name of the runtime error in the last failure, e.g. "cudaErrorMemoryAllocation" ("" if none). */
+GG_API const char* gg_last_error_name(void);
+GG_API int gg_version(void);
+/* Bytes per block and weights per block this library was compiled with, for a ggml type id;
+ * returns GG_ERR_UNSUPPORTED for types it cannot dequantize. */
+GG_API int gg_type_layout(int32_t ggml_type, int32_t* block_size, int32_t* type_size);
+
+/* Devices */
+GG_API int gg_device_count(int32_t* count);
+GG_API int gg_device_get_info(int32_t device, gg_device_info* info);
+GG_API int gg_set_device(int32_t device);
+GG_API int gg_mem_info(uint64_t* free_bytes, uint64_t* total_bytes);
+
+/* Device memory */
+GG_API int gg_malloc(void** ptr, uint64_t bytes);
+GG_API int gg_free(void* ptr);
+GG_API int gg_memset(void* ptr, int32_t byte_value, uint64_t bytes);
+/* Host -> device from host memory, through pinned staging buffers, chunked and asynchronous. */
+GG_API int gg_upload(void* dst, const void* src, uint64_t bytes);
+/* File -> device: reads `bytes` at `file_offset` of an open file descriptor with pread into pinned
+ * buffers (double-buffered) while the previous chunk is copying, so reading and copying overlap. */
+GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes);
+GG_API int gg_download(void* dst, const void* src, uint64_t bytes);
+GG_API int gg_synchronize(void);
+
+/* Dequantization: `rows` rows of `row_len` weights (row_len a multiple of the block size), raw ggml
+ * blocks in `src`, row-major f32 or f16 out. Bit-exact with ggml's CPU dequantization. */
+GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* dst, int64_t rows, int64_t row_len,
+                         int32_t out_dtype);
+
+/* Fused dequant + matmul: y[j][r] = sum_k W[r][k] * x[j][k] for r < rows, j < batch, with W the
+ * `rows` x `row_len` quantized matrix in raw ggml blocks, x f32 [batch][row_len], y f32 [batch][rows].
+ * `kernel` -1 picks by the dispatch table; otherwise an index from gg_matmul_kernel_name. */
+GG_API int gg_matmul(int32_t ggml_type, const void* w, const float* x, float* y, int64_t rows,
+                     int64_t row_len, int32_t batch, int32_t kernel);
+/* Name of the kernel the dispatch table picks for (type, batch), into buf (NUL-terminated). */
+GG_API int gg_matmul_kernel_name(int32_t ggml_type, int32_t batch, char* buf, int32_t buf_len);
+
+/* Timing. Each bench function runs `warmup` launches, then `samples` samples of `launches`
+ * back-to-back launches timed with events, rotating over the `n_bufs` weight buffers (L2-cold when
+ * their total exceeds the L2; pass one buffer for L2-warm), and writes each sample's microseconds
+ * per launch into out_us[samples]. */
+GG_API int gg_bench_read(void* const* bufs, int32_t n_bufs, uint64_t bytes, int32_t warmup,
+                         int32_t launches, int32_t samples, float* out_us);
+GG_API int gg_bench_copy(void* dst, const void* src, uint64_t bytes, int32_t warmup, int32_t launches,
+                         int32_t samples, float* out_us);
+GG_API int gg_bench_dequantize(int32_t ggml_type, void* const* srcs, int32_t n_bufs, void* dst,
+                               int64_t rows, int64_t row_len, int32_t out_dtype, int32_t warmup,
+                               int32_t launches, int32_t samples, float* out_us);
+GG_API int gg_bench_matmul(int32_t ggml_type, void* const* ws, int32_t n_bufs, const float* x, float* y,
+                           int64_t rows, int64_t row_len, int32_t batch, int32_t kernel, int32_t warmup,
+                           int32_t launches, int32_t samples, float* out_us);
+/* Dense GEMM baseline through cuBLAS/hipBLAS: y[batch][rows] = x[batch][k] * W^T with W and x in
+ * f16 (GG_DTYPE_F16) or bf16 (GG_DTYPE_BF16), f32 accumulation. GG_ERR_UNSUPPORTED where no BLAS. */
+GG_API int gg_bench_blas(int32_t dtype, void* const* ws, int32_t n_bufs, const void* x, void* y,
+                         int64_t rows, int64_t row_len, int32_t batch, int32_t warmup, int32_t launches,
+                         int32_t samples, float* out_us);
+/* Host -> device bandwidth from pinned memory, bytes per second. */
+GG_API int gg_bench_upload(uint64_t bytes, int32_t samples, double* out_bytes_per_s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GGUF_GPU_H */
