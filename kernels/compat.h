@@ -1,0 +1,170 @@
+/* gguf-gpu: the one place that knows about GPU vendors.
+ *
+ * Every kernel and host file is written in CUDA spelling and includes this header first. Built
+ * with nvcc it pulls in the CUDA runtime (and cuBLAS); built with hipcc for AMD
+ * (__HIP_PLATFORM_AMD__) it maps the CUDA names used in kernels/ onto HIP with a flat list of
+ * renames. When a file needs a CUDA name that is not in the list, add the rename here, never in
+ * the .cu file.
+ *
+ * Also defined here, for both vendors:
+ *   GG_IS_HIP        1 under HIP, 0 under CUDA
+ *   GG_HAVE_BLAS     1 when a BLAS (cuBLAS, or hipBLAS with -DGG_USE_HIPBLAS) is compiled in
+ *   WARP_SIZE        threads per warp/wavefront in device code (32 on NVIDIA; 64 on CDNA such as
+ *                    gfx90a, 32 on RDNA such as gfx1030). Host code must not use it under HIP,
+ *                    where it is only known per device architecture.
+ *   gg_h2f / gg_f2h / gg_f2bf   exact fp16 -> f32, and f32 -> fp16 / bf16 round-to-nearest-even,
+ *                    on raw uint16_t bit patterns
+ *   gg_warp_sum      butterfly sum over a whole warp, WARP_SIZE wide
+ */
+#ifndef GG_COMPAT_H
+#define GG_COMPAT_H
+
+#include <stdint.h>
+
+#if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__)
+/* ------------------------------------------------------------------------------------ HIP */
+#define GG_IS_HIP 1
+#include <hip/hip_runtime.h>
+#include <hip/hip_fp16.h>
+#include <hip/hip_bfloat16.h>
+
+/* types */
+#define cudaError_t hipError_t
+#define cudaStream_t hipStream_t
+#define cudaEvent_t hipEvent_t
+#define cudaDeviceProp hipDeviceProp_t
+#define __nv_bfloat16 hip_bfloat16
+
+/* status values */
+#define cudaSuccess hipSuccess
+#define cudaErrorMemoryAllocation hipErrorOutOfMemory
+#define cudaErrorNoDevice hipErrorNoDevice
+#define cudaErrorInsufficientDriver hipErrorInsufficientDriver
+#define cudaErrorInvalidValue hipErrorInvalidValue
+#define cudaErrorLaunchFailure hipErrorLaunchFailure
+#define cudaErrorIllegalAddress hipErrorIllegalAddress
+#define cudaErrorLaunchOutOfResources hipErrorLaunchOutOfResources
+#define cudaErrorLaunchTimeout hipErrorLaunchTimeOut
+#define cudaErrorInvalidConfiguration hipErrorInvalidConfiguration
+#define cudaErrorNoKernelImageForDevice hipErrorNoBinaryForGpu
+#define cudaErrorInvalidDeviceFunction hipErrorInvalidDeviceFunction
+#define cudaErrorAssert hipErrorAssert
+
+/* runtime calls */
+#define cudaGetErrorName hipGetErrorName
+#define cudaGetErrorString hipGetErrorString
+#define cudaGetLastError hipGetLastError
+#define cudaGetDeviceCount hipGetDeviceCount
+#define cudaGetDevice hipGetDevice
+#define cudaSetDevice hipSetDevice
+#define cudaGetDeviceProperties hipGetDeviceProperties
+#define cudaDeviceGetAttribute hipDeviceGetAttribute
+#define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
+#define cudaDeviceSynchronize hipDeviceSynchronize
+#define cudaRuntimeGetVersion hipRuntimeGetVersion
+#define cudaDriverGetVersion hipDriverGetVersion
+#define cudaMemGetInfo hipMemGetInfo
+#define cudaMalloc hipMalloc
+#define cudaFree hipFree
+#define cudaHostAlloc hipHostMalloc
+#define cudaHostAllocPortable hipHostMallocPortable
+#define cudaFreeHost hipHostFree
+#define cudaMemsetAsync hipMemsetAsync
+#define cudaMemcpyAsync hipMemcpyAsync
+#define cudaMemcpyHostToDevice hipMemcpyHostToDevice
+#define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define cudaStreamCreateWithFlags hipStreamCreateWithFlags
+#define cudaStreamNonBlocking hipStreamNonBlocking
+#define cudaStreamSynchronize hipStreamSynchronize
+#define cudaStreamWaitEvent hipStreamWaitEvent
+#define cudaEventCreate hipEventCreate
+#define cudaEventCreateWithFlags hipEventCreateWithFlags
+#define cudaEventDisableTiming hipEventDisableTiming
+#define cudaEventRecord hipEventRecord
+#define cudaEventSynchronize hipEventSynchronize
+#define cudaEventElapsedTime hipEventElapsedTime
+#define cudaEventDestroy hipEventDestroy
+#define cudaOccupancyMaxActiveBlocksPerMultiprocessor hipOccupancyMaxActiveBlocksPerMultiprocessor
+
+/* warp intrinsics: HIP 5.2 has no *_sync forms and no __syncwarp; a wavefront runs in lockstep */
+#define __shfl_sync(mask, v, lane) __shfl((v), (lane))
+#define __shfl_xor_sync(mask, v, m) __shfl_xor((v), (m))
+#define __shfl_down_sync(mask, v, d) __shfl_down((v), (d))
+#define __shfl_up_sync(mask, v, d) __shfl_up((v), (d))
+#define __syncwarp(...) ((void)0)
+
+#ifdef GG_USE_HIPBLAS /* the build script sets this when it finds hipBLAS (untested: ROCm 5 API) */
+#if __has_include(<hipblas/hipblas.h>)
+#include <hipblas/hipblas.h>
+#else
+#include <hipblas.h>
+#endif
+#define GG_HAVE_BLAS 1
+#define cublasHandle_t hipblasHandle_t
+#define cublasStatus_t hipblasStatus_t
+#define cublasCreate hipblasCreate
+#define cublasSetStream hipblasSetStream
+#define cublasGemmEx hipblasGemmEx
+#define CUBLAS_STATUS_SUCCESS HIPBLAS_STATUS_SUCCESS
+#define CUBLAS_OP_N HIPBLAS_OP_N
+#define CUBLAS_OP_T HIPBLAS_OP_T
+#define CUBLAS_GEMM_DEFAULT HIPBLAS_GEMM_DEFAULT
+#define CUDA_R_16F HIPBLAS_R_16F
+#define CUDA_R_16BF HIPBLAS_R_16B
+#define CUDA_R_32F HIPBLAS_R_32F
+#define CUBLAS_COMPUTE_32F HIPBLAS_R_32F
+#else
+#define GG_HAVE_BLAS 0
+#endif
+
+#if defined(__AMDGCN_WAVEFRONT_SIZE)
+#define GG_WARP_SIZE_VALUE __AMDGCN_WAVEFRONT_SIZE
+#else
+#define GG_WARP_SIZE_VALUE 64 /* host pass: not meaningful, see above */
+#endif
+
+#define GG_RUNTIME_NAME "HIP"
+
+#else
+/* ----------------------------------------------------------------------------------- CUDA */
+#define GG_IS_HIP 0
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <cublas_v2.h>
+#define GG_HAVE_BLAS 1
+#define GG_WARP_SIZE_VALUE 32
+#define GG_RUNTIME_NAME "CUDA"
+#endif
+
+#ifndef WARP_SIZE
+#define WARP_SIZE GG_WARP_SIZE_VALUE
+#endif
+
+/* --------------------------------------------------------------------- shared helpers */
+
+/* fp16 bits -> f32, exact (subnormals included). */
+__device__ __forceinline__ float gg_h2f(uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
+
+/* f32 -> fp16 bits, round to nearest even. */
+__device__ __forceinline__ uint16_t gg_f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+
+/* f32 -> bf16 bits, round to nearest even; NaN stays NaN (quiet bit set). Pure integer code, so
+ * both vendors round identically. */
+__host__ __device__ __forceinline__ uint16_t gg_f2bf(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+/* Sum of v over the whole warp/wavefront; every lane gets the total. */
+__device__ __forceinline__ float gg_warp_sum(float v) {
+#pragma unroll
+  for (int m = WARP_SIZE / 2; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+  return v;
+}
+
+#endif /* GG_COMPAT_H */

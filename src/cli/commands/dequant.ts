@@ -1,0 +1,161 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { cpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
+import { GpuError, InputError, UsageError } from '../../errors.js';
+import { GgufFile } from '../../gguf/file.js';
+import { describeType } from '../../gguf/parse.js';
+import type { GgufTensorInfo } from '../../gguf/types.js';
+import { NPY_ITEM_BYTES, NpyWriter, type NpyDtype } from '../../npy.js';
+import { formatBytes, globToRegExp, progressBar } from '../format.js';
+
+export interface DequantOptions {
+  tensor?: string[];
+  backend: 'cpu' | 'gpu';
+  out: string;
+  dtype: NpyDtype;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** Tensors whose names match any of the globs (all tensors when none are given). */
+export function selectTensors(file: GgufFile, globs: readonly string[] | undefined): GgufTensorInfo[] {
+  if (!globs || globs.length === 0) return [...file.tensors];
+  const selected = new Set<GgufTensorInfo>();
+  for (const glob of globs) {
+    const re = globToRegExp(glob);
+    const matches = file.tensors.filter((t) => re.test(t.name));
+    if (matches.length === 0) throw new UsageError(`${file.path}: no tensor matches "${glob}"`);
+    for (const t of matches) selected.add(t);
+  }
+  return file.tensors.filter((t) => selected.has(t));
+}
+
+/** A file name for a tensor: path separators and control characters become '_'. */
+export function npyFileName(tensorName: string): string {
+  const safe = tensorName.replace(/[/\\\0-\x1f]/g, '_').replace(/^\.+$/, '_');
+  return `${safe}.npy`;
+}
+
+export async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> {
+  if (name === 'cpu') return cpuBackend;
+  // Loaded lazily: only GPU work touches koffi and the native library.
+  const { createGpuDequantBackend } = await import('../../gpu/dequant-backend.js');
+  try {
+    return createGpuDequantBackend();
+  } catch (error) {
+    if (error instanceof GpuError) error.message += '; `--backend cpu` dequantizes on the CPU instead';
+    throw error;
+  }
+}
+
+interface DequantRow {
+  tensor: string;
+  type: string;
+  shape: number[];
+  path?: string;
+  bytes?: number;
+  seconds?: number;
+  skipped?: string;
+}
+
+export async function runDequant(path: string, options: DequantOptions): Promise<DequantRow[]> {
+  const file = GgufFile.open(path);
+  const rows: DequantRow[] = [];
+  let backend: DequantBackend | undefined;
+  const onSignal = () => {
+    NpyWriter.abortAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const tensors = selectTensors(file, options.tensor);
+    const usable: GgufTensorInfo[] = [];
+    for (const t of tensors) {
+      try {
+        requireDecoder(file, t);
+        usable.push(t);
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        rows.push({ tensor: t.name, type: describeType(t), shape: [...t.shape], skipped: error.reason });
+      }
+    }
+    backend = await loadBackend(options.backend);
+    mkdirSync(options.out, { recursive: true });
+    const total = usable.reduce((s, t) => s + (t.nbytes ?? 0), 0);
+    const bar = progressBar(total);
+    let done = 0;
+    try {
+      for (const t of usable) {
+        const outPath = join(options.out, npyFileName(t.name));
+        const writer = new NpyWriter(outPath, options.dtype, [...t.shape].reverse(), options.force === true);
+        const started = performance.now();
+        try {
+          await backend.dequantizeTensor(file, t, options.dtype, (chunk) => writer.write(chunk), (n) => {
+            done += n;
+            bar.update(done, t.name);
+          });
+          writer.commit();
+        } catch (error) {
+          writer.abort();
+          throw error;
+        }
+        const row: DequantRow = {
+          tensor: t.name,
+          type: describeType(t),
+          shape: [...t.shape],
+          path: outPath,
+          bytes: t.elements * NPY_ITEM_BYTES[options.dtype],
+          seconds: (performance.now() - started) / 1000,
+        };
+        rows.push(row);
+        if (!options.json) {
+          bar.stop();
+          process.stdout.write(`${t.name}  ${row.type} [${t.shape.join(', ')}] -> ${outPath} (${formatBytes(row.bytes!)}, ${row.seconds!.toFixed(3)} s)\n`);
+        }
+      }
+    } finally {
+      bar.stop();
+    }
+    return rows;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    NpyWriter.abortAll();
+    backend?.dispose();
+    file.close();
+  }
+}
+
+export function registerDequant(program: Command): void {
+  program
+    .command('dequant')
+    .description('dequantize tensors to .npy files (numpy shape [..., ne1, ne0]) on the GPU or the CPU')
+    .argument('<file>', 'GGUF file')
+    .option('-t, --tensor <name-or-glob...>', 'tensors to write (repeatable; * and ? match any text / one character); default: all')
+    .addOption(new Option('-b, --backend <backend>', 'where to dequantize').choices(['gpu', 'cpu']).default('gpu'))
+    .option('-o, --out <dir>', 'output directory', '.')
+    .addOption(new Option('--dtype <dtype>', 'output element type').choices(['f32', 'f16']).default('f32'))
+    .option('-f, --force', 'overwrite existing .npy files')
+    .option('--json', 'print one JSON summary on stdout instead of a line per tensor')
+    .addHelpText(
+      'after',
+      `
+Each tensor goes to <dir>/<tensor name>.npy, written under a temporary name and renamed when complete.
+Tensors of types without a decoder are listed as skipped, and the exit code is then 3.
+
+Examples:
+  gguf-gpu dequant model.gguf --tensor 'blk.0.*' --out /tmp/blk0
+  gguf-gpu dequant model.gguf --tensor output.weight --backend cpu --dtype f16`,
+    )
+    .action(async (path: string, options: DequantOptions) => {
+      const rows = await runDequant(path, options);
+      const skipped = rows.filter((r) => r.skipped);
+      if (options.json) process.stdout.write(`${JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2)}\n`);
+      else for (const r of skipped) process.stderr.write(`skipped ${r.tensor} (${r.type}): ${r.skipped}\n`);
+      if (skipped.length > 0) {
+        throw new InputError(path, `${skipped.length} tensor(s) skipped: ${skipped.map((r) => `${r.tensor} (${r.type})`).join(', ')}`);
+      }
+    });
+}

@@ -1,0 +1,115 @@
+import type { Command } from 'commander';
+import { GgufFile } from '../../gguf/file.js';
+import { describeType } from '../../gguf/parse.js';
+import type { GgufTensorInfo } from '../../gguf/types.js';
+import { formatBytes, metadataToJson, metadataToText, table } from '../format.js';
+import { GgufValueType } from '../../gguf/types.js';
+
+export interface InspectOptions {
+  json?: boolean;
+  full?: boolean;
+}
+
+function bitsPerWeight(t: GgufTensorInfo): number | undefined {
+  return t.type ? (8 * t.type.typeSize) / t.type.blockSize : undefined;
+}
+
+/** The JSON shape promised to scripts: only this goes to stdout with --json. */
+export function inspectJson(file: GgufFile, full: boolean) {
+  const h = file.header;
+  return {
+    file: file.path,
+    size: file.size,
+    version: h.version,
+    littleEndian: h.littleEndian,
+    alignment: h.alignment,
+    dataOffset: h.dataOffset,
+    metadata: Object.fromEntries(h.metadata.map((e) => [e.key, metadataToJson(e.value, full)])),
+    tensors: h.tensors.map((t) => ({
+      name: t.name,
+      type: describeType(t),
+      shape: [...t.shape],
+      offset: t.offset,
+      nbytes: t.nbytes ?? null,
+    })),
+  };
+}
+
+export function summarizeByType(tensors: readonly GgufTensorInfo[]) {
+  const byType = new Map<string, { type: string; tensors: number; weights: number; bytes: number }>();
+  for (const t of tensors) {
+    const type = describeType(t);
+    const row = byType.get(type) ?? { type, tensors: 0, weights: 0, bytes: 0 };
+    row.tensors++;
+    row.weights += t.elements;
+    row.bytes += t.nbytes ?? 0;
+    byType.set(type, row);
+  }
+  return [...byType.values()].sort((a, b) => b.bytes - a.bytes);
+}
+
+function renderText(file: GgufFile): string {
+  const h = file.header;
+  const out: string[] = [];
+  out.push(`${file.path}`);
+  out.push(
+    `GGUF v${h.version} (${h.littleEndian ? 'little' : 'big'}-endian), alignment ${h.alignment}, data at byte ${h.dataOffset}, ` +
+      `${h.metadata.length} metadata entries, ${h.tensors.length} tensors, ${formatBytes(file.size)}`,
+  );
+  out.push('', 'Metadata:');
+  out.push(
+    table(
+      ['key', 'type', 'value'],
+      h.metadata.map((e) => {
+        const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
+        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value)];
+      }),
+    ),
+  );
+  out.push('', 'Tensors:');
+  out.push(
+    table(
+      ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
+      h.tensors.map((t) => [t.name, describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
+      [false, false, false, true, true, true],
+    ),
+  );
+  out.push('', 'By type:');
+  const totalWeights = h.tensors.reduce((s, t) => s + t.elements, 0);
+  out.push(
+    table(
+      ['type', 'tensors', 'weights', 'bytes', 'share'],
+      summarizeByType(h.tensors).map((r) => [r.type, r.tensors, r.weights, formatBytes(r.bytes), `${((100 * r.weights) / Math.max(1, totalWeights)).toFixed(1)}%`]),
+      [false, true, true, true, true],
+    ),
+  );
+  return out.join('\n');
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show a GGUF file\'s header: version, metadata and the tensor table')
+    .argument('<file>', 'GGUF file')
+    .option('--json', 'print only JSON on stdout: { version, alignment, dataOffset, metadata, tensors }')
+    .option('--full', 'print long metadata arrays (vocabularies) in full instead of shortened')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gguf-gpu inspect model.gguf
+  gguf-gpu inspect model.gguf --json | jq '.tensors[] | select(.type == "Q4_K") | .name'
+
+In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items are shortened to
+{ "length": N, "first": [...] } unless --full is given.`,
+    )
+    .action((path: string, options: InspectOptions) => {
+      const file = GgufFile.open(path);
+      try {
+        if (options.json) process.stdout.write(`${JSON.stringify(inspectJson(file, options.full === true), null, 2)}\n`);
+        else process.stdout.write(`${renderText(file)}\n`);
+      } finally {
+        file.close();
+      }
+    });
+}

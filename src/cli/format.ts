@@ -1,0 +1,99 @@
+import chalk from 'chalk';
+import cliProgress from 'cli-progress';
+import type { GgufArray, GgufValue } from '../gguf/types.js';
+
+/** 64-bit integers become numbers when exact, strings beyond 2^53. */
+export function bigintToJson(value: bigint): number | string {
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+function isArray(value: GgufValue): value is GgufArray {
+  return typeof value === 'object' && value !== null && 'elementType' in value;
+}
+
+/** Arrays longer than this are shortened unless the user asks for --full. */
+export const SHORT_ARRAY_LENGTH = 8;
+
+/** Converts a metadata value to plain JSON; long arrays become { length, first } unless full. */
+export function metadataToJson(value: GgufValue, full: boolean): unknown {
+  if (typeof value === 'bigint') return bigintToJson(value);
+  if (!isArray(value)) return value;
+  const all = value.values as ArrayLike<unknown>;
+  const n = full ? all.length : Math.min(all.length, SHORT_ARRAY_LENGTH);
+  const items: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const item = all[i] as GgufValue;
+    items.push(metadataToJson(item, full));
+  }
+  return full || all.length <= SHORT_ARRAY_LENGTH ? items : { length: all.length, first: items };
+}
+
+/** One line for a metadata value in text mode. */
+export function metadataToText(value: GgufValue): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
+  if (!isArray(value)) return String(value);
+  const all = value.values as ArrayLike<GgufValue>;
+  const shown: string[] = [];
+  for (let i = 0; i < Math.min(all.length, 4); i++) shown.push(metadataToText(all[i]!));
+  return `[${shown.join(', ')}${all.length > 4 ? `, ... (${all.length} items)` : ''}]`;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+}
+
+/** A plain text table: left-aligned text columns, right-aligned numeric ones. */
+export function table(headers: string[], rows: (string | number)[][], rightAligned: boolean[] = []): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[], header = false) =>
+    r
+      .map((cell, c) => {
+        const padded = rightAligned[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!);
+        return header ? chalk.bold(padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(headers, true), ...cells.slice(1).map((r) => line(r))].join('\n');
+}
+
+/** A progress bar over bytes on stderr, or a no-op when stderr is not a terminal. */
+export interface Progress {
+  update(done: number, label?: string): void;
+  stop(): void;
+}
+
+export function progressBar(total: number, enabled = process.stderr.isTTY === true): Progress {
+  if (!enabled || total <= 0) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: '{bar} {percentage}% | {done}/{size} | ETA {eta_formatted} | {label}',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total), label: '' });
+  return {
+    update(done, label = '') {
+      bar.update(done, { done: formatBytes(done), label });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+/** Matches a tensor name against a glob with * and ? (no other specials). */
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`);
+}

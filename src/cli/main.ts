@@ -1,0 +1,39 @@
+import chalk from 'chalk';
+import { Command, CommanderError } from 'commander';
+import { GgufGpuError } from '../errors.js';
+import { registerDequant } from './commands/dequant.js';
+import { registerInspect } from './commands/inspect.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+
+export function buildProgram(): Command {
+  const program = new Command('gguf-gpu')
+    .description(
+      'Run GGUF-quantized weights on the GPU: read GGUF files, upload the raw quantized blocks, dequantize ' +
+        'and multiply on the device, and check every result against a bit-exact CPU reference.',
+    )
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerInspect(program);
+  registerDequant(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed its message; help and version are successes.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const debug = argv.includes('--debug');
+    const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
+    process.stderr.write(`${chalk.red('gguf-gpu:')} ${message}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCodeFor(error);
+  }
+}

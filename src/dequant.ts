@@ -1,0 +1,70 @@
+// Dequantization of whole tensors, streamed in chunks of rows so that any tensor size works with
+// bounded memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
+import { InputError } from './errors.js';
+import type { GgufFile } from './gguf/file.js';
+import { describeType } from './gguf/parse.js';
+import type { GgufTensorInfo } from './gguf/types.js';
+import type { NpyDtype } from './npy.js';
+import { decoderFor, f32ArrayToF16, type TypeDecoder } from './quant/index.js';
+
+export interface DequantBackend {
+  readonly name: 'cpu' | 'gpu';
+  /**
+   * Dequantizes one tensor, handing the output (f32 or f16 little-endian bytes, in row order) to
+   * `sink` in order, and reporting raw bytes consumed to `progress`.
+   */
+  dequantizeTensor(
+    file: GgufFile,
+    tensor: GgufTensorInfo,
+    dtype: NpyDtype,
+    sink: (chunk: Uint8Array) => void,
+    progress: (rawBytes: number) => void,
+  ): Promise<void>;
+  dispose(): void;
+}
+
+/** Raw bytes per CPU chunk: large enough to amortise reads, small enough to stay cache-friendly. */
+const CPU_CHUNK_BYTES = 8 << 20;
+
+/** The decoder for a tensor, or an InputError that names the tensor and the reason. */
+export function requireDecoder(file: GgufFile, tensor: GgufTensorInfo): TypeDecoder {
+  if (!file.header.littleEndian) {
+    throw new InputError(file.path, 'big-endian tensor data cannot be dequantized (only its header can be read)', tensor.name);
+  }
+  const decoder = decoderFor(tensor.typeId);
+  if (!decoder) throw new InputError(file.path, `type ${describeType(tensor)} is not supported for dequantization`, tensor.name);
+  return decoder;
+}
+
+/** Rows of a tensor: everything past ne0 flattened. */
+export function tensorRows(tensor: GgufTensorInfo): { rows: number; rowLength: number } {
+  const rowLength = tensor.shape[0] ?? 1;
+  return { rowLength, rows: rowLength === 0 ? 0 : tensor.elements / rowLength };
+}
+
+export const cpuBackend: DequantBackend = {
+  name: 'cpu',
+  async dequantizeTensor(file, tensor, dtype, sink, progress) {
+    const { info, decode } = requireDecoder(file, tensor);
+    const { rows, rowLength } = tensorRows(tensor);
+    const rowBytes = (rowLength / info.blockSize) * info.typeSize;
+    const rowsPerChunk = Math.max(1, Math.floor(CPU_CHUNK_BYTES / Math.max(1, rowBytes)));
+    const floats = new Float32Array(Math.min(rows, rowsPerChunk) * rowLength);
+    const halves = dtype === 'f16' ? new Uint16Array(floats.length) : undefined;
+    for (let row = 0; row < rows; row += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows - row);
+      const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
+      const out = floats.subarray(0, n * rowLength);
+      decode(raw, out, (n * rowLength) / info.blockSize);
+      if (halves) {
+        const h = halves.subarray(0, out.length);
+        f32ArrayToF16(out, h);
+        sink(new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
+      } else {
+        sink(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      }
+      progress(n * rowBytes);
+    }
+  },
+  dispose() {},
+};

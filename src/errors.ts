@@ -1,0 +1,57 @@
+// Typed errors. Every failure the tool reports is one of these; src/cli/exit-codes.ts maps them to
+// exit codes in one place, so library code never calls process.exit.
+
+export abstract class GgufGpuError extends Error {
+  /** The category that decides the exit code. */
+  abstract readonly kind: 'usage' | 'input' | 'gpu' | 'verification';
+}
+
+/** The command line was wrong: unknown option value, missing argument, conflicting flags. */
+export class UsageError extends GgufGpuError {
+  readonly kind = 'usage';
+}
+
+/** The input file is unreadable, truncated, hostile or holds something we cannot handle. */
+export class InputError extends GgufGpuError {
+  readonly kind = 'input';
+  constructor(
+    readonly file: string | undefined,
+    readonly reason: string,
+    readonly tensor?: string,
+  ) {
+    super([file, tensor && `tensor ${tensor}`, reason].filter(Boolean).join(': '));
+  }
+}
+
+/** A header field exceeds a limit that real files never reach (see src/gguf/limits.ts). */
+export class LimitError extends InputError {}
+
+/** The GPU library, driver or device is missing, or a GPU call failed. */
+export class GpuError extends GgufGpuError {
+  readonly kind = 'gpu';
+  constructor(
+    message: string,
+    /** The runtime's error name (e.g. cudaErrorMemoryAllocation), when there is one. */
+    readonly runtimeError?: string,
+  ) {
+    super(message);
+  }
+}
+export class GpuLibraryMissingError extends GpuError {}
+export class GpuUnavailableError extends GpuError {}
+export class GpuOutOfMemoryError extends GpuError {
+  constructor(
+    message: string,
+    readonly requestedBytes: number,
+    readonly freeBytes: number,
+    runtimeError?: string,
+  ) {
+    super(message, runtimeError);
+  }
+}
+export class GpuKernelError extends GpuError {}
+
+/** A verification ran and found a mismatch. */
+export class VerificationError extends GgufGpuError {
+  readonly kind = 'verification';
+}

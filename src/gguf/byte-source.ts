@@ -1,0 +1,50 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+/** Node cannot read more than ~2 GiB in one call; stay well under it. */
+export const MAX_READ_CHUNK = 1 << 30;
+
+/**
+ * Random access to a file's bytes by absolute position. Reads are chunked, so any size works, and
+ * nothing ever reads the whole file. Positions are doubles: exact up to 2^53 bytes.
+ */
+export class FileByteSource {
+  readonly fd: number;
+  readonly size: number;
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'r');
+    try {
+      const stat = fstatSync(this.fd);
+      if (!stat.isFile()) throw new Error('not a regular file');
+      this.size = stat.size;
+    } catch (error) {
+      closeSync(this.fd);
+      throw error;
+    }
+  }
+
+  /** Fills `into` (all of it) with the bytes at `position`; throws if the file ends first. */
+  readInto(into: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < into.length) {
+      const want = Math.min(into.length - done, MAX_READ_CHUNK);
+      const got = readSync(this.fd, into, done, want, position + done);
+      if (got === 0) throw new RangeError(`unexpected end of file at byte ${position + done}`);
+      done += got;
+    }
+  }
+
+  read(position: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    this.readInto(out, position);
+    return out;
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      closeSync(this.fd);
+    }
+  }
+}

@@ -1,0 +1,349 @@
+import { InputError, LimitError } from '../errors.js';
+import { ggmlTypeById, ggmlTypeName } from './ggml-types.js';
+import * as limits from './limits.js';
+import {
+  type GgufArray,
+  type GgufHeader,
+  type GgufMetadataEntry,
+  type GgufTensorInfo,
+  type GgufValue,
+  GgufValueType,
+} from './types.js';
+
+/** Anything that can hand out bytes by absolute position (a file, or a buffer in tests). */
+export interface ByteSource {
+  readonly size: number;
+  readInto(into: Uint8Array, position: number): void;
+}
+
+const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
+const DEFAULT_ALIGNMENT = 32;
+const FIRST_WINDOW = 1 << 20;
+
+/** Bytes each value type needs at least: lets counts be checked before anything is allocated. */
+const MIN_VALUE_BYTES: Record<GgufValueType, number> = {
+  [GgufValueType.UINT8]: 1,
+  [GgufValueType.INT8]: 1,
+  [GgufValueType.UINT16]: 2,
+  [GgufValueType.INT16]: 2,
+  [GgufValueType.UINT32]: 4,
+  [GgufValueType.INT32]: 4,
+  [GgufValueType.FLOAT32]: 4,
+  [GgufValueType.BOOL]: 1,
+  [GgufValueType.STRING]: 8,
+  [GgufValueType.ARRAY]: 12,
+  [GgufValueType.UINT64]: 8,
+  [GgufValueType.INT64]: 8,
+  [GgufValueType.FLOAT64]: 8,
+};
+
+/** The typed array that holds each fixed-size value type, for whole-array copies. */
+const TYPED_ARRAYS = {
+  [GgufValueType.UINT8]: Uint8Array,
+  [GgufValueType.INT8]: Int8Array,
+  [GgufValueType.UINT16]: Uint16Array,
+  [GgufValueType.INT16]: Int16Array,
+  [GgufValueType.UINT32]: Uint32Array,
+  [GgufValueType.INT32]: Int32Array,
+  [GgufValueType.FLOAT32]: Float32Array,
+  [GgufValueType.UINT64]: BigUint64Array,
+  [GgufValueType.INT64]: BigInt64Array,
+  [GgufValueType.FLOAT64]: Float64Array,
+} as const;
+
+/**
+ * A forward cursor over the header. It keeps a window of the file in memory and grows it on
+ * demand, so a 7 MB header costs a handful of reads and a small file a single one.
+ */
+class HeaderCursor {
+  private window: Buffer = Buffer.alloc(0);
+  private view = new DataView(this.window.buffer);
+  private windowStart = 0;
+  /** Absolute position of the next byte to read. */
+  pos = 0;
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly file: string | undefined,
+    public littleEndian = true,
+  ) {}
+
+  get remaining(): number {
+    return this.source.size - this.pos;
+  }
+
+  fail(reason: string): never {
+    throw new InputError(this.file, reason);
+  }
+
+  /** Makes `n` bytes at pos available; returns their index in the window. */
+  private need(n: number, what: string): number {
+    if (n > this.remaining) {
+      this.fail(`truncated: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.source.size}`);
+    }
+    let at = this.pos - this.windowStart;
+    if (at + n > this.window.length) {
+      const size = Math.min(Math.max(2 * this.window.length, n + FIRST_WINDOW), this.remaining);
+      this.window = Buffer.allocUnsafe(size);
+      this.source.readInto(this.window, this.pos);
+      this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.length);
+      this.windowStart = this.pos;
+      at = 0;
+    }
+    this.pos += n;
+    return at;
+  }
+
+  u8(what: string): number {
+    const at = this.need(1, what); // need() may replace the view: call it first
+    return this.view.getUint8(at);
+  }
+  i8(what: string): number {
+    const at = this.need(1, what); // need() may replace the view: call it first
+    return this.view.getInt8(at);
+  }
+  u16(what: string): number {
+    const at = this.need(2, what); // need() may replace the view: call it first
+    return this.view.getUint16(at, this.littleEndian);
+  }
+  i16(what: string): number {
+    const at = this.need(2, what); // need() may replace the view: call it first
+    return this.view.getInt16(at, this.littleEndian);
+  }
+  u32(what: string): number {
+    const at = this.need(4, what); // need() may replace the view: call it first
+    return this.view.getUint32(at, this.littleEndian);
+  }
+  i32(what: string): number {
+    const at = this.need(4, what); // need() may replace the view: call it first
+    return this.view.getInt32(at, this.littleEndian);
+  }
+  f32(what: string): number {
+    const at = this.need(4, what); // need() may replace the view: call it first
+    return this.view.getFloat32(at, this.littleEndian);
+  }
+  f64(what: string): number {
+    const at = this.need(8, what); // need() may replace the view: call it first
+    return this.view.getFloat64(at, this.littleEndian);
+  }
+  u64(what: string): bigint {
+    const at = this.need(8, what); // need() may replace the view: call it first
+    return this.view.getBigUint64(at, this.littleEndian);
+  }
+  i64(what: string): bigint {
+    const at = this.need(8, what); // need() may replace the view: call it first
+    return this.view.getBigInt64(at, this.littleEndian);
+  }
+
+  /** A u64 that must fit a double exactly and stay under `max`, else a LimitError. */
+  count(what: string, max: number): number {
+    // Two u32 reads instead of a bigint: this runs for every one of ~400k vocabulary strings.
+    const at = this.need(8, what);
+    const lo = this.view.getUint32(this.littleEndian ? at : at + 4, this.littleEndian);
+    const hi = this.view.getUint32(this.littleEndian ? at + 4 : at, this.littleEndian);
+    const value = hi * 2 ** 32 + lo; // rounded above 2^53, which is far over every limit anyway
+    if (value > max) {
+      const exact = (BigInt(hi) << 32n) | BigInt(lo);
+      throw new LimitError(this.file, `${what} is ${exact}, over the limit of ${max}`);
+    }
+    return value;
+  }
+
+  string(what: string, maxLength: number): string {
+    const length = this.count(`${what} length`, maxLength);
+    const at = this.need(length, what);
+    return this.window.toString('utf8', at, at + length);
+  }
+
+  /** Copies `count` fixed-size elements into a fresh, aligned typed array (byte-swapping if BE). */
+  typedArray(type: keyof typeof TYPED_ARRAYS, count: number, what: string) {
+    const Ctor = TYPED_ARRAYS[type];
+    const bytes = count * Ctor.BYTES_PER_ELEMENT;
+    const at = this.need(bytes, what);
+    const out = new Ctor(count);
+    const outBytes = new Uint8Array(out.buffer);
+    outBytes.set(this.window.subarray(at, at + bytes));
+    if (!this.littleEndian && Ctor.BYTES_PER_ELEMENT > 1) byteSwapInPlace(outBytes, Ctor.BYTES_PER_ELEMENT);
+    return out;
+  }
+
+  skipTo(position: number): void {
+    if (position > this.source.size) this.fail(`truncated: the data section would start at ${position}, past the end`);
+    this.pos = position;
+  }
+}
+
+function byteSwapInPlace(bytes: Uint8Array, width: number): void {
+  for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+}
+
+function valueTypeName(type: number): string {
+  return GgufValueType[type] ?? `value type ${type}`;
+}
+
+function readValue(cur: HeaderCursor, type: number, what: string, depth: number): GgufValue {
+  switch (type) {
+    case GgufValueType.UINT8:
+      return cur.u8(what);
+    case GgufValueType.INT8:
+      return cur.i8(what);
+    case GgufValueType.UINT16:
+      return cur.u16(what);
+    case GgufValueType.INT16:
+      return cur.i16(what);
+    case GgufValueType.UINT32:
+      return cur.u32(what);
+    case GgufValueType.INT32:
+      return cur.i32(what);
+    case GgufValueType.FLOAT32:
+      return cur.f32(what);
+    case GgufValueType.FLOAT64:
+      return cur.f64(what);
+    case GgufValueType.UINT64:
+      return cur.u64(what);
+    case GgufValueType.INT64:
+      return cur.i64(what);
+    case GgufValueType.BOOL: {
+      const byte = cur.u8(what);
+      if (byte > 1) cur.fail(`${what}: a bool must be 0 or 1, found ${byte}`);
+      return byte === 1;
+    }
+    case GgufValueType.STRING:
+      return cur.string(what, limits.MAX_STRING_LENGTH);
+    case GgufValueType.ARRAY:
+      return readArray(cur, what, depth + 1);
+    default:
+      return cur.fail(`${what}: unknown metadata value type ${type}`);
+  }
+}
+
+function readArray(cur: HeaderCursor, what: string, depth: number): GgufArray {
+  if (depth > limits.MAX_ARRAY_DEPTH) {
+    throw new LimitError(undefined, `${what}: arrays nested deeper than ${limits.MAX_ARRAY_DEPTH}`);
+  }
+  const elementType = cur.u32(`${what} element type`);
+  const minBytes = MIN_VALUE_BYTES[elementType as GgufValueType];
+  if (minBytes === undefined) cur.fail(`${what}: unknown array element type ${elementType}`);
+  const count = cur.count(`${what} element count`, limits.MAX_ARRAY_LENGTH);
+  if (count * minBytes > cur.remaining) {
+    cur.fail(`${what}: ${count} elements of ${valueTypeName(elementType)} need at least ${count * minBytes} bytes, but only ${cur.remaining} remain`);
+  }
+  if (elementType in TYPED_ARRAYS) {
+    return { elementType, values: cur.typedArray(elementType as keyof typeof TYPED_ARRAYS, count, what) };
+  }
+  const values: (string | boolean | GgufArray)[] = [];
+  for (let i = 0; i < count; i++) values.push(readValue(cur, elementType, what, depth) as string | boolean | GgufArray);
+  return { elementType, values } as GgufArray;
+}
+
+/** Detects the byte order from the version field: a real version is small in its own order. */
+function detectByteOrder(cur: HeaderCursor): { version: number; littleEndian: boolean } {
+  const le = cur.u32('version');
+  const be = ((le & 0xff) << 24 | (le & 0xff00) << 8 | (le >>> 8) & 0xff00 | le >>> 24) >>> 0;
+  if ((le & 0xffff) === 0 && be !== 0 && be <= 0xffff) return { version: be, littleEndian: false };
+  return { version: le, littleEndian: true };
+}
+
+export interface ParseOptions {
+  /** The file name used in error messages. */
+  file?: string;
+}
+
+/** Parses and validates a GGUF header. Every tensor's bytes are checked to lie inside the file. */
+export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufHeader {
+  const file = options.file;
+  const cur = new HeaderCursor(source, file);
+  if (source.size < 4 || cur.u32('magic') !== GGUF_MAGIC) cur.fail('not a GGUF file (bad magic)');
+  const { version, littleEndian } = detectByteOrder(cur);
+  cur.littleEndian = littleEndian;
+  if (version === 1) cur.fail('GGUF version 1 is not supported (it predates 64-bit counts); re-convert the model');
+  if (version !== 2 && version !== 3) cur.fail(`unsupported GGUF version ${version} (supported: 2 and 3)`);
+
+  // Smallest possible tensor info: 8-byte name length, 4 n_dims, one 8-byte dim, 4 type, 8 offset.
+  const tensorCount = cur.count('tensor count', limits.MAX_TENSOR_COUNT);
+  const kvCount = cur.count('metadata count', limits.MAX_METADATA_COUNT);
+  // Smallest possible metadata entry: 8-byte key length, 4-byte type, 1-byte value.
+  if (kvCount * 13 + tensorCount * 32 > cur.remaining) {
+    cur.fail(`header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than the ${cur.remaining} remaining bytes can hold`);
+  }
+
+  const metadata: GgufMetadataEntry[] = [];
+  const keys = new Set<string>();
+  for (let i = 0; i < kvCount; i++) {
+    const key = cur.string(`metadata key #${i}`, limits.MAX_KEY_LENGTH);
+    if (keys.has(key)) cur.fail(`duplicate metadata key "${key}"`);
+    keys.add(key);
+    const type = cur.u32(`type of "${key}"`);
+    metadata.push({ key, type, value: readValue(cur, type, `metadata "${key}"`, 0) });
+  }
+
+  const alignmentEntry = metadata.find((entry) => entry.key === 'general.alignment');
+  let alignment = DEFAULT_ALIGNMENT;
+  if (alignmentEntry) {
+    const a = alignmentEntry.value;
+    if (alignmentEntry.type !== GgufValueType.UINT32 || typeof a !== 'number' || a === 0 || (a & (a - 1)) !== 0) {
+      cur.fail(`general.alignment must be a nonzero power of two u32, found ${String(a)}`);
+    }
+    alignment = a as number;
+  }
+
+  const infos: Omit<GgufTensorInfo, 'offset'>[] = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH);
+    const fail = (reason: string): never => {
+      throw new InputError(file, reason, name);
+    };
+    if (names.has(name)) fail('duplicate tensor name');
+    names.add(name);
+    const nDims = cur.u32(`dimension count of ${name}`);
+    if (nDims > limits.MAX_DIMS) {
+      throw new LimitError(file, `${nDims} dimensions, over the limit of ${limits.MAX_DIMS}`, name);
+    }
+    const shape: number[] = [];
+    let elements = 1n;
+    for (let d = 0; d < nDims; d++) {
+      const ne = cur.u64(`dimension ${d} of ${name}`);
+      elements *= ne;
+      if (elements > BigInt(limits.MAX_TENSOR_ELEMENTS) || ne > BigInt(limits.MAX_TENSOR_ELEMENTS)) {
+        throw new LimitError(file, `dimensions so far [${[...shape, ne].join(', ')}] exceed ${limits.MAX_TENSOR_ELEMENTS} elements`, name);
+      }
+      shape.push(Number(ne));
+    }
+    const typeId = cur.u32(`type of ${name}`);
+    const type = ggmlTypeById(typeId);
+    const relativeOffset64 = cur.u64(`offset of ${name}`);
+    if (relativeOffset64 > BigInt(source.size)) {
+      fail(`data offset ${relativeOffset64} lies past the end of the file (${source.size} bytes)`);
+    }
+    const relativeOffset = Number(relativeOffset64);
+    if (relativeOffset % alignment !== 0) fail(`data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`);
+    let nbytes: number | undefined;
+    if (type) {
+      const ne0 = shape[0] ?? 1;
+      if (ne0 % type.blockSize !== 0) fail(`row length ${ne0} is not a multiple of the ${type.name} block size ${type.blockSize}`);
+      // elements <= 2^53 and typeSize/blockSize <= 8, so the size is exact as a double only after
+      // a bigint check.
+      const bytes = (elements / BigInt(type.blockSize)) * BigInt(type.typeSize);
+      if (bytes > BigInt(source.size)) fail(`${type.name} data of ${bytes} bytes is larger than the whole file (${source.size} bytes)`);
+      nbytes = Number(bytes);
+    }
+    infos.push({ name, typeId, type, shape, elements: Number(elements), relativeOffset, nbytes });
+  }
+
+  const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
+  cur.skipTo(Math.min(dataOffset, source.size));
+  const tensors = infos.map((info): GgufTensorInfo => {
+    const offset = dataOffset + info.relativeOffset;
+    const end = offset + (info.nbytes ?? 0);
+    if (end > source.size) {
+      throw new InputError(file, `data [${offset}, ${end}) lies past the end of the file (${source.size} bytes); the file is truncated`, info.name);
+    }
+    return { ...info, offset };
+  });
+  return { version, littleEndian, alignment, dataOffset, metadata, tensors };
+}
+
+export function describeType(tensor: GgufTensorInfo): string {
+  return tensor.type?.name ?? ggmlTypeName(tensor.typeId);
+}

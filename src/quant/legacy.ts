@@ -1,0 +1,131 @@
+// The 32-weight block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL.
+//
+// Notation for the op-order comments (mirrored by the GPU kernels):
+//   half(p)  the fp16 at byte p, little-endian, converted exactly to f32
+//   rn(e)    round e to float32 (nearest even); every product/sum of two f32 values in ggml is one rn
+//   Integers (nibbles, int8 quants, int scales) convert to f32 exactly.
+// Storing into a Float32Array performs the final rn of each element.
+//
+// Element order inside a 32-weight block with packed nibbles: byte j (0..15) holds weight j in its
+// low nibble and weight j+16 in its high nibble.
+import { F16_TO_F32 } from './f16.js';
+
+const fround = Math.fround;
+
+/** IQ4_NL / IQ4_XS codebook (ggml's kvalues_iq4nl). */
+export const IQ4NL_VALUES: readonly number[] = [
+  -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+const KV = new Float64Array(IQ4NL_VALUES);
+
+/**
+ * Q4_0, 18 bytes: [0..2) d (fp16), [2..18) qs (16 bytes of nibbles).
+ *   y[j]    = rn((qs[j] & 15) - 8) * d)      j = 0..15
+ *   y[j+16] = rn((qs[j] >> 4) - 8) * d)
+ * (one f32 multiply of an exact small integer by d; no other rounding)
+ */
+export function decodeQ4_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 18, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const q = p + 2;
+    for (let j = 0; j < 16; j++) {
+      const v = src[q + j];
+      dst[o + j] = ((v & 15) - 8) * d;
+      dst[o + j + 16] = ((v >> 4) - 8) * d;
+    }
+  }
+}
+
+/**
+ * Q4_1, 20 bytes: [0..2) d (fp16), [2..4) m (fp16), [4..20) qs.
+ *   y[j]    = rn(rn((qs[j] & 15) * d) + m)   j = 0..15
+ *   y[j+16] = rn(rn((qs[j] >> 4) * d) + m)
+ * (separate multiply and add, NOT fused: the fixtures match two roundings)
+ */
+export function decodeQ4_1(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 20, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const m = H[src[p + 2] | (src[p + 3] << 8)];
+    const q = p + 4;
+    for (let j = 0; j < 16; j++) {
+      const v = src[q + j];
+      dst[o + j] = (v & 15) * d + m;
+      dst[o + j + 16] = (v >> 4) * d + m;
+    }
+  }
+}
+
+/**
+ * Q5_0, 22 bytes: [0..2) d (fp16), [2..6) qh (u32 little-endian, bit i = 5th bit of weight i),
+ * [6..22) qs.
+ *   y[j]    = rn(((qs[j] & 15) | ((qh >> j)      & 1) << 4) - 16) * d)   j = 0..15
+ *   y[j+16] = rn(((qs[j] >> 4) | ((qh >> (j+16)) & 1) << 4) - 16) * d)
+ */
+export function decodeQ5_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 22, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const qh = src[p + 2] | (src[p + 3] << 8) | (src[p + 4] << 16) | (src[p + 5] << 24);
+    const q = p + 6;
+    for (let j = 0; j < 16; j++) {
+      const v = src[q + j];
+      dst[o + j] = (((v & 15) | (((qh >>> j) & 1) << 4)) - 16) * d;
+      dst[o + j + 16] = (((v >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16) * d;
+    }
+  }
+}
+
+/**
+ * Q5_1, 24 bytes: [0..2) d (fp16), [2..4) m (fp16), [4..8) qh (u32 LE), [8..24) qs.
+ *   x0 = (qs[j] & 15) | ((qh >> j) & 1) << 4,  x1 = (qs[j] >> 4) | ((qh >> (j+16)) & 1) << 4
+ *   y[j] = rn(rn(x0 * d) + m),  y[j+16] = rn(rn(x1 * d) + m)   (separate multiply and add)
+ */
+export function decodeQ5_1(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 24, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const m = H[src[p + 2] | (src[p + 3] << 8)];
+    const qh = src[p + 4] | (src[p + 5] << 8) | (src[p + 6] << 16) | (src[p + 7] << 24);
+    const q = p + 8;
+    for (let j = 0; j < 16; j++) {
+      const v = src[q + j];
+      dst[o + j] = ((v & 15) | (((qh >>> j) & 1) << 4)) * d + m;
+      dst[o + j + 16] = ((v >> 4) | (((qh >>> (j + 16)) & 1) << 4)) * d + m;
+    }
+  }
+}
+
+/**
+ * Q8_0, 34 bytes: [0..2) d (fp16), [2..34) qs (int8).
+ *   y[j] = rn(qs[j] * d)   j = 0..31
+ */
+export function decodeQ8_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 34, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const q = p + 2;
+    for (let j = 0; j < 32; j++) {
+      dst[o + j] = ((src[q + j] << 24) >> 24) * d;
+    }
+  }
+}
+
+/**
+ * IQ4_NL, 18 bytes: [0..2) d (fp16), [2..18) qs; K = kvalues_iq4nl (IQ4NL_VALUES).
+ *   y[j]    = rn(d * K[qs[j] & 15])   j = 0..15
+ *   y[j+16] = rn(d * K[qs[j] >> 4])
+ */
+export function decodeIQ4_NL(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
+  const H = F16_TO_F32;
+  for (let b = 0, p = 0, o = 0; b < nBlocks; b++, p += 18, o += 32) {
+    const d = H[src[p] | (src[p + 1] << 8)];
+    const q = p + 2;
+    for (let j = 0; j < 16; j++) {
+      const v = src[q + j];
+      dst[o + j] = d * KV[v & 15];
+      dst[o + j + 16] = d * KV[v >> 4];
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// Float64 reference matmul and the NMSE used to judge GPU results against it.
+
+/**
+ * y[j*rows + r] = sum_k W[r*rowLen + k] * x[j*rowLen + k], for r < rows, j < batch, accumulated in
+ * float64 in order k = 0, 1, ... (W and x are float32 values, so every product is exact).
+ */
+export function referenceMatmul(W: Float32Array, rows: number, rowLen: number, x: Float32Array, batch: number): Float64Array {
+  if (W.length < rows * rowLen) throw new Error(`referenceMatmul: W holds ${W.length} values, need ${rows} x ${rowLen}`);
+  if (x.length < batch * rowLen) throw new Error(`referenceMatmul: x holds ${x.length} values, need ${batch} x ${rowLen}`);
+  const y = new Float64Array(rows * batch);
+  // widen x once so the inner loop reads doubles
+  const xd = new Float64Array(batch * rowLen);
+  for (let i = 0; i < xd.length; i++) xd[i] = x[i];
+  for (let r = 0; r < rows; r++) {
+    const w0 = r * rowLen;
+    for (let j = 0; j < batch; j++) {
+      const x0 = j * rowLen;
+      let acc = 0;
+      for (let k = 0; k < rowLen; k++) acc += W[w0 + k] * xd[x0 + k];
+      y[j * rows + r] = acc;
+    }
+  }
+  return y;
+}
+
+/**
+ * Normalised mean squared error sum((y - ref)^2) / sum(ref^2). 0 when both are all-zero,
+ * Infinity when ref is all-zero and y is not, NaN if any value is NaN.
+ */
+export function nmse(y: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (y.length !== ref.length) throw new Error(`nmse: lengths differ (${y.length} vs ${ref.length})`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < y.length; i++) {
+    const a = y[i];
+    const b = ref[i];
+    if (a !== a || b !== b) return NaN;
+    const e = a - b;
+    num += e * e;
+    den += b * b;
+  }
+  if (den === 0) return num === 0 ? 0 : Infinity;
+  return num / den;
+}
