@@ -24,6 +24,11 @@
 #if defined(__HIP_PLATFORM_AMD__) || defined(__HIPCC__)
 /* ------------------------------------------------------------------------------------ HIP */
 #define GG_IS_HIP 1
+/* HIP's __fmul_rn/__fadd_rn are plain x*y / x+y, which clang would fuse into FMAs under its
+ * default -ffp-contract=fast-honor-pragmas; the dequantizers must round every product and sum
+ * separately to stay bit-exact with ggml, so contraction is off for everything parsed after this
+ * point (the build script also passes -ffp-contract=off). */
+#pragma clang fp contract(off)
 #include <hip/hip_runtime.h>
 #include <hip/hip_fp16.h>
 #include <hip/hip_bfloat16.h>

@@ -48,3 +48,15 @@ export class FileByteSource {
     }
   }
 }
+
+/** Bytes already in memory, behind the same interface (tests, generated files). */
+export class BufferByteSource {
+  constructor(private readonly bytes: Uint8Array) {}
+  get size(): number {
+    return this.bytes.length;
+  }
+  readInto(into: Uint8Array, position: number): void {
+    if (position + into.length > this.bytes.length) throw new RangeError(`unexpected end of data at byte ${this.bytes.length}`);
+    into.set(this.bytes.subarray(position, position + into.length));
+  }
+}

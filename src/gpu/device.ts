@@ -148,6 +148,11 @@ export class Gpu {
     this.check(this.lib.gg_download(into, src.ptr + BigInt(srcOffset), into.byteLength), 'downloading from the GPU');
   }
 
+  /** Fills a buffer with 0xFF bytes (NaN as f32 and f16), so unwritten outputs show up in tests. */
+  memsetPoison(buf: DeviceBuffer): void {
+    this.check(this.lib.gg_memset(buf.ptr, 0xff, buf.bytes), 'filling device memory');
+  }
+
   synchronize(): void {
     this.check(this.lib.gg_synchronize(), 'waiting for the GPU');
   }

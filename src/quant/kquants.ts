@@ -1,11 +1,23 @@
 // The 256-weight super-block types: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS.
 //
-// Notation for the op-order comments (mirrored by the GPU kernels):
-//   half(p)  the fp16 at byte p, little-endian, converted exactly to f32
-//   rn(e)    round e to float32 (nearest even): one rn per f32 multiply or add in ggml's C code
-//   Integers (quants, scales) convert to f32 exactly.
-// Storing into a Float32Array performs the final rn of each element, so a trailing rn(...) in a
-// comment appears in the code as the store.
+// Op-order notation (the GPU kernels mirror these comments):
+//   half(p)  the fp16 at byte p (little-endian), converted exactly to f32 (subnormals included)
+//   rn(e)    e rounded to float32, nearest-even: one rn per f32 multiply or add in ggml's C code
+//   Integers (quants, 4/6/8-bit scales, codebook values) convert to f32 exactly.
+//
+// Exactness (proved in test/quant/op-order.test.ts): an fp16 value has an 11-bit significand, and
+// the integers multiplied into it here stay within |k| <= 8192 in total (largest: Q6_K 128*32,
+// IQ4_XS 32*127, Q5_K 63*31), so every product below, including the sub-scale products
+// d1 = rn(d*sc), is exact in float32. Consequently:
+//   - Q3_K, Q6_K, IQ4_XS are exact (no rounding at all), whatever the association;
+//   - Q2_K, Q4_K, Q5_K round exactly once, on the final subtract: rn(rn(d1*q) - m1) ==
+//     rn(d1*q - m1) == fmaf(d1, q, -m1). FMA contraction or not gives the same bits, which is why
+//     the fixtures cannot (and need not) tell the two apart.
+// A GPU kernel must do this arithmetic in f32 (not in half/half2, whose products do round).
+// In JS the per-element products are exact in float64 as well, and the one float32 rounding is
+// the store into the Float32Array (float64 subtract of two floats, then rounding to float32, is
+// correctly rounded since 53 >= 2*24 + 2), so the hot loops carry no Math.fround; the scale
+// products keep theirs to spell out ggml's order.
 import { F16_TO_F32 } from './f16.js';
 import { IQ4NL_VALUES } from './legacy.js';
 
@@ -19,7 +31,7 @@ const KV = new Float64Array(IQ4NL_VALUES);
  *   sc = scales[8h + 2g + s]
  *   dl = rn(d * (sc & 15));  ml = rn(dmin * (sc >> 4))
  *   q  = (qs[32h + 16s + l] >> shift) & 3
- *   y[128h + 32g + 16s + l] = rn(rn(dl * q) - ml)        (separate multiply and subtract)
+ *   y[128h + 32g + 16s + l] = rn(dl * q - ml)    (dl*q exact; one rounding on the subtract)
  */
 export function decodeQ2_K(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -54,9 +66,9 @@ export function decodeQ2_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
  *   scale_k = (lo | hi << 4) - 32                                   (-32..31)
  * For half h = 0..1, group g = 0..3 (shift = 2g, mask bit = 1 << (4h + g)), sub-block s = 0..1,
  * l = 0..15, i = 16s + l:
- *   dl = rn(d * scale_{8h + 2g + s})
+ *   dl = rn(d * scale_{8h + 2g + s})                                 (exact)
  *   q  = ((qs[32h + i] >> shift) & 3) - (hmask[i] & bit ? 0 : 4)    (-4..3)
- *   y[128h + 32g + i] = rn(dl * q)
+ *   y[128h + 32g + i] = dl * q                                       (exact)
  */
 export function decodeQ3_K(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -94,10 +106,11 @@ export function decodeQ3_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
  *   j < 4:  sc = S[j] & 63;                         m = S[j+4] & 63
  *   j >= 4: sc = (S[j+4] & 15) | (S[j-4] >> 6) << 4; m = (S[j+4] >> 4) | (S[j] >> 6) << 4
  * For chunk c = 0..3 (64 weights), l = 0..31, byte v = qs[32c + l]:
- *   d1 = rn(d * sc_{2c});    m1 = rn(dmin * m_{2c})
- *   d2 = rn(d * sc_{2c+1});  m2 = rn(dmin * m_{2c+1})
- *   y[64c + l]      = rn(rn(d1 * (v & 15)) - m1)           (separate multiply and subtract)
- *   y[64c + 32 + l] = rn(rn(d2 * (v >> 4)) - m2)
+ *   d = half(0), dmin = half(2)
+ *   d1 = rn(d * sc_{2c});    m1 = rn(dmin * m_{2c})          (exact)
+ *   d2 = rn(d * sc_{2c+1});  m2 = rn(dmin * m_{2c+1})        (exact)
+ *   y[64c + l]      = rn(d1 * (v & 15) - m1)   (d1*q exact; one rounding on the subtract;
+ *   y[64c + 32 + l] = rn(d2 * (v >> 4) - m2)    fmaf(d1, q, -m1) gives the same bits)
  */
 export function decodeQ4_K(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -140,8 +153,8 @@ export function decodeQ4_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
  * [16..48) qh, [48..176) qs.
  * For chunk c = 0..3, l = 0..31, v = qs[32c + l], hb = qh[l]:
  *   d1, m1, d2, m2 as Q4_K
- *   y[64c + l]      = rn(rn(d1 * ((v & 15) + ((hb >> 2c)     & 1) * 16)) - m1)
- *   y[64c + 32 + l] = rn(rn(d2 * ((v >> 4) + ((hb >> (2c+1)) & 1) * 16)) - m2)
+ *   y[64c + l]      = rn(d1 * ((v & 15) + ((hb >> 2c)     & 1) * 16) - m1)   (one rounding,
+ *   y[64c + 32 + l] = rn(d2 * ((v >> 4) + ((hb >> (2c+1)) & 1) * 16) - m2)    on the subtract)
  */
 export function decodeQ5_K(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -191,7 +204,8 @@ export function decodeQ5_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
  *   q2 = ((L[l+32] & 15) | ((Q[l] >> 2) & 3) << 4) - 32   -> y[128h + l + 32], scale S[t+2]
  *   q3 = ((L[l]    >> 4) | ((Q[l] >> 4) & 3) << 4) - 32   -> y[128h + l + 64], scale S[t+4]
  *   q4 = ((L[l+32] >> 4) | ((Q[l] >> 6) & 3) << 4) - 32   -> y[128h + l + 96], scale S[t+6]
- *   y = rn(rn(d * scale) * q)       (C: d * sc[is] * q, evaluated left to right)
+ *   y = rn(rn(d * scale) * q)   (C: d * sc[is] * q, left to right; both products exact, so
+ *                                y == d * (scale * q) bit for bit)
  */
 export function decodeQ6_K(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -228,8 +242,8 @@ export function decodeQ6_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
  * K = kvalues_iq4nl.
  * For sub-block k = 0..7 (32 weights), j = 0..15, v = qs[16k + j]:
  *   ls = ((scales_l[k >> 1] >> 4*(k & 1)) & 15) | ((scales_h >> 2k) & 3) << 4
- *   dl = rn(d * (ls - 32))
- *   y[32k + j] = rn(dl * K[v & 15]);  y[32k + 16 + j] = rn(dl * K[v >> 4])
+ *   dl = rn(d * (ls - 32))                                              (exact)
+ *   y[32k + j] = dl * K[v & 15];  y[32k + 16 + j] = dl * K[v >> 4]      (exact)
  */
 export function decodeIQ4_XS(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;

@@ -1,16 +1,24 @@
 // The 32-weight block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL.
 //
-// Notation for the op-order comments (mirrored by the GPU kernels):
-//   half(p)  the fp16 at byte p, little-endian, converted exactly to f32
-//   rn(e)    round e to float32 (nearest even); every product/sum of two f32 values in ggml is one rn
-//   Integers (nibbles, int8 quants, int scales) convert to f32 exactly.
-// Storing into a Float32Array performs the final rn of each element.
+// Op-order notation (the GPU kernels mirror these comments):
+//   half(p)  the fp16 at byte p (little-endian), converted exactly to f32 (subnormals included)
+//   rn(e)    e rounded to float32, nearest-even: one rn per f32 multiply or add in ggml's C code
+//   Integers (nibbles, int8 quants, codebook values) convert to f32 exactly.
+//
+// Exactness (proved in test/quant/op-order.test.ts): an fp16 scale has an 11-bit significand and
+// every integer it is multiplied by here has |k| <= 128, so each product fits float32's 24 bits
+// and its rn is exact (no under/overflow is possible from fp16 inputs). Consequently:
+//   - pure-product types (Q4_0, Q5_0, Q8_0, IQ4_NL) are exact: y = d * k, no rounding at all;
+//   - for the multiply-add types (Q4_1, Q5_1) the only rounding is the final add, so
+//     rn(rn(x*d) + m) == rn(x*d + m) == fmaf(x, d, m): FMA contraction or not, same bits.
+// A GPU kernel must do this arithmetic in f32 (not in half/half2, whose products do round).
+// In JS the products are exact in float64 too, and the one float32 rounding is the store into
+// the Float32Array (a float64 add of two floats, rounded once more to float32, is correctly
+// rounded: 53 >= 2*24 + 2), so the hot loops carry no Math.fround.
 //
 // Element order inside a 32-weight block with packed nibbles: byte j (0..15) holds weight j in its
 // low nibble and weight j+16 in its high nibble.
 import { F16_TO_F32 } from './f16.js';
-
-const fround = Math.fround;
 
 /** IQ4_NL / IQ4_XS codebook (ggml's kvalues_iq4nl). */
 export const IQ4NL_VALUES: readonly number[] = [
@@ -20,9 +28,9 @@ const KV = new Float64Array(IQ4NL_VALUES);
 
 /**
  * Q4_0, 18 bytes: [0..2) d (fp16), [2..18) qs (16 bytes of nibbles).
- *   y[j]    = rn((qs[j] & 15) - 8) * d)      j = 0..15
- *   y[j+16] = rn((qs[j] >> 4) - 8) * d)
- * (one f32 multiply of an exact small integer by d; no other rounding)
+ *   d = half(0)
+ *   y[j]    = ((qs[j] & 15) - 8) * d       j = 0..15   (one f32 multiply, exact)
+ *   y[j+16] = ((qs[j] >> 4) - 8) * d
  */
 export function decodeQ4_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -39,9 +47,9 @@ export function decodeQ4_0(src: Uint8Array, dst: Float32Array, nBlocks: number):
 
 /**
  * Q4_1, 20 bytes: [0..2) d (fp16), [2..4) m (fp16), [4..20) qs.
- *   y[j]    = rn(rn((qs[j] & 15) * d) + m)   j = 0..15
- *   y[j+16] = rn(rn((qs[j] >> 4) * d) + m)
- * (separate multiply and add, NOT fused: the fixtures match two roundings)
+ *   d = half(0), m = half(2)
+ *   y[j]    = rn((qs[j] & 15) * d + m)     j = 0..15   (product exact; one rounding, on the add;
+ *   y[j+16] = rn((qs[j] >> 4) * d + m)                  fmaf(q, d, m) gives the same bits)
  */
 export function decodeQ4_1(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -60,8 +68,9 @@ export function decodeQ4_1(src: Uint8Array, dst: Float32Array, nBlocks: number):
 /**
  * Q5_0, 22 bytes: [0..2) d (fp16), [2..6) qh (u32 little-endian, bit i = 5th bit of weight i),
  * [6..22) qs.
- *   y[j]    = rn(((qs[j] & 15) | ((qh >> j)      & 1) << 4) - 16) * d)   j = 0..15
- *   y[j+16] = rn(((qs[j] >> 4) | ((qh >> (j+16)) & 1) << 4) - 16) * d)
+ *   d = half(0)
+ *   y[j]    = (((qs[j] & 15) | ((qh >> j)      & 1) << 4) - 16) * d    j = 0..15   (exact)
+ *   y[j+16] = (((qs[j] >> 4) | ((qh >> (j+16)) & 1) << 4) - 16) * d
  */
 export function decodeQ5_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -79,8 +88,10 @@ export function decodeQ5_0(src: Uint8Array, dst: Float32Array, nBlocks: number):
 
 /**
  * Q5_1, 24 bytes: [0..2) d (fp16), [2..4) m (fp16), [4..8) qh (u32 LE), [8..24) qs.
+ *   d = half(0), m = half(2)
  *   x0 = (qs[j] & 15) | ((qh >> j) & 1) << 4,  x1 = (qs[j] >> 4) | ((qh >> (j+16)) & 1) << 4
- *   y[j] = rn(rn(x0 * d) + m),  y[j+16] = rn(rn(x1 * d) + m)   (separate multiply and add)
+ *   y[j] = rn(x0 * d + m),  y[j+16] = rn(x1 * d + m)   (product exact; one rounding on the add;
+ *                                                        fmaf gives the same bits)
  */
 export function decodeQ5_1(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -99,7 +110,7 @@ export function decodeQ5_1(src: Uint8Array, dst: Float32Array, nBlocks: number):
 
 /**
  * Q8_0, 34 bytes: [0..2) d (fp16), [2..34) qs (int8).
- *   y[j] = rn(qs[j] * d)   j = 0..31
+ *   d = half(0);  y[j] = qs[j] * d   j = 0..31   (exact)
  */
 export function decodeQ8_0(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;
@@ -114,8 +125,9 @@ export function decodeQ8_0(src: Uint8Array, dst: Float32Array, nBlocks: number):
 
 /**
  * IQ4_NL, 18 bytes: [0..2) d (fp16), [2..18) qs; K = kvalues_iq4nl (IQ4NL_VALUES).
- *   y[j]    = rn(d * K[qs[j] & 15])   j = 0..15
- *   y[j+16] = rn(d * K[qs[j] >> 4])
+ *   d = half(0)
+ *   y[j]    = d * K[qs[j] & 15]    j = 0..15   (exact)
+ *   y[j+16] = d * K[qs[j] >> 4]
  */
 export function decodeIQ4_NL(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const H = F16_TO_F32;

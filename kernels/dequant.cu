@@ -1,0 +1,556 @@
+/* gguf-gpu: dequantization kernels, bit-exact with ggml's CPU dequantize_row_* functions.
+ *
+ * Arithmetic. Every multiply and add is written with an explicit round-to-nearest intrinsic
+ * (__fmul_rn, __fadd_rn, __fsub_rn, or __fmaf_rn where a fused multiply-add is wanted), so the
+ * compiler cannot contract differently from the reference. The op order of each type is the one
+ * documented on its CPU decoder in src/quant/legacy.ts and src/quant/kquants.ts, which were
+ * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly.
+ *
+ * Whether ggml's `a*q + b` / `a*q - b` is one fused rounding or two is a per-type switch here
+ * (GG_FMA_*): 0 = rn(rn(a*q) +- b), 1 = fmaf(a, q, +-b). The fixtures say two roundings for all
+ * five types that have such a term.
+ *
+ * Layout of the work. The quantized stream and the output are both contiguous (rows * row_len
+ * weights, row-major, row_len a multiple of the block size), so the kernels see one flat run of
+ * blocks. A CTA of 256 threads takes a tile of 4096 consecutive weights (16 super-blocks or 128
+ * small blocks; the tile's bytes are a multiple of 16 and start 16-byte aligned whenever src is),
+ * copies the tile's raw bytes into shared memory with 16-byte loads, then each thread decodes
+ * items of 16 output bytes (4 f32 or 8 f16/bf16 consecutive weights) from shared memory and
+ * writes each item with one 16-byte store; consecutive threads write consecutive items, so every
+ * warp store covers 512 contiguous bytes. The grid is persistent (CTAs loop over tiles) and
+ * each thread prefetches its share of the next tile into registers while decoding the current
+ * one. When src or dst is not 16-byte aligned a variant with byte loads / scalar stores runs
+ * instead (same arithmetic).
+ */
+#include "internal.h"
+#include "blocks.h"
+
+#include <stdio.h>
+
+/* ---- FMA switches: 1 = fused (one rounding), 0 = multiply then add/subtract (two). ---- */
+#define GG_FMA_Q4_1 0 /* y = x*d + m           (src/quant/legacy.ts: separate) */
+#define GG_FMA_Q5_1 0 /* y = x*d + m           (src/quant/legacy.ts: separate) */
+#define GG_FMA_Q2_K 0 /* y = dl*q - ml         (src/quant/kquants.ts: separate) */
+#define GG_FMA_Q4_K 0 /* y = d1*q - m1         (src/quant/kquants.ts: separate) */
+#define GG_FMA_Q5_K 0 /* y = d1*q - m1         (src/quant/kquants.ts: separate) */
+
+/* Tuning knobs (compile-time). */
+#ifndef GG_DEQUANT_TILE
+#define GG_DEQUANT_TILE 4096 /* weights per tile; a multiple of 256 * 8 */
+#endif
+#ifndef GG_DEQUANT_CTAS_PER_SM
+#define GG_DEQUANT_CTAS_PER_SM 0 /* 0: as many as fit (occupancy calculator) */
+#endif
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kTile = GG_DEQUANT_TILE;
+static_assert(kTile % (kThreads * 8) == 0, "tile must give every thread whole items");
+
+enum { OUT_F32 = GG_DTYPE_F32, OUT_F16 = GG_DTYPE_F16, OUT_BF16 = GG_DTYPE_BF16 };
+
+template <bool FMA>
+__device__ __forceinline__ float mul_add(float a, float b, float c) {
+  return FMA ? __fmaf_rn(a, b, c) : __fadd_rn(__fmul_rn(a, b), c);
+}
+template <bool FMA>
+__device__ __forceinline__ float mul_sub(float a, float b, float c) {
+  return FMA ? __fmaf_rn(a, b, -c) : __fsub_rn(__fmul_rn(a, b), c);
+}
+
+/* One block's bytes inside the shared-memory tile. The tile starts 16-byte aligned and has 16
+ * bytes of padding at the end, so `words` may read up to 4 bytes past any field. */
+struct Blk {
+  const uint8_t* tile;
+  int off; /* the block's first byte within the tile */
+
+  __device__ __forceinline__ uint32_t u8(int o) const { return tile[off + o]; }
+  /* o must make off + o even: true for every fp16/u16 field of every type (all sizes are even) */
+  __device__ __forceinline__ uint32_t u16(int o) const {
+    return *reinterpret_cast<const uint16_t*>(tile + off + o);
+  }
+  /* NW little-endian words holding bytes [o, o + 4*NW) of the block, at any alignment. */
+  template <int NW>
+  __device__ __forceinline__ void words(int o, uint32_t (&w)[NW]) const {
+    const int a = off + o;
+    const uint32_t* t = reinterpret_cast<const uint32_t*>(tile) + (a >> 2);
+    const uint32_t sh = (uint32_t)(a & 3) * 8u;
+    uint32_t x[NW + 1];
+#pragma unroll
+    for (int k = 0; k <= NW; ++k) x[k] = t[k];
+#pragma unroll
+    for (int k = 0; k < NW; ++k) w[k] = (uint32_t)((((uint64_t)x[k + 1] << 32) | x[k]) >> sh);
+  }
+};
+
+/* byte i of a little-endian word array */
+template <int NW>
+__device__ __forceinline__ uint32_t byte_at(const uint32_t (&w)[NW], int i) {
+  return (w[i >> 2] >> (8 * (i & 3))) & 0xffu;
+}
+
+/* ---- per-type decoders: V consecutive weights starting at p (a multiple of V) of one block ---- */
+template <int TYPE> struct Dec;
+
+template <> struct Dec<GG_TYPE_Q4_0> {
+  /* y[j] = rn((qs[j] & 15) - 8) * d), y[j+16] = rn((qs[j] >> 4) - 8) * d) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const int sh = (p & 16) ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(2 + (p & 15), w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(w, i) >> sh) & 15u) - 8;
+      y[i] = __fmul_rn((float)q, d);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q4_1> {
+  /* y = rn(rn(x * d) + m), x the nibble */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const float m = gg_h2f((uint16_t)b.u16(2));
+    const int sh = (p & 16) ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(4 + (p & 15), w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(w, i) >> sh) & 15u);
+      y[i] = mul_add<GG_FMA_Q4_1 != 0>((float)q, d, m);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q5_0> {
+  /* weight e: x = (nibble | bit e of qh << 4) - 16; y = rn(x * d) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    uint32_t qh[1];
+    b.words<1>(2, qh);
+    const int sh = (p & 16) ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(6 + (p & 15), w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int e = p + i;
+      const int q = (int)(((byte_at(w, i) >> sh) & 15u) | (((qh[0] >> e) & 1u) << 4)) - 16;
+      y[i] = __fmul_rn((float)q, d);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q5_1> {
+  /* weight e: x = nibble | bit e of qh << 4; y = rn(rn(x * d) + m) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const float m = gg_h2f((uint16_t)b.u16(2));
+    uint32_t qh[1];
+    b.words<1>(4, qh);
+    const int sh = (p & 16) ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(8 + (p & 15), w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int e = p + i;
+      const int q = (int)(((byte_at(w, i) >> sh) & 15u) | (((qh[0] >> e) & 1u) << 4));
+      y[i] = mul_add<GG_FMA_Q5_1 != 0>((float)q, d, m);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q8_0> {
+  /* y[j] = rn(qs[j] * d), qs int8 */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    uint32_t w[V / 4];
+    b.words<V / 4>(2 + p, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)(int8_t)(uint8_t)byte_at(w, i);
+      y[i] = __fmul_rn((float)q, d);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_IQ4_NL> {
+  /* y[j] = rn(d * K[qs[j] & 15]), y[j+16] = rn(d * K[qs[j] >> 4]) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float* kv) {
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const int sh = (p & 16) ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(2 + (p & 15), w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) y[i] = __fmul_rn(d, kv[(byte_at(w, i) >> sh) & 15u]);
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q2_K> {
+  /* weight 128h + 32g + 16s + l: sc = scales[8h + 2g + s]; dl = rn(d * (sc & 15));
+   * ml = rn(dmin * (sc >> 4)); q = (qs[32h + 16s + l] >> 2g) & 3; y = rn(rn(dl * q) - ml) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const int h = p >> 7, g = (p >> 5) & 3, s = (p >> 4) & 1, l0 = p & 15;
+    const float d = gg_h2f((uint16_t)b.u16(80));
+    const float dmin = gg_h2f((uint16_t)b.u16(82));
+    const uint32_t sc = b.u8(8 * h + 2 * g + s);
+    const float dl = __fmul_rn(d, (float)(int)(sc & 15u));
+    const float ml = __fmul_rn(dmin, (float)(int)(sc >> 4));
+    uint32_t w[V / 4];
+    b.words<V / 4>(16 + 32 * h + 16 * s + l0, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(w, i) >> (2 * g)) & 3u);
+      y[i] = mul_sub<GG_FMA_Q2_K != 0>(dl, (float)q, ml);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q3_K> {
+  /* scale k: lo = k < 8 ? S[k] & 15 : S[k-8] >> 4; hi = (S[8 + k%4] >> 2(k/4)) & 3;
+   * weight 128h + 32g + 16s + l: dl = rn(d * ((lo | hi << 4) - 32)) for k = 8h + 2g + s;
+   * q = ((qs[32h + 16s + l] >> 2g) & 3) - (hmask[16s + l] bit (4h + g) ? 0 : 4); y = rn(dl * q) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const int h = p >> 7, g = (p >> 5) & 3, s = (p >> 4) & 1, l0 = p & 15;
+    const float d = gg_h2f((uint16_t)b.u16(108));
+    const int k = 8 * h + 2 * g + s;
+    const uint32_t lo = (b.u8(96 + (k & 7)) >> (4 * (k >> 3))) & 15u;
+    const uint32_t hi = (b.u8(104 + (k & 3)) >> (2 * (k >> 2))) & 3u;
+    const float dl = __fmul_rn(d, (float)((int)(lo | (hi << 4)) - 32));
+    uint32_t wq[V / 4], wm[V / 4];
+    b.words<V / 4>(32 + 32 * h + 16 * s + l0, wq);
+    b.words<V / 4>(16 * s + l0, wm);
+    const int hb = 4 * h + g;
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(wq, i) >> (2 * g)) & 3u) - (((byte_at(wm, i) >> hb) & 1u) ? 0 : 4);
+      y[i] = __fmul_rn(dl, (float)q);
+    }
+  }
+};
+
+/* Q4_K / Q5_K 6-bit scale and min number j (0..7) from the 12 scale bytes at offset 4. */
+__device__ __forceinline__ void scale_min_k4(const Blk& b, int j, uint32_t& sc, uint32_t& m) {
+  if (j < 4) {
+    sc = b.u8(4 + j) & 63u;
+    m = b.u8(4 + j + 4) & 63u;
+  } else {
+    sc = (b.u8(4 + j + 4) & 15u) | ((b.u8(4 + j - 4) >> 6) << 4);
+    m = (b.u8(4 + j + 4) >> 4) | ((b.u8(4 + j) >> 6) << 4);
+  }
+}
+
+template <> struct Dec<GG_TYPE_Q4_K> {
+  /* weight 64c + 32s + l, v = qs[32c + l]: d1 = rn(d * sc_{2c+s}); m1 = rn(dmin * m_{2c+s});
+   * y = rn(rn(d1 * (s ? v >> 4 : v & 15)) - m1) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const float dmin = gg_h2f((uint16_t)b.u16(2));
+    uint32_t sc, m;
+    scale_min_k4(b, 2 * c + s, sc, m);
+    const float d1 = __fmul_rn(d, (float)(int)sc);
+    const float m1 = __fmul_rn(dmin, (float)(int)m);
+    const int sh = s ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(16 + 32 * c + l0, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(w, i) >> sh) & 15u);
+      y[i] = mul_sub<GG_FMA_Q4_K != 0>(d1, (float)q, m1);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q5_K> {
+  /* as Q4_K with q = nibble + 16 * ((qh[l] >> (2c + s)) & 1), qs at 48, qh at 16 */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const float dmin = gg_h2f((uint16_t)b.u16(2));
+    uint32_t sc, m;
+    scale_min_k4(b, 2 * c + s, sc, m);
+    const float d1 = __fmul_rn(d, (float)(int)sc);
+    const float m1 = __fmul_rn(dmin, (float)(int)m);
+    const int sh = s ? 4 : 0;
+    const int hb = 2 * c + s;
+    uint32_t wq[V / 4], wh[V / 4];
+    b.words<V / 4>(48 + 32 * c + l0, wq);
+    b.words<V / 4>(16 + l0, wh);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)((byte_at(wq, i) >> sh) & 15u) + (((byte_at(wh, i) >> hb) & 1u) ? 16 : 0);
+      y[i] = mul_sub<GG_FMA_Q5_K != 0>(d1, (float)q, m1);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_Q6_K> {
+  /* weight 128h + 32g + l (t = l >> 4): lowbits = (ql[64h + 32(g&1) + l] >> 4(g>>1)) & 15;
+   * highbits = (qh[32h + l] >> 2g) & 3; q = (lowbits | highbits << 4) - 32;
+   * y = rn(rn(d * scales[8h + t + 2g]) * q) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
+    const int h = p >> 7, g = (p >> 5) & 3, l0 = p & 31;
+    const float d = gg_h2f((uint16_t)b.u16(208));
+    const int sc = (int)(int8_t)(uint8_t)b.u8(192 + 8 * h + (l0 >> 4) + 2 * g);
+    const float ds = __fmul_rn(d, (float)sc);
+    const int shl = (g >> 1) * 4;
+    uint32_t wl[V / 4], wh[V / 4];
+    b.words<V / 4>(64 * h + 32 * (g & 1) + l0, wl);
+    b.words<V / 4>(128 + 32 * h + l0, wh);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const int q = (int)(((byte_at(wl, i) >> shl) & 15u) | (((byte_at(wh, i) >> (2 * g)) & 3u) << 4)) - 32;
+      y[i] = __fmul_rn(ds, (float)q);
+    }
+  }
+};
+
+template <> struct Dec<GG_TYPE_IQ4_XS> {
+  /* sub-block k = 0..7: ls = ((scales_l[k/2] >> 4(k&1)) & 15) | ((scales_h >> 2k) & 3) << 4;
+   * dl = rn(d * (ls - 32)); y[32k + 16s + j] = rn(dl * K[nibble s of qs[16k + j]]) */
+  template <int V>
+  static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float* kv) {
+    const int k = p >> 5, s = (p >> 4) & 1, j0 = p & 15;
+    const float d = gg_h2f((uint16_t)b.u16(0));
+    const uint32_t sh_hi = b.u16(2);
+    const uint32_t ls = ((b.u8(4 + (k >> 1)) >> (4 * (k & 1))) & 15u) | (((sh_hi >> (2 * k)) & 3u) << 4);
+    const float dl = __fmul_rn(d, (float)((int)ls - 32));
+    const int sh = s ? 4 : 0;
+    uint32_t w[V / 4];
+    b.words<V / 4>(8 + 16 * k + j0, w);
+#pragma unroll
+    for (int i = 0; i < V; ++i) y[i] = __fmul_rn(dl, kv[(byte_at(w, i) >> sh) & 15u]);
+  }
+};
+
+template <int TYPE>
+constexpr bool uses_codebook() {
+  return TYPE == GG_TYPE_IQ4_NL || TYPE == GG_TYPE_IQ4_XS;
+}
+
+/* ---- loads and stores ---- */
+
+/* 16 bytes of src at byte g, zero past `total`; byte loads (for the tail and unaligned src). */
+__device__ __forceinline__ uint4 load16_bytes(const uint8_t* __restrict__ src, int64_t g, int64_t total) {
+  uint32_t w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+  for (int i = 0; i < 16; ++i)
+    if (g + i < total) w[i >> 2] |= (uint32_t)src[g + i] << (8 * (i & 3));
+  return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <int OUT, bool FAST>
+__device__ __forceinline__ void store_item(void* __restrict__ dst, int64_t e, const float (&y)[OUT == OUT_F32 ? 4 : 8]) {
+  if (OUT == OUT_F32) {
+    float* o = static_cast<float*>(dst) + e;
+    if (FAST) {
+      *reinterpret_cast<float4*>(o) = make_float4(y[0], y[1], y[2], y[3]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) o[i] = y[i];
+    }
+  } else {
+    uint32_t h[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) h[i] = OUT == OUT_F16 ? gg_f2h(y[i]) : gg_f2bf(y[i]);
+    uint16_t* o = static_cast<uint16_t*>(dst) + e;
+    if (FAST) {
+      *reinterpret_cast<uint4*>(o) =
+          make_uint4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) o[i] = (uint16_t)h[i];
+    }
+  }
+}
+
+/* ---- the kernel ---- */
+template <int TYPE, int OUT, bool FAST>
+__global__ void __launch_bounds__(kThreads)
+dequant_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t n_elems) {
+  constexpr int QK = gg_block_info<TYPE>::QK;
+  constexpr int TS = gg_block_info<TYPE>::TS;
+  constexpr int V = OUT == OUT_F32 ? 4 : 8;        /* weights per 16-byte output item */
+  constexpr int TILE_BYTES = kTile / QK * TS;      /* a multiple of 16 (kTile/QK is a multiple of 8) */
+  constexpr int NVEC = TILE_BYTES / 16;
+  constexpr int LPT = (NVEC + kThreads - 1) / kThreads; /* 16-byte loads per thread per tile */
+  constexpr int ITEMS = kTile / V / kThreads;      /* output items per thread per tile */
+  static_assert(TILE_BYTES % 16 == 0, "tile bytes");
+  static_assert(QK % V == 0, "items never straddle blocks");
+
+  __shared__ __align__(16) uint8_t tile[TILE_BYTES + 16];
+  __shared__ float kv[16];
+
+  const int tid = threadIdx.x;
+  if (uses_codebook<TYPE>()) {
+    const int8_t book[16] = GG_IQ4NL_VALUES;
+    if (tid < 16) kv[tid] = (float)book[tid];
+  }
+  if (tid < 4) reinterpret_cast<uint32_t*>(tile + TILE_BYTES)[tid] = 0u; /* padding read by Blk::words */
+
+  const int64_t total_bytes = n_elems / QK * TS;
+  const int64_t n_tiles = (n_elems + kTile - 1) / kTile;
+
+  uint4 r[LPT];
+  auto fetch = [&](int64_t t) {
+#pragma unroll
+    for (int j = 0; j < LPT; ++j) {
+      const int v = tid + j * kThreads;
+      if (NVEC % kThreads == 0 || v < NVEC) {
+        const int64_t g = t * TILE_BYTES + (int64_t)v * 16;
+        if (FAST && g + 16 <= total_bytes)
+          r[j] = __ldg(reinterpret_cast<const uint4*>(src + g));
+        else
+          r[j] = load16_bytes(src, g, total_bytes);
+      }
+    }
+  };
+
+  int64_t t = blockIdx.x;
+  if (t < n_tiles) fetch(t);
+  for (; t < n_tiles; t += gridDim.x) {
+#pragma unroll
+    for (int j = 0; j < LPT; ++j) {
+      const int v = tid + j * kThreads;
+      if (NVEC % kThreads == 0 || v < NVEC) reinterpret_cast<uint4*>(tile)[v] = r[j];
+    }
+    __syncthreads();
+    if (t + gridDim.x < n_tiles) fetch(t + gridDim.x); /* in flight while this tile is decoded */
+
+    const int64_t base = t * kTile;
+#pragma unroll
+    for (int k = 0; k < ITEMS; ++k) {
+      const int e = (tid + k * kThreads) * V; /* weight index within the tile */
+      if (base + e >= n_elems) break;
+      const Blk b{tile, (e / QK) * TS};
+      float y[V];
+      Dec<TYPE>::template run<V>(b, e % QK, y, kv);
+      store_item<OUT, FAST>(dst, base + e, y);
+    }
+    __syncthreads();
+  }
+}
+
+const char* type_name(int32_t type) {
+  switch (type) {
+    case GG_TYPE_Q4_0: return "Q4_0";
+    case GG_TYPE_Q4_1: return "Q4_1";
+    case GG_TYPE_Q5_0: return "Q5_0";
+    case GG_TYPE_Q5_1: return "Q5_1";
+    case GG_TYPE_Q8_0: return "Q8_0";
+    case GG_TYPE_Q2_K: return "Q2_K";
+    case GG_TYPE_Q3_K: return "Q3_K";
+    case GG_TYPE_Q4_K: return "Q4_K";
+    case GG_TYPE_Q5_K: return "Q5_K";
+    case GG_TYPE_Q6_K: return "Q6_K";
+    case GG_TYPE_IQ4_NL: return "IQ4_NL";
+    case GG_TYPE_IQ4_XS: return "IQ4_XS";
+    default: return "?";
+  }
+}
+
+const char* dtype_name(int32_t dt) {
+  return dt == GG_DTYPE_F32 ? "f32" : dt == GG_DTYPE_F16 ? "f16" : dt == GG_DTYPE_BF16 ? "bf16" : "?";
+}
+
+template <int TYPE, int OUT, bool FAST>
+int launch(const void* src, void* dst, int64_t n_elems, cudaStream_t stream) {
+  /* CTAs per SM from the occupancy calculator, cached per device ordinal */
+  static int cached[64];
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  int per_sm = GG_DEQUANT_CTAS_PER_SM;
+  if (per_sm <= 0) {
+    if (dev >= 0 && dev < 64 && cached[dev] > 0) {
+      per_sm = cached[dev];
+    } else {
+      GG_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dequant_kernel<TYPE, OUT, FAST>,
+                                                             kThreads, 0));
+      if (per_sm < 1) per_sm = 1;
+      if (dev >= 0 && dev < 64) cached[dev] = per_sm;
+    }
+  }
+  int sms = 0;
+  GG_TRY(gg_sm_count(&sms));
+  const int64_t n_tiles = (n_elems + kTile - 1) / kTile;
+  int64_t grid = (int64_t)sms * per_sm;
+  if (grid > n_tiles) grid = n_tiles;
+  dequant_kernel<TYPE, OUT, FAST><<<(unsigned)grid, kThreads, 0, stream>>>(
+      static_cast<const uint8_t*>(src), dst, n_elems);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    char what[128];
+    snprintf(what, sizeof what, "dequant_kernel<%s, %s%s><<<%lld, %d>>>", type_name(TYPE), dtype_name(OUT),
+             FAST ? "" : ", unaligned", (long long)grid, kThreads);
+    return gg_fail_cuda(err, what, __FILE__, __LINE__, 1);
+  }
+  return GG_OK;
+}
+
+template <int TYPE>
+int dispatch_out(const void* src, void* dst, int64_t n_elems, int32_t out_dtype, bool fast, cudaStream_t s) {
+  switch (out_dtype) {
+    case GG_DTYPE_F32:
+      return fast ? launch<TYPE, OUT_F32, true>(src, dst, n_elems, s) : launch<TYPE, OUT_F32, false>(src, dst, n_elems, s);
+    case GG_DTYPE_F16:
+      return fast ? launch<TYPE, OUT_F16, true>(src, dst, n_elems, s) : launch<TYPE, OUT_F16, false>(src, dst, n_elems, s);
+    case GG_DTYPE_BF16:
+      return fast ? launch<TYPE, OUT_BF16, true>(src, dst, n_elems, s) : launch<TYPE, OUT_BF16, false>(src, dst, n_elems, s);
+    default:
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: unknown output dtype %d", (int)out_dtype);
+  }
+}
+
+}  // namespace
+
+int gg_dequant_check(int32_t type, const void* src, const void* dst, int64_t rows, int64_t row_len,
+                     int32_t out_dtype, int64_t* n_elems) {
+  int qk = 0, ts = 0;
+  if (!gg_block_layout(type, &qk, &ts))
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "dequantize: ggml type %d is not supported by this library", (int)type);
+  if (out_dtype != GG_DTYPE_F32 && out_dtype != GG_DTYPE_F16 && out_dtype != GG_DTYPE_BF16)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: output dtype %d is not f32 (0), f16 (1) or bf16 (2)",
+                   (int)out_dtype);
+  if (rows < 0 || row_len < 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: negative shape %lld x %lld", (long long)rows,
+                   (long long)row_len);
+  if (row_len % qk != 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: row length %lld is not a multiple of the %s block size %d",
+                   (long long)row_len, type_name(type), qk);
+  /* the byte count must fit in int64 as well as the element count */
+  if (row_len > 0 && rows > (INT64_MAX / 4) / row_len)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: shape %lld x %lld is too large", (long long)rows,
+                   (long long)row_len);
+  const int64_t n = rows * row_len;
+  if (n > 0 && (src == nullptr || dst == nullptr))
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: null %s pointer", src == nullptr ? "source" : "destination");
+  *n_elems = n;
+  return GG_OK;
+}
+
+int gg_dequant_launch(int32_t type, const void* src, void* dst, int64_t n_elems, int32_t out_dtype,
+                      cudaStream_t s) {
+  const bool fast = ((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst)) & 15u) == 0;
+  switch (type) {
+#define GG_CASE(TY) case TY: return dispatch_out<TY>(src, dst, n_elems, out_dtype, fast, s);
+    GG_CASE(GG_TYPE_Q4_0) GG_CASE(GG_TYPE_Q4_1) GG_CASE(GG_TYPE_Q5_0) GG_CASE(GG_TYPE_Q5_1)
+    GG_CASE(GG_TYPE_Q8_0) GG_CASE(GG_TYPE_Q2_K) GG_CASE(GG_TYPE_Q3_K) GG_CASE(GG_TYPE_Q4_K)
+    GG_CASE(GG_TYPE_Q5_K) GG_CASE(GG_TYPE_Q6_K) GG_CASE(GG_TYPE_IQ4_NL) GG_CASE(GG_TYPE_IQ4_XS)
+#undef GG_CASE
+    default:
+      return gg_fail(GG_ERR_UNSUPPORTED, "", "dequantize: ggml type %d is not supported by this library", (int)type);
+  }
+}

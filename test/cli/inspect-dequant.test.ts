@@ -1,0 +1,104 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GgufFile } from '../../src/gguf/file.js';
+import { parseNpy } from '../../src/npy.js';
+import { f32ArrayToF16 } from '../../src/quant/index.js';
+import { cli, QUANTS, REFS, tempDir } from './helpers.js';
+
+describe('gguf-gpu inspect', () => {
+  it('--json prints the promised shape and nothing else', () => {
+    const r = cli(['inspect', QUANTS, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ version: 3, alignment: 32, dataOffset: 1952 });
+    expect(j.metadata['general.architecture']).toBe('llama');
+    expect(j.metadata['fixture.seed']).toBe(1);
+    expect(j.tensors).toHaveLength(25);
+    expect(j.tensors[0]).toEqual({ name: 'blk.0.f32.small', type: 'F32', shape: [512, 33], offset: 1952, nbytes: 67584 });
+    expect(j.tensors.find((t: { name: string }) => t.name === 'blk.1.q6_K.wide')).toMatchObject({ type: 'Q6_K', shape: [4096, 48], nbytes: 161280 });
+  });
+
+  it('prints a readable table with a per-type summary', () => {
+    const r = cli(['inspect', QUANTS]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/GGUF v3 \(little-endian\), alignment 32, data at byte 1952/);
+    expect(r.stdout).toMatch(/blk\.0\.q4_K\.small\s+Q4_K\s+\[512, 33\]\s+9504/);
+    expect(r.stdout).toMatch(/By type:/);
+  });
+
+  it('exits 3 with one line naming the file on a truncated file', () => {
+    const dir = tempDir();
+    const cut = join(dir, 'cut.gguf');
+    writeFileSync(cut, readFileSync(QUANTS).subarray(0, 1000));
+    const r = cli(['inspect', cut]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('cut.gguf');
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('exits 2 on usage errors', () => {
+    expect(cli(['inspect']).code).toBe(2);
+    expect(cli(['frobnicate']).code).toBe(2);
+    expect(cli(['dequant', QUANTS, '--dtype', 'f64']).code).toBe(2);
+  });
+});
+
+describe('gguf-gpu dequant --backend cpu', () => {
+  it('writes every fixture tensor bit-exactly as ggml, in numpy order', () => {
+    const out = tempDir();
+    const r = cli(['dequant', QUANTS, '--backend', 'cpu', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const refs = GgufFile.open(REFS);
+    try {
+      const files = readdirSync(out);
+      expect(files).toHaveLength(25);
+      for (const name of files) {
+        const tensorName = name.replace(/\.npy$/, '');
+        const ref = refs.tensor(tensorName);
+        const npy = parseNpy(readFileSync(join(out, name)));
+        expect(npy.shape).toEqual([...ref.shape].reverse());
+        expect(Buffer.compare(Buffer.from(npy.data), refs.readTensorBytes(ref)), tensorName).toBe(0);
+      }
+    } finally {
+      refs.close();
+    }
+  });
+
+  it('writes f16 with round-to-nearest-even, selects by glob, refuses to overwrite without --force', () => {
+    const out = tempDir();
+    const r = cli(['dequant', QUANTS, '--backend', 'cpu', '--out', out, '--dtype', 'f16', '-t', 'blk.2.*', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.tensors.map((t: { tensor: string }) => t.tensor)).toEqual(['blk.2.q4_0.edge', 'blk.2.q8_0.edge', 'blk.2.q4_K.edge', 'blk.2.q6_K.edge']);
+    const refs = GgufFile.open(REFS);
+    try {
+      const ref = refs.readTensorBytes(refs.tensor('blk.2.q6_K.edge'));
+      const expected = f32ArrayToF16(new Float32Array(ref.buffer.slice(ref.byteOffset, ref.byteOffset + ref.length)));
+      const npy = parseNpy(readFileSync(join(out, 'blk.2.q6_K.edge.npy')));
+      expect(npy.dtype).toBe('f16');
+      expect(Buffer.compare(Buffer.from(npy.data), Buffer.from(expected.buffer))).toBe(0);
+    } finally {
+      refs.close();
+    }
+    const again = cli(['dequant', QUANTS, '--backend', 'cpu', '--out', out, '-t', 'blk.2.q4_0.edge', '--dtype', 'f16']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/exists \(use --force/);
+    expect(cli(['dequant', QUANTS, '--backend', 'cpu', '--out', out, '-t', 'blk.2.q4_0.edge', '--force']).code).toBe(0);
+    expect(readdirSync(out).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('exits 2 when a glob matches nothing', () => {
+    const r = cli(['dequant', QUANTS, '--backend', 'cpu', '--out', tempDir(), '-t', 'nope*']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no tensor matches "nope\*"/);
+  });
+
+  it('exits 4 with a pointer to --backend cpu when no GPU library exists', () => {
+    const r = cli(['dequant', QUANTS, '--out', tempDir(), '-t', 'blk.2.q4_0.edge'], { GGUF_GPU_LIB: '/nonexistent/libgguf_gpu.so' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/--backend cpu/);
+    expect(existsSync('/nonexistent')).toBe(false);
+  });
+});

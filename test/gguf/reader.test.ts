@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { InputError, LimitError } from '../../src/errors.js';
+import { BufferByteSource } from '../../src/gguf/byte-source.js';
+import { GgufFile } from '../../src/gguf/file.js';
+import { GGML_TYPES, ggmlTypeByName } from '../../src/gguf/ggml-types.js';
+import { parseGguf } from '../../src/gguf/parse.js';
+import { GgufValueType } from '../../src/gguf/types.js';
+import { tensorByteSize, writeGguf, type WriterOptions } from '../../src/gguf/writer.js';
+
+const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+
+function parse(bytes: Uint8Array) {
+  return parseGguf(new BufferByteSource(bytes), { file: 'mem.gguf' });
+}
+
+function sample(extra: Partial<WriterOptions> = {}): WriterOptions {
+  const q4 = ggmlTypeByName('Q4_0')!;
+  return {
+    metadata: [
+      { key: 'general.architecture', type: GgufValueType.STRING, value: 'llama' },
+      { key: 'u8', type: GgufValueType.UINT8, value: 200 },
+      { key: 'i8', type: GgufValueType.INT8, value: -5 },
+      { key: 'u16', type: GgufValueType.UINT16, value: 65000 },
+      { key: 'i16', type: GgufValueType.INT16, value: -30000 },
+      { key: 'u32', type: GgufValueType.UINT32, value: 4_000_000_000 },
+      { key: 'i32', type: GgufValueType.INT32, value: -2_000_000_000 },
+      { key: 'f32', type: GgufValueType.FLOAT32, value: 1.5 },
+      { key: 'f64', type: GgufValueType.FLOAT64, value: Math.PI },
+      { key: 'bool', type: GgufValueType.BOOL, value: true },
+      { key: 'u64', type: GgufValueType.UINT64, value: 2n ** 60n },
+      { key: 'i64', type: GgufValueType.INT64, value: -(2n ** 62n) },
+      { key: 'strings', type: GgufValueType.ARRAY, value: { elementType: GgufValueType.STRING, values: ['a', 'ünï', ''] } },
+      { key: 'floats', type: GgufValueType.ARRAY, value: { elementType: GgufValueType.FLOAT32, values: new Float32Array([1, -2, 0.25]) } },
+      {
+        key: 'nested',
+        type: GgufValueType.ARRAY,
+        value: {
+          elementType: GgufValueType.ARRAY,
+          values: [
+            { elementType: GgufValueType.INT32, values: new Int32Array([1, 2]) },
+            { elementType: GgufValueType.STRING, values: ['x'] },
+          ],
+        },
+      },
+    ],
+    tensors: [
+      { name: 'w', typeId: q4.id, shape: [64, 3], data: new Uint8Array(tensorByteSize(q4.id, [64, 3])).fill(7) },
+      { name: 'b', typeId: 0, shape: [5], data: new Uint8Array(20).fill(1) },
+    ],
+    ...extra,
+  };
+}
+
+describe('ggml type table', () => {
+  it('has integer sizes for every type, matching known block sizes', () => {
+    const expected: Record<string, [number, number]> = {
+      Q4_0: [32, 18], Q4_1: [32, 20], Q5_0: [32, 22], Q5_1: [32, 24], Q8_0: [32, 34], Q8_1: [32, 36],
+      Q2_K: [256, 84], Q3_K: [256, 110], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210], Q8_K: [256, 292],
+      IQ2_XXS: [256, 66], IQ2_XS: [256, 74], IQ3_XXS: [256, 98], IQ1_S: [256, 50], IQ4_NL: [32, 18], IQ3_S: [256, 110],
+      IQ2_S: [256, 82], IQ4_XS: [256, 136], IQ1_M: [256, 56], BF16: [1, 2], TQ1_0: [256, 54], TQ2_0: [256, 66], MXFP4: [32, 17],
+    };
+    for (const [name, [blockSize, typeSize]] of Object.entries(expected)) {
+      expect(ggmlTypeByName(name), name).toMatchObject({ blockSize, typeSize });
+    }
+    for (const t of GGML_TYPES) expect(Number.isInteger(t.typeSize) && Number.isInteger(t.blockSize)).toBe(true);
+    expect(new Set(GGML_TYPES.map((t) => t.id)).size).toBe(GGML_TYPES.length);
+  });
+});
+
+describe('parseGguf', () => {
+  it('reads every metadata type, tensors and offsets (v3 and v2, little- and big-endian)', () => {
+    for (const version of [2, 3]) {
+      for (const littleEndian of [true, false]) {
+        const h = parse(writeGguf(sample({ version, littleEndian })));
+        expect(h.version).toBe(version);
+        expect(h.littleEndian).toBe(littleEndian);
+        const md = Object.fromEntries(h.metadata.map((e) => [e.key, e.value]));
+        expect(md).toMatchObject({ 'general.architecture': 'llama', u8: 200, i8: -5, u16: 65000, i16: -30000, u32: 4_000_000_000, i32: -2_000_000_000, f32: 1.5, f64: Math.PI, bool: true, u64: 2n ** 60n, i64: -(2n ** 62n) });
+        expect((md.strings as { values: string[] }).values).toEqual(['a', 'ünï', '']);
+        expect([...(md.floats as { values: Float32Array }).values]).toEqual([1, -2, 0.25]);
+        const nested = md.nested as { values: { values: ArrayLike<unknown> }[] };
+        expect([...(nested.values[0]!.values as Int32Array)]).toEqual([1, 2]);
+        expect(nested.values[1]!.values).toEqual(['x']);
+        expect(h.alignment).toBe(32);
+        expect(h.dataOffset % 32).toBe(0);
+        expect(h.tensors.map((t) => [t.name, t.type?.name, t.shape, t.nbytes])).toEqual([
+          ['w', 'Q4_0', [64, 3], 108],
+          ['b', 'F32', [5], 20],
+        ]);
+        expect(h.tensors[0]!.offset).toBe(h.dataOffset);
+        expect(h.tensors[1]!.offset).toBe(h.dataOffset + 128);
+      }
+    }
+  });
+
+  it('honours general.alignment and rejects a bad one', () => {
+    const h = parse(writeGguf(sample({ alignment: 64 })));
+    expect(h.alignment).toBe(64);
+    expect(h.dataOffset % 64).toBe(0);
+    expect(h.tensors[1]!.relativeOffset).toBe(128);
+    const bad = sample();
+    bad.metadata!.push({ key: 'general.alignment', type: GgufValueType.UINT32, value: 48 });
+    expect(() => parse(writeGguf(bad))).toThrow(/alignment/);
+  });
+
+  it('rejects bad magic, version 1 and unknown versions', () => {
+    const good = writeGguf(sample());
+    const badMagic = good.slice();
+    badMagic[0] = 0x47 + 1;
+    expect(() => parse(badMagic)).toThrow(/bad magic/);
+    expect(() => parse(writeGguf(sample({ version: 1 })))).toThrow(/version 1 is not supported/);
+    expect(() => parse(writeGguf(sample({ version: 7 })))).toThrow(/unsupported GGUF version 7/);
+  });
+
+  it('turns a truncation at every byte of the header into an InputError', () => {
+    const good = writeGguf(sample());
+    const h = parse(good);
+    for (let cut = 0; cut < h.dataOffset + 128; cut++) {
+      let caught: unknown;
+      try {
+        parse(good.subarray(0, cut));
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, `cut at ${cut}`).toBeInstanceOf(InputError);
+    }
+  });
+
+  it('refuses absurd counts and lengths before allocating', () => {
+    const bytes = writeGguf(sample());
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const tensorsHuge = bytes.slice();
+    new DataView(tensorsHuge.buffer).setBigUint64(8, 2n ** 40n, true);
+    expect(() => parse(tensorsHuge)).toThrow(LimitError);
+    const kvTooMany = bytes.slice();
+    new DataView(kvTooMany.buffer).setBigUint64(16, 500_000n, true);
+    expect(() => parse(kvTooMany)).toThrow(/more than the .* remaining bytes/);
+    // The first key's length field sits right after the counts.
+    expect(view.getBigUint64(24, true)).toBe(BigInt('general.architecture'.length));
+    const longKey = bytes.slice();
+    new DataView(longKey.buffer).setBigUint64(24, 2n ** 62n, true);
+    expect(() => parse(longKey)).toThrow(/over the limit/);
+  });
+
+  it('refuses a huge array count and deep nesting', () => {
+    const huge = writeGguf({ metadata: [{ key: 'a', type: GgufValueType.ARRAY, value: { elementType: GgufValueType.UINT32, values: new Uint32Array([1]) } }] });
+    // Key "a": count at 24, 1 byte, type u32 at 33, elem type at 37, count at 41.
+    new DataView(huge.buffer, huge.byteOffset).setBigUint64(41, 1_000_000n, true);
+    expect(() => parse(huge)).toThrow(/need at least 4000000 bytes/);
+    let value: any = { elementType: GgufValueType.INT8, values: new Int8Array([1]) };
+    for (let i = 0; i < 20; i++) value = { elementType: GgufValueType.ARRAY, values: [value] };
+    expect(() => parse(writeGguf({ metadata: [{ key: 'deep', type: GgufValueType.ARRAY, value }] }))).toThrow(/nested deeper/);
+  });
+
+  it('refuses bad tensor infos: dims, block multiples, offsets past the end, duplicates', () => {
+    const q4k = ggmlTypeByName('Q4_K')!.id;
+    const mk = (shape: number[], typeId = q4k, n = 144) => writeGguf({ tensors: [{ name: 't', typeId, shape, data: new Uint8Array(n) }] });
+    expect(() => parse(mk([100, 1]))).toThrow(/not a multiple of the Q4_K block size 256/);
+    expect(() => parse(mk([256, 1, 1, 1, 1]))).toThrow(/5 dimensions/);
+    expect(() => parse(mk([256, 2 ** 40, 2 ** 20]))).toThrow(LimitError);
+    expect(() => parse(mk([256, 1024]))).toThrow(/larger than the whole file|past the end/);
+    const dup = writeGguf({ tensors: [{ name: 't', typeId: 0, shape: [1], data: new Uint8Array(4) }, { name: 't', typeId: 0, shape: [1], data: new Uint8Array(4) }] });
+    expect(() => parse(dup)).toThrow(/duplicate tensor name/);
+    const pastEnd = mk([256, 1]);
+    // Shrink the file so the tensor data runs past the end.
+    expect(() => parse(pastEnd.subarray(0, pastEnd.length - 40))).toThrow(/past the end of the file/);
+  });
+
+  it('lists tensors of unknown type ids without sizes', () => {
+    const h = parse(writeGguf({ tensors: [{ name: 'odd', typeId: 0, shape: [4], data: new Uint8Array(16) }] }).map((b, i, a) => b));
+    expect(h.tensors[0]!.type?.name).toBe('F32');
+    const bytes = writeGguf({ tensors: [{ name: 'odd', typeId: 0, shape: [4], data: new Uint8Array(16) }] });
+    // Tensor info: name (8+3) at 24, n_dims at 35, dim at 39, type at 47.
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(47, 99, true);
+    const odd = parse(bytes).tensors[0]!;
+    expect(odd.type).toBeUndefined();
+    expect(odd.nbytes).toBeUndefined();
+  });
+});
+
+describe('GgufFile on the ggml fixtures', () => {
+  it('reads ggml-quants.gguf', () => {
+    const f = GgufFile.open(`${FIXTURES}ggml-quants.gguf`);
+    try {
+      expect(f.header.version).toBe(3);
+      expect(f.tensors).toHaveLength(25);
+      expect(f.metadataValue('general.architecture')).toBe('llama');
+      const t = f.tensor('blk.3.q8_0.3d');
+      expect(t.shape).toEqual([64, 3, 2]);
+      expect(t.nbytes).toBe(6 * 2 * 34);
+      expect(f.readTensorBytes(t)).toHaveLength(408);
+    } finally {
+      f.close();
+    }
+  });
+
+  it('says the header-only Llama file is truncated', () => {
+    expect(() => GgufFile.open(`${FIXTURES}llama3-8b-shape.header.gguf`)).toThrow(/token_embd.weight.*larger than the whole file/);
+  });
+
+  it('reports missing files as InputError', () => {
+    expect(() => GgufFile.open('/nonexistent/x.gguf')).toThrow(InputError);
+  });
+});
