@@ -7,8 +7,13 @@
  * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly.
  *
  * Whether ggml's `a*q + b` / `a*q - b` is one fused rounding or two is a per-type switch here
- * (GG_FMA_*): 0 = rn(rn(a*q) +- b), 1 = fmaf(a, q, +-b). The fixtures say two roundings for all
- * five types that have such a term.
+ * (GG_FMA_*): 0 = rn(rn(a*q) +- b), 1 = fmaf(a, q, +-b). For finite inputs both give the same bits:
+ * an fp16 scale has an 11-bit significand and the integers multiplied into it stay small enough
+ * that every product (including the sub-scale products d*sc) is exact in f32, so the only
+ * rounding is the final add/subtract (src/quant/legacy.ts and kquants.ts, proved in
+ * test/quant/op-order.test.ts). The switches are set to the literal C order (separate), which is
+ * also what the fixtures were matched with.
+ * The arithmetic must stay in f32: half/half2 products would round.
  *
  * Layout of the work. The quantized stream and the output are both contiguous (rows * row_len
  * weights, row-major, row_len a multiple of the block size), so the kernels see one flat run of
@@ -27,16 +32,20 @@
 
 #include <stdio.h>
 
-/* ---- FMA switches: 1 = fused (one rounding), 0 = multiply then add/subtract (two). ---- */
-#define GG_FMA_Q4_1 0 /* y = x*d + m           (src/quant/legacy.ts: separate) */
-#define GG_FMA_Q5_1 0 /* y = x*d + m           (src/quant/legacy.ts: separate) */
-#define GG_FMA_Q2_K 0 /* y = dl*q - ml         (src/quant/kquants.ts: separate) */
-#define GG_FMA_Q4_K 0 /* y = d1*q - m1         (src/quant/kquants.ts: separate) */
-#define GG_FMA_Q5_K 0 /* y = d1*q - m1         (src/quant/kquants.ts: separate) */
+/* ---- FMA switches: 1 = fused (one rounding), 0 = multiply then add/subtract (ggml's C order).
+ * Same bits either way for finite inputs (the product is exact); see the comment at the top. ---- */
+#define GG_FMA_Q4_1 0 /* y = x*d + m    (src/quant/legacy.ts decodeQ4_1) */
+#define GG_FMA_Q5_1 0 /* y = x*d + m    (src/quant/legacy.ts decodeQ5_1) */
+#define GG_FMA_Q2_K 0 /* y = dl*q - ml  (src/quant/kquants.ts decodeQ2_K) */
+#define GG_FMA_Q4_K 0 /* y = d1*q - m1  (src/quant/kquants.ts decodeQ4_K) */
+#define GG_FMA_Q5_K 0 /* y = d1*q - m1  (src/quant/kquants.ts decodeQ5_K) */
 
 /* Tuning knobs (compile-time). */
 #ifndef GG_DEQUANT_TILE
 #define GG_DEQUANT_TILE 4096 /* weights per tile; a multiple of 256 * 8 */
+#endif
+#ifndef GG_DEQUANT_MIN_CTAS
+#define GG_DEQUANT_MIN_CTAS 4 /* __launch_bounds__ minimum CTAs per SM: caps registers at 64 */
 #endif
 #ifndef GG_DEQUANT_CTAS_PER_SM
 #define GG_DEQUANT_CTAS_PER_SM 0 /* 0: as many as fit (occupancy calculator) */
@@ -47,6 +56,8 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kTile = GG_DEQUANT_TILE;
 static_assert(kTile % (kThreads * 8) == 0, "tile must give every thread whole items");
+
+__constant__ int8_t kIq4nl[16] = GG_IQ4NL_VALUES;
 
 enum { OUT_F32 = GG_DTYPE_F32, OUT_F16 = GG_DTYPE_F16, OUT_BF16 = GG_DTYPE_BF16 };
 
@@ -337,9 +348,9 @@ template <> struct Dec<GG_TYPE_IQ4_XS> {
 };
 
 template <int TYPE>
-constexpr bool uses_codebook() {
-  return TYPE == GG_TYPE_IQ4_NL || TYPE == GG_TYPE_IQ4_XS;
-}
+struct UsesCodebook {
+  static constexpr bool value = TYPE == GG_TYPE_IQ4_NL || TYPE == GG_TYPE_IQ4_XS;
+};
 
 /* ---- loads and stores ---- */
 
@@ -379,7 +390,7 @@ __device__ __forceinline__ void store_item(void* __restrict__ dst, int64_t e, co
 
 /* ---- the kernel ---- */
 template <int TYPE, int OUT, bool FAST>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, GG_DEQUANT_MIN_CTAS)
 dequant_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t n_elems) {
   constexpr int QK = gg_block_info<TYPE>::QK;
   constexpr int TS = gg_block_info<TYPE>::TS;
@@ -395,10 +406,7 @@ dequant_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t 
   __shared__ float kv[16];
 
   const int tid = threadIdx.x;
-  if (uses_codebook<TYPE>()) {
-    const int8_t book[16] = GG_IQ4NL_VALUES;
-    if (tid < 16) kv[tid] = (float)book[tid];
-  }
+  if (UsesCodebook<TYPE>::value && tid < 16) kv[tid] = (float)kIq4nl[tid];
   if (tid < 4) reinterpret_cast<uint32_t*>(tile + TILE_BYTES)[tid] = 0u; /* padding read by Blk::words */
 
   const int64_t total_bytes = n_elems / QK * TS;

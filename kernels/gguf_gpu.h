@@ -20,6 +20,9 @@ extern "C" {
 #define GG_API __attribute__((visibility("default")))
 #endif
 
+/* What gg_version() returns; bumped on any incompatible change to this header. */
+#define GG_ABI_VERSION 1
+
 enum gg_status {
   GG_OK = 0,
   GG_ERR_INVALID_ARGUMENT = 1, /* bad pointer, size or unsupported type/shape */
@@ -51,7 +54,7 @@ typedef struct gg_device_info {
 GG_API const char* gg_last_error(void);
 /* Name of the runtime error in the last failure, e.g. "cudaErrorMemoryAllocation" ("" if none). */
 GG_API const char* gg_last_error_name(void);
-GG_API int gg_version(void);
+GG_API int gg_version(void); /* GG_ABI_VERSION of the build */
 /* Bytes per block and weights per block this library was compiled with, for a ggml type id;
  * returns GG_ERR_UNSUPPORTED for types it cannot dequantize. */
 GG_API int gg_type_layout(int32_t ggml_type, int32_t* block_size, int32_t* type_size);
@@ -66,16 +69,22 @@ GG_API int gg_mem_info(uint64_t* free_bytes, uint64_t* total_bytes);
 GG_API int gg_malloc(void** ptr, uint64_t bytes);
 GG_API int gg_free(void* ptr);
 GG_API int gg_memset(void* ptr, int32_t byte_value, uint64_t bytes);
-/* Host -> device from host memory, through pinned staging buffers, chunked and asynchronous. */
+/* Host -> device from host memory, through pinned staging buffers, chunked and asynchronous
+ * internally; returns once the data is on the device (src may be reused at once). Uploads and
+ * downloads are ordered after work already queued on the compute stream. */
 GG_API int gg_upload(void* dst, const void* src, uint64_t bytes);
 /* File -> device: reads `bytes` at `file_offset` of an open file descriptor with pread into pinned
  * buffers (double-buffered) while the previous chunk is copying, so reading and copying overlap. */
 GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes);
+/* Device -> host, through the same pinned buffers; returns once dst holds the data. */
 GG_API int gg_download(void* dst, const void* src, uint64_t bytes);
 GG_API int gg_synchronize(void);
 
 /* Dequantization: `rows` rows of `row_len` weights (row_len a multiple of the block size), raw ggml
- * blocks in `src`, row-major f32 or f16 out. Bit-exact with ggml's CPU dequantization. */
+ * blocks in `src`, row-major f32, f16 or bf16 out (f16/bf16: round-to-nearest-even of the f32
+ * value). Bit-exact with ggml's CPU dequantization. Asynchronous: queued on the compute stream,
+ * ordered before later gg_download / gg_memset / kernels; execution errors surface at the next
+ * gg_synchronize or gg_download. Fastest with src and dst 16-byte aligned. */
 GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* dst, int64_t rows, int64_t row_len,
                          int32_t out_dtype);
 
@@ -101,12 +110,15 @@ GG_API int gg_bench_dequantize(int32_t ggml_type, void* const* srcs, int32_t n_b
 GG_API int gg_bench_matmul(int32_t ggml_type, void* const* ws, int32_t n_bufs, const float* x, float* y,
                            int64_t rows, int64_t row_len, int32_t batch, int32_t kernel, int32_t warmup,
                            int32_t launches, int32_t samples, float* out_us);
-/* Dense GEMM baseline through cuBLAS/hipBLAS: y[batch][rows] = x[batch][k] * W^T with W and x in
- * f16 (GG_DTYPE_F16) or bf16 (GG_DTYPE_BF16), f32 accumulation. GG_ERR_UNSUPPORTED where no BLAS. */
+/* Dense GEMM baseline through cuBLAS: y[batch][rows] = x[batch][k] * W^T with W and x in
+ * f16 (GG_DTYPE_F16) or bf16 (GG_DTYPE_BF16), f32 accumulation, y f32. cuBLAS is loaded at run
+ * time (libcublas.so.13, .12, or the path in $GGUF_GPU_CUBLAS); GG_ERR_UNSUPPORTED when it cannot
+ * be loaded, and always in the HIP build. */
 GG_API int gg_bench_blas(int32_t dtype, void* const* ws, int32_t n_bufs, const void* x, void* y,
                          int64_t rows, int64_t row_len, int32_t batch, int32_t warmup, int32_t launches,
                          int32_t samples, float* out_us);
-/* Host -> device bandwidth from pinned memory, bytes per second. */
+/* Host -> device bandwidth from pinned memory, bytes per second (median of `samples` copies of
+ * `bytes`). */
 GG_API int gg_bench_upload(uint64_t bytes, int32_t samples, double* out_bytes_per_s);
 
 #ifdef __cplusplus

@@ -43,6 +43,13 @@ int gg_map_error(cudaError_t err, int launch);
     if (gg_err_ != cudaSuccess) return gg_fail_cuda(gg_err_, what, __FILE__, __LINE__, 1); \
   } while (0)
 
+/* Checks a runtime call without returning: evaluates to GG_OK or the recorded status. For paths
+ * that must clean up (synchronize a stream, free a buffer) before returning. */
+#define GG_CK(call) gg_ck((call), #call, __FILE__, __LINE__)
+static inline int gg_ck(cudaError_t err, const char* what, const char* file, int line) {
+  return err == cudaSuccess ? GG_OK : gg_fail_cuda(err, what, file, line, 0);
+}
+
 /* Propagates a nonzero status. */
 #define GG_TRY(expr)                 \
   do {                               \

@@ -5,6 +5,7 @@ import type { GgufFile } from './gguf/file.js';
 import { describeType } from './gguf/parse.js';
 import type { GgufTensorInfo } from './gguf/types.js';
 import type { NpyDtype } from './npy.js';
+import { DecodePool } from './quant/decode-pool.js';
 import { decoderFor, f32ArrayToF16, type TypeDecoder } from './quant/index.js';
 
 export interface DequantBackend {
@@ -42,29 +43,53 @@ export function tensorRows(tensor: GgufTensorInfo): { rows: number; rowLength: n
   return { rowLength, rows: rowLength === 0 ? 0 : tensor.elements / rowLength };
 }
 
-export const cpuBackend: DequantBackend = {
-  name: 'cpu',
-  async dequantizeTensor(file, tensor, dtype, sink, progress) {
-    const { info, decode } = requireDecoder(file, tensor);
-    const { rows, rowLength } = tensorRows(tensor);
-    const rowBytes = (rowLength / info.blockSize) * info.typeSize;
-    const rowsPerChunk = Math.max(1, Math.floor(CPU_CHUNK_BYTES / Math.max(1, rowBytes)));
-    const floats = new Float32Array(Math.min(rows, rowsPerChunk) * rowLength);
-    const halves = dtype === 'f16' ? new Uint16Array(floats.length) : undefined;
-    for (let row = 0; row < rows; row += rowsPerChunk) {
-      const n = Math.min(rowsPerChunk, rows - row);
-      const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
-      const out = floats.subarray(0, n * rowLength);
-      decode(raw, out, (n * rowLength) / info.blockSize);
-      if (halves) {
-        const h = halves.subarray(0, out.length);
-        f32ArrayToF16(out, h);
-        sink(new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
-      } else {
-        sink(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+/** Tensors larger than this are decoded on worker threads, one per core. */
+const PARALLEL_THRESHOLD_BYTES = 32 << 20;
+
+/**
+ * CPU dequantization: chunks of rows decoded in order; large tensors spread over a pool of worker
+ * threads with several chunks in flight, still written in order.
+ */
+export function createCpuBackend(): DequantBackend {
+  let pool: DecodePool | undefined;
+  return {
+    name: 'cpu',
+    async dequantizeTensor(file, tensor, dtype, sink, progress) {
+      const { info, decode } = requireDecoder(file, tensor);
+      const { rows, rowLength } = tensorRows(tensor);
+      const rowBytes = (rowLength / info.blockSize) * info.typeSize;
+      const rowsPerChunk = Math.max(1, Math.floor(CPU_CHUNK_BYTES / Math.max(1, rowBytes)));
+      const toBytes = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      if (file.requireSize(tensor) > PARALLEL_THRESHOLD_BYTES) {
+        pool ??= new DecodePool();
+        const inFlight: { rawBytes: number; result: Promise<Float32Array | Uint16Array> }[] = [];
+        const drain = async () => {
+          const head = inFlight.shift()!;
+          sink(toBytes(await head.result));
+          progress(head.rawBytes);
+        };
+        for (let row = 0; row < rows; row += rowsPerChunk) {
+          const n = Math.min(rowsPerChunk, rows - row);
+          const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
+          inFlight.push({ rawBytes: n * rowBytes, result: pool.decode(tensor.typeId, raw, n * rowLength, dtype === 'f16') });
+          if (inFlight.length >= 2 * pool.size) await drain();
+        }
+        while (inFlight.length) await drain();
+        return;
       }
-      progress(n * rowBytes);
-    }
-  },
-  dispose() {},
-};
+      const floats = new Float32Array(Math.min(rows, rowsPerChunk) * rowLength);
+      const halves = dtype === 'f16' ? new Uint16Array(floats.length) : undefined;
+      for (let row = 0; row < rows; row += rowsPerChunk) {
+        const n = Math.min(rowsPerChunk, rows - row);
+        const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
+        const out = floats.subarray(0, n * rowLength);
+        decode(raw, out, (n * rowLength) / info.blockSize);
+        sink(toBytes(halves ? f32ArrayToF16(out, halves.subarray(0, out.length)) : out));
+        progress(n * rowBytes);
+      }
+    },
+    dispose() {
+      void pool?.close();
+    },
+  };
+}

@@ -1,8 +1,10 @@
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { GgufGpuError } from '../errors.js';
+import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInspect(program);
   registerDequant(program);
+  registerVerify(program);
+  registerBench(program);
   return program;
 }
 

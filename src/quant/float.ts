@@ -24,6 +24,6 @@ export function decodeF16(src: Uint8Array, dst: Float32Array, nBlocks: number): 
 export function decodeBF16(src: Uint8Array, dst: Float32Array, nBlocks: number): void {
   const out = u32View(dst, nBlocks);
   for (let i = 0, p = 0; i < nBlocks; i++, p += 2) {
-    out[i] = (src[p] << 16) | (src[p + 1] << 24);
+    out[i] = ((src[p] << 16) | (src[p + 1] << 24)) >>> 0;
   }
 }

@@ -23,7 +23,7 @@ function entry(id: number, decode: BlockDecoder): [number, TypeDecoder] {
 }
 
 /** The one table: ggml type id -> { info, decode }. */
-const DECODERS: ReadonlyMap<number, TypeDecoder> = new Map([
+const DECODERS = new Map<number, TypeDecoder>([
   entry(0, decodeF32),
   entry(1, decodeF16),
   entry(30, decodeBF16),
@@ -80,4 +80,17 @@ export function dequantize(typeId: number, src: Uint8Array, nElements: number, d
   }
   dec.decode(src, out, nBlocks);
   return out;
+}
+
+/**
+ * Swaps in another decode function for one type until the returned function is called. For tests
+ * only: it proves that a broken decoder makes `verify` fail.
+ */
+export function replaceDecoderForTesting(typeId: number, decode: BlockDecoder): () => void {
+  const original = DECODERS.get(typeId);
+  if (!original) throw new Error(`no decoder for type ${typeId}`);
+  DECODERS.set(typeId, Object.freeze({ info: original.info, decode }));
+  return () => {
+    DECODERS.set(typeId, original);
+  };
 }

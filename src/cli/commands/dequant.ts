@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { cpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
+import { createCpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
 import { GpuError, InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { NPY_ITEM_BYTES, NpyWriter, type NpyDtype } from '../../npy.js';
-import { formatBytes, globToRegExp, progressBar } from '../format.js';
+import { collect, formatBytes, globToRegExp, progressBar } from '../format.js';
 
 export interface DequantOptions {
   tensor?: string[];
@@ -38,7 +38,7 @@ export function npyFileName(tensorName: string): string {
 }
 
 export async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> {
-  if (name === 'cpu') return cpuBackend;
+  if (name === 'cpu') return createCpuBackend();
   // Loaded lazily: only GPU work touches koffi and the native library.
   const { createGpuDequantBackend } = await import('../../gpu/dequant-backend.js');
   try {
@@ -133,7 +133,7 @@ export function registerDequant(program: Command): void {
     .command('dequant')
     .description('dequantize tensors to .npy files (numpy shape [..., ne1, ne0]) on the GPU or the CPU')
     .argument('<file>', 'GGUF file')
-    .option('-t, --tensor <name-or-glob...>', 'tensors to write (repeatable; * and ? match any text / one character); default: all')
+    .option('-t, --tensor <name-or-glob>', 'a tensor to write, repeatable; * and ? match any text / one character (default: all)', collect)
     .addOption(new Option('-b, --backend <backend>', 'where to dequantize').choices(['gpu', 'cpu']).default('gpu'))
     .option('-o, --out <dir>', 'output directory', '.')
     .addOption(new Option('--dtype <dtype>', 'output element type').choices(['f32', 'f16']).default('f32'))

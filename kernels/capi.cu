@@ -1,0 +1,417 @@
+/* gguf-gpu: the C ABI (kernels/gguf_gpu.h) apart from dequant kernels, benchmarks and matmul:
+ * errors, library facts, devices, device memory, uploads and downloads, gg_dequantize.
+ *
+ * Nothing here throws or exits; every runtime call is checked (GG_CHECK / GG_CK) and a failure
+ * leaves "call failed: cudaErrorX (text) at capi.cu:123" in gg_last_error().
+ */
+#include "internal.h"
+#include "blocks.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
+
+static_assert(sizeof(gg_device_info) == 304, "gg_device_info layout is shared with src/gpu/device.ts");
+
+/* ------------------------------------------------------------------------------- errors */
+
+static char g_error[2048];
+static char g_error_name[96];
+
+static const char* base_name(const char* path) {
+  const char* b = path;
+  for (const char* p = path; *p; ++p)
+    if (*p == '/' || *p == '\\') b = p + 1;
+  return b;
+}
+
+static void set_name(const char* name) {
+  snprintf(g_error_name, sizeof g_error_name, "%s", name ? name : "");
+}
+
+int gg_fail(int status, const char* name, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_error, sizeof g_error, fmt, ap);
+  va_end(ap);
+  set_name(name);
+  return status;
+}
+
+int gg_map_error(cudaError_t err, int launch) {
+  switch (err) {
+    case cudaSuccess:
+      return GG_OK;
+    case cudaErrorMemoryAllocation:
+      return GG_ERR_OUT_OF_MEMORY;
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+#if !GG_IS_HIP
+    case cudaErrorStubLibrary:
+    case cudaErrorSystemDriverMismatch:
+    case cudaErrorCompatNotSupportedOnDevice:
+#endif
+      return GG_ERR_NO_DEVICE;
+    case cudaErrorLaunchFailure:
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchOutOfResources:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorInvalidConfiguration:
+    case cudaErrorNoKernelImageForDevice:
+    case cudaErrorInvalidDeviceFunction:
+    case cudaErrorAssert:
+#if !GG_IS_HIP
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorHardwareStackError:
+#endif
+      return GG_ERR_LAUNCH;
+    default:
+      return launch ? GG_ERR_LAUNCH : GG_ERR_RUNTIME;
+  }
+}
+
+int gg_fail_cuda(cudaError_t err, const char* what, const char* file, int line, int launch) {
+  const char* name = cudaGetErrorName(err);
+  const char* text = cudaGetErrorString(err);
+  gg_fail(gg_map_error(err, launch), name, "%s failed: %s (%s) at %s:%d", what, name ? name : "?",
+          text ? text : "?", base_name(file), line);
+  /* clear the runtime's last-error slot; sticky errors (a faulted context) stay, as they must */
+  (void)cudaGetLastError();
+  return gg_map_error(err, launch);
+}
+
+extern "C" GG_API const char* gg_last_error(void) { return g_error; }
+extern "C" GG_API const char* gg_last_error_name(void) { return g_error_name; }
+
+/* -------------------------------------------------------------------------- library facts */
+
+extern "C" GG_API int gg_version(void) { return GG_ABI_VERSION; }
+
+extern "C" GG_API int gg_type_layout(int32_t ggml_type, int32_t* block_size, int32_t* type_size) {
+  if (block_size == nullptr || type_size == nullptr)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_type_layout: null output pointer");
+  int qk = 0, ts = 0;
+  if (!gg_block_layout(ggml_type, &qk, &ts)) {
+    *block_size = 0;
+    *type_size = 0;
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_type_layout: ggml type %d is not supported by this library",
+                   (int)ggml_type);
+  }
+  *block_size = qk;
+  *type_size = ts;
+  return GG_OK;
+}
+
+/* -------------------------------------------------------------------------------- devices */
+
+namespace {
+
+constexpr int kMaxDevices = 64;
+constexpr size_t kChunk = (size_t)64 << 20; /* pinned staging: two buffers of this size */
+
+struct DevState {
+  bool ready;
+  int sm_count;
+  cudaStream_t copy;   /* uploads */
+  cudaEvent_t ev[2];   /* one per staging buffer */
+  cudaEvent_t compute; /* "compute stream reached here", for uploads to wait on */
+};
+DevState g_dev[kMaxDevices];
+uint8_t* g_stage[2]; /* pinned, portable; allocated once, released by process exit */
+
+int current_device(int* dev) {
+  GG_CHECK(cudaGetDevice(dev));
+  if (*dev < 0 || *dev >= kMaxDevices)
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "device ordinal %d is beyond this library's limit of %d", *dev,
+                   kMaxDevices);
+  return GG_OK;
+}
+
+int dev_state(DevState** out) {
+  int dev = 0;
+  GG_TRY(current_device(&dev));
+  DevState& s = g_dev[dev];
+  if (!s.ready) {
+    GG_CHECK(cudaDeviceGetAttribute(&s.sm_count, cudaDevAttrMultiProcessorCount, dev));
+    GG_CHECK(cudaStreamCreateWithFlags(&s.copy, cudaStreamNonBlocking));
+    for (int i = 0; i < 2; ++i) GG_CHECK(cudaEventCreateWithFlags(&s.ev[i], cudaEventDisableTiming));
+    GG_CHECK(cudaEventCreateWithFlags(&s.compute, cudaEventDisableTiming));
+    s.ready = true;
+  }
+  *out = &s;
+  return GG_OK;
+}
+
+int staging(void) {
+  for (int i = 0; i < 2; ++i) {
+    if (g_stage[i] != nullptr) continue;
+    void* p = nullptr;
+    cudaError_t err = cudaHostAlloc(&p, kChunk, cudaHostAllocPortable);
+    if (err != cudaSuccess) {
+      char what[96];
+      snprintf(what, sizeof what, "cudaHostAlloc(&staging[%d], %zu, cudaHostAllocPortable)", i, kChunk);
+      return gg_fail_cuda(err, what, __FILE__, __LINE__, 0);
+    }
+    g_stage[i] = static_cast<uint8_t*>(p);
+  }
+  return GG_OK;
+}
+
+int check_device_ordinal(int32_t device) {
+  int count = 0;
+  GG_CHECK(cudaGetDeviceCount(&count));
+  if (device < 0 || device >= count)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "device %d does not exist (%d device%s)", (int)device, count,
+                   count == 1 ? "" : "s");
+  return GG_OK;
+}
+
+}  // namespace
+
+int gg_sm_count(int* out) {
+  DevState* s = nullptr;
+  GG_TRY(dev_state(&s));
+  *out = s->sm_count;
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_device_count(int32_t* count) {
+  if (count == nullptr) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_device_count: null output pointer");
+  *count = 0;
+  int n = 0;
+  GG_CHECK(cudaGetDeviceCount(&n));
+  *count = n;
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_device_get_info(int32_t device, gg_device_info* info) {
+  if (info == nullptr) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_device_get_info: null output pointer");
+  memset(info, 0, sizeof *info);
+  GG_TRY(check_device_ordinal(device));
+  cudaDeviceProp prop;
+  memset(&prop, 0, sizeof prop);
+  GG_CHECK(cudaGetDeviceProperties(&prop, device));
+  snprintf(info->name, sizeof info->name, "%s", prop.name);
+  info->cc_major = prop.major;
+  info->cc_minor = prop.minor;
+  info->sm_count = prop.multiProcessorCount;
+  info->l2_bytes = prop.l2CacheSize;
+  info->total_bytes = prop.totalGlobalMem;
+#if GG_IS_HIP
+  info->is_hip = 1;
+  info->max_shared_per_block_optin = (int32_t)prop.sharedMemPerBlock;
+#else
+  info->is_hip = 0;
+  info->max_shared_per_block_optin = (int32_t)prop.sharedMemPerBlockOptin;
+#endif
+  int v = 0;
+  GG_CHECK(cudaRuntimeGetVersion(&v));
+  info->runtime_version = v;
+  v = 0;
+  GG_CHECK(cudaDriverGetVersion(&v));
+  info->driver_version = v;
+  /* free memory is per current device: switch over for the query, then back */
+  int prev = 0;
+  GG_CHECK(cudaGetDevice(&prev));
+  if (prev != device) GG_CHECK(cudaSetDevice(device));
+  size_t free_b = 0, total_b = 0;
+  const int st = GG_CK(cudaMemGetInfo(&free_b, &total_b));
+  if (prev != device) {
+    const int st2 = GG_CK(cudaSetDevice(prev));
+    if (st == GG_OK && st2 != GG_OK) return st2;
+  }
+  if (st != GG_OK) return st;
+  info->free_bytes = free_b;
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_set_device(int32_t device) {
+  GG_TRY(check_device_ordinal(device));
+  GG_CHECK(cudaSetDevice(device));
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_mem_info(uint64_t* free_bytes, uint64_t* total_bytes) {
+  if (free_bytes == nullptr || total_bytes == nullptr)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_mem_info: null output pointer");
+  size_t f = 0, t = 0;
+  GG_CHECK(cudaMemGetInfo(&f, &t));
+  *free_bytes = f;
+  *total_bytes = t;
+  return GG_OK;
+}
+
+/* ------------------------------------------------------------------------- device memory */
+
+extern "C" GG_API int gg_malloc(void** ptr, uint64_t bytes) {
+  if (ptr == nullptr) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_malloc: null output pointer");
+  *ptr = nullptr;
+  if (bytes == 0) return GG_OK;
+  void* p = nullptr;
+  cudaError_t err = cudaMalloc(&p, (size_t)bytes);
+  if (err != cudaSuccess) {
+    char what[96];
+    snprintf(what, sizeof what, "cudaMalloc(&p, %llu)", (unsigned long long)bytes);
+    const int st = gg_fail_cuda(err, what, __FILE__, __LINE__, 0);
+    if (st == GG_ERR_OUT_OF_MEMORY) {
+      size_t f = 0, t = 0;
+      if (cudaMemGetInfo(&f, &t) == cudaSuccess) {
+        const size_t len = strlen(g_error);
+        snprintf(g_error + len, sizeof g_error - len, "; requested %llu bytes, %llu of %llu bytes free",
+                 (unsigned long long)bytes, (unsigned long long)f, (unsigned long long)t);
+      }
+      (void)cudaGetLastError();
+    }
+    return st;
+  }
+  *ptr = p;
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_free(void* ptr) {
+  if (ptr == nullptr) return GG_OK;
+  GG_CHECK(cudaFree(ptr));
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_memset(void* ptr, int32_t byte_value, uint64_t bytes) {
+  if (bytes == 0) return GG_OK;
+  if (ptr == nullptr) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_memset: null pointer");
+  GG_CHECK(cudaMemsetAsync(ptr, byte_value & 0xff, (size_t)bytes, gg_compute_stream()));
+  return GG_OK;
+}
+
+extern "C" GG_API int gg_synchronize(void) {
+  GG_CHECK(cudaDeviceSynchronize());
+  return GG_OK;
+}
+
+/* ------------------------------------------------------------------ uploads and downloads */
+
+namespace {
+
+/* Host -> device through the two pinned buffers: fill(buf, offset, n) writes source bytes
+ * [offset, offset + n) into buf while the copy of the previous chunk (from the other buffer) runs.
+ * Always leaves the copy stream idle. */
+template <class Fill>
+int staged_upload(uint8_t* dst, uint64_t bytes, Fill&& fill) {
+  DevState* ds = nullptr;
+  GG_TRY(dev_state(&ds));
+  GG_TRY(staging());
+  /* writes must not overtake compute work already queued on the same memory */
+  GG_CHECK(cudaEventRecord(ds->compute, gg_compute_stream()));
+  GG_CHECK(cudaStreamWaitEvent(ds->copy, ds->compute, 0));
+  int st = GG_OK;
+  bool busy[2] = {false, false};
+  uint64_t off = 0;
+  for (int i = 0; off < bytes; ++i) {
+    const int b = i & 1;
+    const size_t n = (size_t)(bytes - off < kChunk ? bytes - off : kChunk);
+    if (busy[b]) {
+      if ((st = GG_CK(cudaEventSynchronize(ds->ev[b]))) != GG_OK) break;
+      busy[b] = false;
+    }
+    if ((st = fill(g_stage[b], off, n)) != GG_OK) break;
+    if ((st = GG_CK(cudaMemcpyAsync(dst + off, g_stage[b], n, cudaMemcpyHostToDevice, ds->copy))) != GG_OK) break;
+    if ((st = GG_CK(cudaEventRecord(ds->ev[b], ds->copy))) != GG_OK) break;
+    busy[b] = true;
+    off += n;
+  }
+  const int st_sync = GG_CK(cudaStreamSynchronize(ds->copy));
+  return st != GG_OK ? st : st_sync;
+}
+
+}  // namespace
+
+extern "C" GG_API int gg_upload(void* dst, const void* src, uint64_t bytes) {
+  if (bytes == 0) return GG_OK;
+  if (dst == nullptr || src == nullptr)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload: null %s pointer", dst == nullptr ? "destination" : "source");
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  return staged_upload(static_cast<uint8_t*>(dst), bytes, [&](uint8_t* buf, uint64_t off, size_t n) {
+    memcpy(buf, s + off, n);
+    return (int)GG_OK;
+  });
+}
+
+extern "C" GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes) {
+#if defined(_WIN32)
+  (void)dst; (void)fd; (void)file_offset; (void)bytes;
+  return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_upload_file: not available on Windows");
+#else
+  if (bytes == 0) return GG_OK;
+  if (dst == nullptr) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload_file: null destination pointer");
+  if (fd < 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload_file: bad file descriptor %d", (int)fd);
+  if (file_offset > (uint64_t)INT64_MAX - bytes)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload_file: offset %llu + %llu bytes overflows",
+                   (unsigned long long)file_offset, (unsigned long long)bytes);
+  return staged_upload(static_cast<uint8_t*>(dst), bytes, [&](uint8_t* buf, uint64_t off, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      const uint64_t at = file_offset + off + got;
+      const ssize_t r = pread(fd, buf + got, n - got, (off_t)at);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        const int e = errno;
+        return gg_fail(GG_ERR_IO, "", "pread(fd %d, %zu bytes at offset %llu) failed: %s (errno %d)", (int)fd,
+                       n - got, (unsigned long long)at, strerror(e), e);
+      }
+      if (r == 0)
+        return gg_fail(GG_ERR_IO, "",
+                       "pread(fd %d, %zu bytes at offset %llu) hit end of file: the file is shorter than offset "
+                       "%llu + %llu bytes",
+                       (int)fd, n - got, (unsigned long long)at, (unsigned long long)file_offset,
+                       (unsigned long long)bytes);
+      got += (size_t)r;
+    }
+    return (int)GG_OK;
+  });
+#endif
+}
+
+extern "C" GG_API int gg_download(void* dst, const void* src, uint64_t bytes) {
+  if (bytes == 0) return GG_OK;
+  if (dst == nullptr || src == nullptr)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_download: null %s pointer", dst == nullptr ? "destination" : "source");
+  DevState* ds = nullptr;
+  GG_TRY(dev_state(&ds));
+  GG_TRY(staging());
+  /* device -> pinned on the compute stream (after the kernels that wrote src), pinned -> dst on
+   * the host while the next chunk copies into the other buffer */
+  cudaStream_t s = gg_compute_stream();
+  const uint8_t* from = static_cast<const uint8_t*>(src);
+  uint8_t* to = static_cast<uint8_t*>(dst);
+  const uint64_t n_chunks = (bytes + kChunk - 1) / kChunk;
+  auto chunk_len = [&](uint64_t c) { return (size_t)(c + 1 < n_chunks ? kChunk : bytes - c * kChunk); };
+  auto issue = [&](uint64_t c) {
+    const int b = (int)(c & 1);
+    int st = GG_CK(cudaMemcpyAsync(g_stage[b], from + c * kChunk, chunk_len(c), cudaMemcpyDeviceToHost, s));
+    if (st == GG_OK) st = GG_CK(cudaEventRecord(ds->ev[b], s));
+    return st;
+  };
+  int st = issue(0);
+  for (uint64_t c = 0; st == GG_OK && c < n_chunks; ++c) {
+    if (c + 1 < n_chunks && (st = issue(c + 1)) != GG_OK) break;
+    if ((st = GG_CK(cudaEventSynchronize(ds->ev[c & 1]))) != GG_OK) break;
+    memcpy(to + c * kChunk, g_stage[c & 1], chunk_len(c));
+  }
+  if (st != GG_OK) (void)cudaStreamSynchronize(s); /* the staging buffers must be idle on return */
+  return st;
+}
+
+/* ------------------------------------------------------------------------ dequantization */
+
+extern "C" GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* dst, int64_t rows, int64_t row_len,
+                                    int32_t out_dtype) {
+  int64_t n = 0;
+  GG_TRY(gg_dequant_check(ggml_type, src, dst, rows, row_len, out_dtype, &n));
+  if (n == 0) return GG_OK;
+  return gg_dequant_launch(ggml_type, src, dst, n, out_dtype, gg_compute_stream());
+}

@@ -1,0 +1,209 @@
+import { writeFileSync } from 'node:fs';
+import chalk from 'chalk';
+import { Option, type Command } from 'commander';
+import { benchCpuDecoders, benchReferenceMatmul, type CpuBenchRow } from '../../bench/cpu.js';
+import type { BenchRow, CacheMode, Peaks } from '../../bench/gpu.js';
+import { plotHtml, plotSvg } from '../../bench/plot.js';
+import { GpuError, UsageError } from '../../errors.js';
+import { GgufFile } from '../../gguf/file.js';
+import { ggmlTypeByName } from '../../gguf/ggml-types.js';
+import type { Gpu } from '../../gpu/device.js';
+import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
+import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
+import { table } from '../format.js';
+import { parseBatches } from './verify.js';
+
+export interface BenchOptions {
+  types: string;
+  shape: string;
+  batch?: string;
+  cache: CacheMode;
+  backend?: 'gpu' | 'cpu';
+  json?: boolean;
+  plot?: string;
+  baselines: boolean;
+}
+
+const DEFAULT_BATCHES = '1,2,4,8,16,512';
+
+export function parseTypes(text: string): number[] {
+  return text.split(',').map((name) => {
+    const info = ggmlTypeByName(name.trim());
+    if (!info || !isSupportedType(info.id)) throw new UsageError(`--types: unknown or unsupported type "${name}"`);
+    return info.id;
+  });
+}
+
+export function parseShape(text: string): { rows: number; rowLength: number } {
+  const m = /^(\d+)x(\d+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--shape must look like ROWSxROW_LENGTH (e.g. 4096x14336), got "${text}"`);
+  const rows = Number(m[1]);
+  const rowLength = Number(m[2]);
+  if (rows < 1 || rowLength < 256 || rowLength % 256 !== 0) throw new UsageError('--shape: the row length must be a positive multiple of 256');
+  return { rows, rowLength };
+}
+
+export interface GpuBenchReport {
+  device: { name: string; computeCapability: string; smCount: number; l2Bytes: number; totalBytes: number };
+  cache: CacheMode;
+  peaks: Peaks;
+  results: BenchRow[];
+  perType?: { type: string; tensors: number; bytes: number; usAtBatch1: number; fraction: number }[];
+  decodeStepEstimateUs?: number;
+}
+
+async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
+  const gpuBench = await import('../../bench/gpu.js');
+  const batches = parseBatches(options.batch ?? (file ? '1' : DEFAULT_BATCHES));
+  const base = gpuBench.measurePeaks(gpu, step);
+  let sources: TensorSource[];
+  if (file) {
+    // Matrices only: vectors (norms, biases) are not matmul weights.
+    sources = file.tensors.filter((t) => isSupportedType(t.typeId) && t.shape.length >= 2 && t.elements > 0).map((t) => fileTensor(file, t));
+  } else {
+    const { rows, rowLength } = parseShape(options.shape);
+    sources = parseTypes(options.types).map((id, i) => generatedTensor(id, rowLength, rows, 100 + i));
+  }
+  const results: BenchRow[] = [];
+  const dequant: Peaks['dequant'] = [];
+  for (const t of sources) {
+    const r = gpuBench.benchTensor(gpu, t, { batches, cache: options.cache, nmseRows: file ? 0 : 256, baselines: options.baselines && !file, onStep: step }, base.copyGBps);
+    results.push(...r.rows);
+    dequant.push(...r.dequant);
+  }
+  const blas = options.baselines && !file ? gpuBench.benchDenseBlas(gpu, sources[0]!.rows, sources[0]!.rowLength, batches.filter((b) => b >= 8)) : [];
+  const report: GpuBenchReport = {
+    device: { name: gpu.info.name, computeCapability: gpu.info.computeCapability, smCount: gpu.info.smCount, l2Bytes: gpu.info.l2Bytes, totalBytes: gpu.info.totalBytes },
+    cache: options.cache,
+    peaks: { ...base, dequant, blas },
+    results,
+  };
+  if (file) {
+    const ones = results.filter((r) => r.batch === batches[0]);
+    const byType = new Map<string, { type: string; tensors: number; bytes: number; usAtBatch1: number; floorUs: number }>();
+    for (const r of ones) {
+      const row = byType.get(r.type) ?? { type: r.type, tensors: 0, bytes: 0, usAtBatch1: 0, floorUs: 0 };
+      row.tensors++;
+      row.bytes += r.bytes;
+      row.usAtBatch1 += r.us;
+      row.floorUs += r.floorUs;
+      byType.set(r.type, row);
+    }
+    report.perType = [...byType.values()].map(({ floorUs, ...r }) => ({ ...r, fraction: floorUs / r.usAtBatch1 }));
+    report.decodeStepEstimateUs = ones.reduce((s, r) => s + r.us, 0);
+  }
+  return report;
+}
+
+function renderGpu(r: GpuBenchReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.device.name} (sm_${r.device.computeCapability.replace('.', '')}, ${r.device.smCount} SMs, L2 ${(r.device.l2Bytes / 1e6).toFixed(0)} MB), cache ${r.cache}`);
+  lines.push(`device copy ${r.peaks.copyGBps.toFixed(0)} GB/s (read + write), upload ${r.peaks.uploadGBps.toFixed(1)} GB/s (pinned host -> device)`);
+  for (const b of r.peaks.blas) lines.push(`dense ${b.dtype} cuBLAS n=${b.batch}: ${b.us.toFixed(1)} us, ${b.tflops.toFixed(0)} TFLOP/s`);
+  lines.push('');
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  lines.push(
+    table(
+      ['type', 'tensor', 'n', 'us', 'min-max', 'GB/s', 'floor us', 'of floor', 'TFLOP/s', 'NMSE', 'f16 cuBLAS', 'unfused', 'kernel'],
+      r.results.map((x) => [
+        x.type,
+        x.tensor,
+        x.batch,
+        x.us.toFixed(2),
+        `${x.spread.min.toFixed(1)}-${x.spread.max.toFixed(1)}`,
+        x.gbps.toFixed(0),
+        x.floorUs.toFixed(2),
+        pct(x.fraction),
+        x.tflops.toFixed(1),
+        x.nmse === null ? '-' : x.nmse.toExponential(1),
+        x.baselines.cublasF16Us?.toFixed(1) ?? '-',
+        x.baselines.unfusedUs?.toFixed(1) ?? '-',
+        x.kernel,
+      ]),
+      [false, false, true, true, true, true, true, true, true, true, true, true, false],
+    ),
+  );
+  if (r.peaks.dequant.length) {
+    lines.push('', 'Dequantization (raw blocks -> f16/f32 on the GPU):');
+    lines.push(table(['type', 'to', 'us', 'GB/s', 'of copy'], r.peaks.dequant.map((d) => [d.type, d.dtype, d.us.toFixed(1), d.gbps.toFixed(0), pct(d.fractionOfCopy)]), [false, false, true, true, true]));
+  }
+  if (r.perType) {
+    lines.push('', 'Per type over the file (first batch size):');
+    lines.push(table(['type', 'tensors', 'MB', 'us', 'of floor'], r.perType.map((p) => [p.type, p.tensors, (p.bytes / 1e6).toFixed(1), p.usAtBatch1.toFixed(1), pct(p.fraction)]), [false, true, true, true, true]));
+    lines.push(chalk.bold(`One decode step over all these weights: about ${(r.decodeStepEstimateUs! / 1000).toFixed(2)} ms of matmul`));
+  }
+  return lines.join('\n');
+}
+
+function renderCpu(rows: CpuBenchRow[], refGflops: number): string {
+  return [
+    table(['type', 'M weights/s (1 core)', `M weights/s (${rows[0]?.cores ?? 1} cores)`], rows.map((r) => [r.type, r.mwpsOneCore.toFixed(0), r.mwpsAllCores.toFixed(0)]), [false, true, true]),
+    '',
+    `float64 reference matmul: ${refGflops.toFixed(2)} GFLOP/s (one core)`,
+  ].join('\n');
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('time fused dequant+matmul against the streaming floor, cuBLAS and the unfused path (or the CPU decoders)')
+    .argument('[file]', 'GGUF file: bench its own tensors and shapes; without one, generated weights of --shape')
+    .option('--types <list>', 'types to bench without a file', 'q4_0,q4_K,q6_K,q8_0')
+    .option('--shape <rowsxcols>', 'weights shape ROWSxROW_LENGTH (ne1 x ne0)', '4096x14336')
+    .option('--batch <list>', `batch sizes (default ${DEFAULT_BATCHES}; 1 with a file)`)
+    .addOption(new Option('--cache <mode>', 'cold: rotate buffers so the L2 holds none; warm: repeat one buffer').choices(['cold', 'warm']).default('cold'))
+    .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for decoder throughput (default: gpu, cpu with a notice when no GPU)').choices(['gpu', 'cpu']))
+    .option('--no-baselines', 'skip the cuBLAS and unfused baselines and dequantization timing')
+    .option('--json', 'print { device, peaks, results } as JSON on stdout')
+    .option('--plot <file.svg|file.html>', 'draw time against batch per type, with each floor')
+    .addHelpText(
+      'after',
+      `
+Every time is the median of CUDA-event timings of back-to-back launches after warm-up; "of floor" is
+the time a kernel that only reads the same bytes with 16-byte loads takes, measured in the same run
+and cache mode, divided by the kernel's time (100% = as fast as reading the weights can be).
+
+Examples:
+  gguf-gpu bench                                  # q4_0,q4_K,q6_K,q8_0 at 4096x14336, n = 1..512
+  gguf-gpu bench --types q4_K --batch 1,8 --cache warm --plot bench.svg
+  gguf-gpu bench model.gguf                       # the file's tensors; estimates one decode step
+  gguf-gpu bench --backend cpu                    # CPU decoder throughput`,
+    )
+    .action(async (path: string | undefined, options: BenchOptions) => {
+      let gpu: Gpu | undefined;
+      let backend = options.backend;
+      if (backend !== 'cpu') {
+        try {
+          const { Gpu } = await import('../../gpu/device.js');
+          gpu = Gpu.open();
+          backend = 'gpu';
+        } catch (error) {
+          if (!(error instanceof GpuError) || backend === 'gpu') throw error;
+          process.stderr.write(chalk.yellow(`No GPU (${error.message}); benchmarking the CPU instead.\n`));
+          backend = 'cpu';
+        }
+      }
+      if (backend === 'cpu') {
+        const ids = path ? [...new Set(GgufFile.open(path).tensors.map((t) => t.typeId))].filter(isSupportedType) : options.types === 'q4_0,q4_K,q6_K,q8_0' ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
+        const rows = await benchCpuDecoders(ids);
+        const ref = benchReferenceMatmul();
+        if (options.json) process.stdout.write(`${JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2)}\n`);
+        else process.stdout.write(`${renderCpu(rows, ref)}\n`);
+        return;
+      }
+      const file = path ? GgufFile.open(path) : undefined;
+      try {
+        const step = process.stderr.isTTY && !options.json ? (s: string) => process.stderr.write(`\r\x1b[K${chalk.gray(s)}`) : () => {};
+        const report = await runGpuBench(gpu!, file, options, step);
+        if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+        if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else process.stdout.write(`${renderGpu(report)}\n`);
+        if (options.plot) {
+          const title = `${report.device.name}: fused dequant+matmul, ${report.cache} L2`;
+          writeFileSync(options.plot, options.plot.endsWith('.html') ? plotHtml(report.results, title) : plotSvg(report.results, title));
+        }
+      } finally {
+        file?.close();
+      }
+    });
+}

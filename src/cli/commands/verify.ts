@@ -1,0 +1,257 @@
+import { createHash } from 'node:crypto';
+import chalk from 'chalk';
+import type { Command } from 'commander';
+import { GpuError, UsageError, VerificationError } from '../../errors.js';
+import { GgufFile } from '../../gguf/file.js';
+import type { Gpu } from '../../gpu/device.js';
+import { decoderFor, nmse, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
+import { KNOWN_ANSWERS } from '../../quant/known-answers.generated.js';
+import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
+import {
+  activations,
+  cpuSelfCheck,
+  gpuDequantCheck,
+  NMSE_BAR,
+  referenceOutput,
+  unsupportedReason,
+  type TensorVerdict,
+} from '../../verify.js';
+import { selectTensors } from './dequant.js';
+import { collect, progressBar, table } from '../format.js';
+
+export interface VerifyOptions {
+  tensor?: string[];
+  batch: string;
+  backend: 'gpu' | 'cpu';
+  json?: boolean;
+  seed: string;
+}
+
+export function parseBatches(text: string): number[] {
+  const batches = text.split(',').map((s) => Number(s.trim()));
+  if (batches.length === 0 || batches.some((b) => !Number.isInteger(b) || b < 1 || b > 65536)) {
+    throw new UsageError(`--batch takes a comma-separated list of integers from 1 to 65536, got "${text}"`);
+  }
+  return batches;
+}
+
+/** The built-in suite: every supported type on generated tensors of awkward shapes. */
+export function builtinSuite(): TensorSource[] {
+  const out: TensorSource[] = [];
+  let seed = 7;
+  for (const id of SUPPORTED_TYPE_IDS) {
+    const block = Math.max(decoderFor(id)!.info.blockSize, 256);
+    for (const [blocks, rows] of [[3, 37], [10, 129], [1, 1]] as const) out.push(generatedTensor(id, blocks * block, rows, seed++));
+  }
+  return out;
+}
+
+/** Checks the CPU decoders against answers ggml computed (shipped in the package). */
+export function knownAnswerVerdicts(): TensorVerdict[] {
+  return KNOWN_ANSWERS.map((k) => {
+    const { info, decode } = decoderFor(k.typeId)!;
+    const elements = k.shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(elements);
+    decode(Buffer.from(k.blocks, 'base64'), out, elements / info.blockSize);
+    const ok = createHash('sha256').update(new Uint8Array(out.buffer)).digest('hex') === k.sha256;
+    return {
+      tensor: `known-answer:${k.name}`,
+      type: info.name,
+      shape: k.shape,
+      selfCheck: { elements, mismatches: ok ? 0 : elements, maxUlp: 0 },
+      pass: ok,
+    };
+  });
+}
+
+function uploadSource(gpu: Gpu, t: TensorSource) {
+  const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
+  try {
+    if (t.file) gpu.uploadFile(buf, t.file.fd, t.file.offset, t.nbytes);
+    else gpu.upload(buf, t.read(0, t.nbytes));
+  } catch (error) {
+    buf.dispose();
+    throw error;
+  }
+  return buf;
+}
+
+async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
+  const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
+  const verdict: TensorVerdict = { tensor: t.name, type: t.typeName, shape: [...t.shape], pass: true };
+  const raw = uploadSource(gpu, t);
+  try {
+    verdict.dequant = gpuDequantCheck(gpu, t, raw);
+    verdict.pass = verdict.dequant.mismatches === 0;
+    if (batches.length > 0) {
+      const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
+      try {
+        verdict.matmul = batches.map((batch) => {
+          const x = activations(t.rowLength, batch, seed + batch);
+          const run = gpuMatmul(gpu, w, x, batch);
+          const e = nmse(run.y, referenceOutput(t, x, batch));
+          return { batch, nmse: e, kernel: run.kernel, pass: e <= NMSE_BAR };
+        });
+      } finally {
+        w.dispose();
+      }
+      verdict.pass &&= verdict.matmul.every((m) => m.pass);
+    }
+  } finally {
+    raw.dispose();
+  }
+  return verdict;
+}
+
+function verifyOnCpu(t: TensorSource): TensorVerdict {
+  const selfCheck = cpuSelfCheck(t);
+  return { tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck, pass: selfCheck.mismatches === 0 };
+}
+
+export interface VerifyReport {
+  file?: string;
+  backend: 'gpu' | 'cpu';
+  device?: string;
+  gpuUnavailable?: string;
+  batches: number[];
+  tensors: TensorVerdict[];
+  summary: { type: string; tensors: number; passed: number; failed: number; skipped: number; worstNmse: number | null }[];
+  pass: boolean;
+}
+
+function summarize(verdicts: TensorVerdict[]): VerifyReport['summary'] {
+  const byType = new Map<string, VerifyReport['summary'][number]>();
+  for (const v of verdicts) {
+    const row = byType.get(v.type) ?? { type: v.type, tensors: 0, passed: 0, failed: 0, skipped: 0, worstNmse: null };
+    row.tensors++;
+    if (v.skipped) row.skipped++;
+    else if (v.pass) row.passed++;
+    else row.failed++;
+    for (const m of v.matmul ?? []) row.worstNmse = Math.max(row.worstNmse ?? 0, m.nmse);
+    byType.set(v.type, row);
+  }
+  return [...byType.values()];
+}
+
+export async function runVerify(path: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
+  const batches = options.backend === 'gpu' ? parseBatches(options.batch) : [];
+  const seed = Number(options.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${options.seed}"`);
+  const file = path ? GgufFile.open(path) : undefined;
+  try {
+    if (!file && options.tensor?.length) throw new UsageError('--tensor needs a file');
+    const sources = file ? selectTensors(file, options.tensor).map((t) => fileTensor(file, t)) : builtinSuite();
+    let gpu: Gpu | undefined;
+    let gpuUnavailable: string | undefined;
+    if (options.backend === 'gpu') {
+      try {
+        const { Gpu } = await import('../../gpu/device.js');
+        gpu = Gpu.open();
+      } catch (error) {
+        if (!(error instanceof GpuError)) throw error;
+        gpuUnavailable = error.message;
+      }
+    }
+    // Without a GPU the CPU reference is checked against ggml's own answers first.
+    const verdicts: TensorVerdict[] = gpu ? [] : knownAnswerVerdicts();
+    const total = sources.reduce((s, t) => s + t.nbytes, 0);
+    const bar = progressBar(total, process.stderr.isTTY === true && !options.json);
+    let done = 0;
+    try {
+      for (const t of sources) {
+        const reason = unsupportedReason(t, file?.header.littleEndian ?? true);
+        if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: true });
+        else verdicts.push(gpu ? await verifyOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
+        done += t.nbytes;
+        bar.update(done, t.name);
+      }
+    } finally {
+      bar.stop();
+    }
+    return {
+      file: path,
+      backend: options.backend,
+      device: gpu?.info.name,
+      gpuUnavailable,
+      batches,
+      tensors: verdicts,
+      summary: summarize(verdicts),
+      pass: verdicts.every((v) => v.pass) && !gpuUnavailable,
+    };
+  } finally {
+    file?.close();
+  }
+}
+
+function fmtCheck(c: TensorVerdict['dequant']): string {
+  if (!c) return '-';
+  return c.mismatches === 0 ? 'exact' : `${c.mismatches}/${c.elements} differ, max ${c.maxUlp} ulp`;
+}
+
+export function renderVerify(r: VerifyReport): string {
+  const lines: string[] = [];
+  const where = r.backend === 'gpu' && r.device ? `GPU ${r.device} against the CPU reference` : 'the CPU reference against itself and ggml known answers';
+  lines.push(`Verifying ${r.file ?? 'the built-in suite'}: ${where}`);
+  if (r.gpuUnavailable) lines.push(chalk.yellow(`GPU unavailable (${r.gpuUnavailable}); only the CPU checks below ran.`));
+  const status = (v: TensorVerdict) => (v.skipped ? chalk.gray('skipped') : v.pass ? chalk.green('ok') : chalk.red('FAIL'));
+  lines.push(
+    table(
+      ['tensor', 'type', 'shape', 'dequant', ...r.batches.map((b) => `nmse n=${b}`), 'status', 'note'],
+      r.tensors.map((v) => [
+        v.tensor,
+        v.type,
+        `[${v.shape.join(', ')}]`,
+        v.skipped ? '-' : fmtCheck(v.dequant ?? v.selfCheck),
+        ...r.batches.map((b) => {
+          const m = v.matmul?.find((x) => x.batch === b);
+          return m ? m.nmse.toExponential(2) : '-';
+        }),
+        status(v),
+        v.skipped ?? '',
+      ]),
+    ),
+  );
+  lines.push('', 'By type:');
+  lines.push(
+    table(
+      ['type', 'tensors', 'passed', 'failed', 'skipped', 'worst nmse'],
+      r.summary.map((s) => [s.type, s.tensors, s.passed, s.failed, s.skipped, s.worstNmse === null ? '-' : s.worstNmse.toExponential(2)]),
+      [false, true, true, true, true, true],
+    ),
+  );
+  const failed = r.tensors.filter((v) => !v.skipped && !v.pass);
+  lines.push('', failed.length ? chalk.red(`FAILED: ${failed.map((v) => v.tensor).join(', ')}`) : chalk.green(`all ${r.tensors.filter((v) => !v.skipped).length} checks passed (NMSE bar ${NMSE_BAR})`));
+  return lines.join('\n');
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check GPU dequantization (bit for bit) and fused matmul (NMSE against float64) against the CPU reference')
+    .argument('[file]', 'GGUF file; without one, a built-in suite of generated tensors of every supported type')
+    .option('-t, --tensor <name-or-glob>', 'a tensor to check, repeatable; * and ? globs (default: all)', collect)
+    .option('--batch <list>', 'matmul batch sizes to check', '1,8')
+    .option('-b, --backend <backend>', 'gpu: the GPU against the CPU; cpu: the CPU reference against itself and ggml known answers', 'gpu')
+    .option('--seed <n>', 'seed of the random activations', '1')
+    .option('--json', 'print the report as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every check ran and passed; 1 a check failed (the tensor is named); 4 the GPU was needed
+but is missing (the CPU checks still run and are reported first).
+
+Examples:
+  gguf-gpu verify                          # built-in suite, no download needed
+  gguf-gpu verify model.gguf --batch 1,8,512
+  gguf-gpu verify --backend cpu            # machines without a GPU`,
+    )
+    .action(async (path: string | undefined, options: VerifyOptions) => {
+      if (options.backend !== 'gpu' && options.backend !== 'cpu') throw new UsageError(`--backend must be gpu or cpu, got "${options.backend}"`);
+      const report = await runVerify(path, options);
+      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${renderVerify(report)}\n`);
+      const failed = report.tensors.filter((v) => !v.skipped && !v.pass);
+      if (failed.length) throw new VerificationError(`verification failed for ${failed.map((v) => v.tensor).join(', ')}`);
+      if (report.gpuUnavailable) throw new GpuError(`${report.gpuUnavailable}; \`--backend cpu\` checks the CPU reference alone`);
+    });
+}

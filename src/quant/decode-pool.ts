@@ -1,0 +1,59 @@
+// A pool of worker threads for CPU decoding of whole files: one worker per core.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { DecodeJob } from './decode-worker.js';
+
+type Pending = { resolve: (data: Float32Array | Uint16Array) => void; reject: (e: Error) => void };
+
+export class DecodePool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { job: DecodeJob; pending: Pending }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(readonly size = availableParallelism()) {
+    const url = new URL('./decode-worker.js', import.meta.url);
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(url);
+      w.on('message', (msg: { id: number; data?: Float32Array | Uint16Array; error?: string }) => {
+        const p = this.pending.get(msg.id)!;
+        this.pending.delete(msg.id);
+        if (msg.error !== undefined) p.reject(new Error(msg.error));
+        else p.resolve(msg.data!);
+        this.release(w);
+      });
+      w.on('error', (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private release(w: Worker): void {
+    const next = this.queue.shift();
+    if (next) this.start(w, next.job, next.pending);
+    else this.idle.push(w);
+  }
+
+  private start(w: Worker, job: DecodeJob, pending: Pending): void {
+    this.pending.set(job.id, pending);
+    w.postMessage(job);
+  }
+
+  /** Decodes raw blocks on a worker; resolves with f32 values, or f16 bits when f16 is set. */
+  decode(typeId: number, raw: Uint8Array, elements: number, f16 = false, repeat = 1): Promise<Float32Array | Uint16Array> {
+    return new Promise((resolve, reject) => {
+      const job: DecodeJob = { id: this.nextId++, typeId, raw, elements, f16, repeat };
+      const w = this.idle.pop();
+      if (w) this.start(w, job, { resolve, reject });
+      else this.queue.push({ job, pending: { resolve, reject } });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,58 @@
+// A tensor to check or time, from a GGUF file or generated in memory, behind one interface.
+import type { GgufFile } from './gguf/file.js';
+import { ggmlTypeById, ggmlTypeName } from './gguf/ggml-types.js';
+import { describeType } from './gguf/parse.js';
+import type { GgufTensorInfo } from './gguf/types.js';
+import { tensorByteSize } from './gguf/writer.js';
+import { randomBlocks } from './quant/random.js';
+
+export interface TensorSource {
+  readonly name: string;
+  readonly typeId: number;
+  readonly typeName: string;
+  /** [ne0, ne1, ...] */
+  readonly shape: readonly number[];
+  readonly rows: number;
+  readonly rowLength: number;
+  readonly nbytes: number;
+  /** Raw bytes [start, start + length) of the tensor's blocks. */
+  read(start: number, length: number): Uint8Array;
+  /** The file descriptor and absolute offset, when the bytes live in a file (fast GPU upload). */
+  readonly file?: { fd: number; offset: number };
+}
+
+export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
+  const rowLength = t.shape[0] ?? 1;
+  return {
+    name: t.name,
+    typeId: t.typeId,
+    typeName: describeType(t),
+    shape: t.shape,
+    rowLength,
+    rows: rowLength === 0 ? 0 : t.elements / rowLength,
+    nbytes: t.nbytes ?? 0,
+    read: (start, length) => file.readTensorBytes(t, start, length),
+    file: { fd: file.source.fd, offset: t.offset },
+  };
+}
+
+/** A seeded random tensor of a type: the same seed always gives the same bytes. */
+export function generatedTensor(typeId: number, rowLength: number, rows: number, seed: number, name?: string): TensorSource {
+  const info = ggmlTypeById(typeId);
+  if (!info) throw new Error(`unknown type ${typeId}`);
+  const nbytes = tensorByteSize(typeId, [rowLength, rows]);
+  let bytes: Uint8Array | undefined;
+  return {
+    name: name ?? `${info.name.toLowerCase()}.${rowLength}x${rows}`,
+    typeId,
+    typeName: ggmlTypeName(typeId),
+    shape: [rowLength, rows],
+    rowLength,
+    rows,
+    nbytes,
+    read(start, length) {
+      bytes ??= randomBlocks(typeId, rowLength * rows, seed);
+      return bytes.subarray(start, start + length);
+    },
+  };
+}

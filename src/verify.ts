@@ -1,0 +1,148 @@
+// verify: the GPU against the CPU reference (dequantization bit for bit, matmul by NMSE against a
+// float64 reference), or the CPU reference against itself and shipped known answers.
+import { GpuError, InputError } from './errors.js';
+import type { Gpu } from './gpu/device.js';
+import { decoderFor, f32ArrayToF16, nmse, referenceMatmul } from './quant/index.js';
+import { randomNormal, seededRandom } from './quant/random.js';
+import type { TensorSource } from './tensor-source.js';
+
+/** The matmul accuracy bar: llama.cpp accepts 5e-4; we do not. */
+export const NMSE_BAR = 1e-6;
+/** Rows per verification chunk: bounds host memory for huge tensors. */
+const CHUNK_WEIGHTS = 1 << 24;
+
+export interface DequantCheck {
+  elements: number;
+  mismatches: number;
+  /** Largest distance in units in the last place between GPU and CPU values (0 when exact). */
+  maxUlp: number;
+  firstMismatch?: number;
+}
+
+export interface MatmulCheck {
+  batch: number;
+  nmse: number;
+  kernel: string;
+  pass: boolean;
+}
+
+export interface TensorVerdict {
+  tensor: string;
+  type: string;
+  shape: number[];
+  skipped?: string;
+  dequant?: DequantCheck;
+  matmul?: MatmulCheck[];
+  /** CPU self-checks: decoders agree with themselves when split differently, and f16 output agrees. */
+  selfCheck?: DequantCheck;
+  pass: boolean;
+}
+
+/** Total order of float bits, so |a - b| counts the representable floats between two values. */
+function orderedBits(u: number): number {
+  return u & 0x80000000 ? 0x80000000 - (u & 0x7fffffff) : 0x80000000 + u;
+}
+
+export function compareF32(got: Float32Array, want: Float32Array, into: DequantCheck, base: number): void {
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      into.mismatches++;
+      into.firstMismatch ??= base + i;
+      const d = Math.abs(orderedBits(a[i]!) - orderedBits(b[i]!));
+      if (d > into.maxUlp) into.maxUlp = d;
+    }
+  }
+  into.elements += a.length;
+}
+
+function rowsPerChunk(t: TensorSource): number {
+  return Math.max(1, Math.floor(CHUNK_WEIGHTS / Math.max(1, t.rowLength)));
+}
+
+/** Decodes rows [row, row + n) on the CPU. */
+export function cpuRows(t: TensorSource, row: number, n: number): Float32Array {
+  const { info, decode } = decoderFor(t.typeId)!;
+  const rowBytes = t.nbytes / t.rows;
+  const out = new Float32Array(n * t.rowLength);
+  decode(t.read(row * rowBytes, n * rowBytes), out, out.length / info.blockSize);
+  return out;
+}
+
+/** Seeded activations for matmul checks: standard normal, [batch][rowLength]. */
+export function activations(rowLength: number, batch: number, seed: number): Float32Array {
+  return randomNormal(seededRandom(seed), rowLength * batch);
+}
+
+/** float64 y [batch][rows] for the whole tensor, decoding W in chunks of rows. */
+export function referenceOutput(t: TensorSource, x: Float32Array, batch: number): Float64Array {
+  const y = new Float64Array(batch * t.rows);
+  const step = rowsPerChunk(t);
+  for (let row = 0; row < t.rows; row += step) {
+    const n = Math.min(step, t.rows - row);
+    const part = referenceMatmul(cpuRows(t, row, n), n, t.rowLength, x, batch);
+    for (let j = 0; j < batch; j++) y.set(part.subarray(j * n, (j + 1) * n), j * t.rows + row);
+  }
+  return y;
+}
+
+export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {
+  if (!littleEndian) return 'big-endian tensor data';
+  if (!decoderFor(t.typeId)) return `type ${t.typeName} is not supported`;
+  if (t.rows === 0) return 'empty tensor';
+  return undefined;
+}
+
+/** CPU self-check: decoding in one piece equals decoding block by block at odd split points. */
+export function cpuSelfCheck(t: TensorSource): DequantCheck {
+  const { info, decode } = decoderFor(t.typeId)!;
+  const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
+  const step = rowsPerChunk(t);
+  const rowBytes = t.nbytes / t.rows;
+  for (let row = 0; row < t.rows; row += step) {
+    const n = Math.min(step, t.rows - row);
+    const whole = cpuRows(t, row, n);
+    const raw = t.read(row * rowBytes, n * rowBytes);
+    const pieces = new Float32Array(whole.length);
+    const nBlocks = whole.length / info.blockSize;
+    // Split at 1, 3, 7, ... blocks: a decoder that carries state across calls would break here.
+    for (let b = 0, k = 1; b < nBlocks; k = k * 2 + 1) {
+      const m = Math.min(k, nBlocks - b);
+      decode(raw.subarray(b * info.typeSize), pieces.subarray(b * info.blockSize), m);
+      b += m;
+    }
+    compareF32(pieces, whole, check, row * t.rowLength);
+  }
+  return check;
+}
+
+/** GPU dequantization of the whole tensor against the CPU decoder, bit for bit. */
+export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: import('./gpu/device.js').DeviceBuffer): DequantCheck {
+  const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
+  const step = rowsPerChunk(t);
+  const rowBytes = t.nbytes / t.rows;
+  const out = gpu.alloc(Math.min(step, t.rows) * t.rowLength * 4, `allocating the dequantized output of ${t.name}`);
+  try {
+    for (let row = 0; row < t.rows; row += step) {
+      const n = Math.min(step, t.rows - row);
+      gpu.memsetPoison(out);
+      gpu.dequantize(t.typeId, raw, out, n, t.rowLength, 'f32', row * rowBytes);
+      const got = new Float32Array(n * t.rowLength);
+      gpu.download(out, new Uint8Array(got.buffer));
+      compareF32(got, cpuRows(t, row, n), check, row * t.rowLength);
+    }
+  } finally {
+    out.dispose();
+  }
+  return check;
+}
+
+/** f16 output must be exactly the f32 output rounded to nearest even. */
+export function f16Agrees(values: Float32Array, halves: Uint16Array): boolean {
+  const want = f32ArrayToF16(values);
+  for (let i = 0; i < want.length; i++) if (want[i] !== halves[i]) return false;
+  return true;
+}
+
+export { GpuError, InputError };

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { decoderFor, replaceDecoderForTesting } from '../../src/quant/index.js';
+import { cli, QUANTS } from './helpers.js';
+
+/** Runs the CLI in this process (so a decoder can be swapped) and captures stdout. */
+async function runInProcess(args: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    const code = await main(['node', 'gguf-gpu', ...args]);
+    return { code, stdout };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('gguf-gpu verify --backend cpu', () => {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  it('passes the built-in suite and ggml known answers with exit 0', () => {
+    const r = cli(['verify', '--backend', 'cpu', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.pass).toBe(true);
+    expect(report.tensors.filter((t: { tensor: string }) => t.tensor.startsWith('known-answer:')).length).toBe(19);
+    expect(report.summary.map((s: { type: string }) => s.type)).toContain('IQ4_XS');
+  });
+
+  it('checks a file and lists a table per tensor', () => {
+    const r = cli(['verify', QUANTS, '--backend', 'cpu', '--tensor', 'blk.1.*']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/blk\.1\.q6_K\.wide\s+Q6_K/);
+    expect(r.stdout).toMatch(/all \d+ checks passed/);
+  });
+
+  it('fails with exit 1 and names the tensor when a decoder is broken', async () => {
+    const q4k = decoderFor(12)!;
+    restore = replaceDecoderForTesting(12, (src, dst, n) => {
+      q4k.decode(src, dst, n);
+      dst[5] = dst[5]! + 1e-3; // one wrong weight per call
+    });
+    const r = await runInProcess(['verify', '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAILED: .*known-answer:blk\.0\.q4_K\.small/);
+  });
+
+  it('exits 4 when the GPU is needed and missing, after reporting the CPU checks', () => {
+    const r = cli(['verify', '--tensor', 'blk.2.*', QUANTS], { GGUF_GPU_LIB: '/nonexistent/libgguf_gpu.so' });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/GPU unavailable/);
+    expect(r.stdout).toMatch(/blk\.2\.q4_0\.edge/);
+    expect(r.stderr).toMatch(/--backend cpu/);
+  });
+});
