@@ -6,8 +6,11 @@ export interface WriterTensor {
   name: string;
   typeId: number;
   shape: number[];
-  /** Raw bytes; must be exactly the type's size for the shape. */
-  data: Uint8Array;
+  /**
+   * Raw bytes, normally exactly the type's size for the shape. Left out, the tensor info still
+   * declares its full size and no data is written: a header-only file, to be filled in later.
+   */
+  data?: Uint8Array;
 }
 
 export interface WriterOptions {
@@ -115,10 +118,11 @@ export function writeGguf(options: WriterOptions): Uint8Array {
     for (const d of t.shape) w.u64(d);
     w.u32(t.typeId);
     w.u64(offset);
-    offset += Math.ceil(t.data.length / alignment) * alignment;
+    offset += Math.ceil((t.data?.length ?? tensorByteSize(t.typeId, t.shape)) / alignment) * alignment;
   }
   w.pad(alignment);
   for (const t of tensors) {
+    if (!t.data) continue;
     w.bytes(t.data);
     w.pad(alignment);
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +24,12 @@ export function cli(args: string[], env: Record<string, string> = {}): CliResult
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'gguf-gpu-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-gpu-test-'));
+  made.push(dir);
+  return dir;
 }
