@@ -4,6 +4,7 @@ import { GgufGpuError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInspect(program);
   registerDequant(program);
+  registerMatmul(program);
   registerVerify(program);
   registerBench(program);
   return program;

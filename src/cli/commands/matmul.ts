@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import chalk from 'chalk';
+import { Option, type Command } from 'commander';
+import { GpuError, InputError, UsageError } from '../../errors.js';
+import { GgufFile } from '../../gguf/file.js';
+import { NpyWriter, parseNpy } from '../../npy.js';
+import { f16ToF32, nmse } from '../../quant/index.js';
+import { fileTensor, type TensorSource } from '../../tensor-source.js';
+import { activations, NMSE_BAR, referenceOutput, unsupportedReason } from '../../verify.js';
+
+export interface MatmulOptions {
+  tensor: string;
+  input?: string;
+  batch?: string;
+  seed: string;
+  backend: 'gpu' | 'cpu';
+  out?: string;
+  force?: boolean;
+  check: boolean;
+  json?: boolean;
+}
+
+/** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
+function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; batch: number } {
+  if (options.input) {
+    if (options.batch) throw new UsageError('give either --input or --batch, not both');
+    let npy;
+    try {
+      npy = parseNpy(readFileSync(options.input));
+    } catch (error) {
+      throw new InputError(options.input, (error as Error).message);
+    }
+    const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
+    if (npy.shape.length > 2 || k !== t.rowLength) {
+      throw new InputError(options.input, `shape (${npy.shape.join(', ')}) does not fit ${t.name}: expected (n, ${t.rowLength})`);
+    }
+    const count = n! * k;
+    const x = new Float32Array(count);
+    const view = new DataView(npy.data.buffer, npy.data.byteOffset, npy.data.byteLength);
+    for (let i = 0; i < count; i++) x[i] = npy.dtype === 'f32' ? view.getFloat32(4 * i, true) : f16ToF32(view.getUint16(2 * i, true));
+    return { x, batch: n! };
+  }
+  const batch = Number(options.batch ?? '1');
+  if (!Number.isInteger(batch) || batch < 1 || batch > 65536) throw new UsageError(`--batch must be an integer from 1 to 65536, got "${options.batch}"`);
+  const seed = Number(options.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${options.seed}"`);
+  return { x: activations(t.rowLength, batch, seed), batch };
+}
+
+export interface MatmulReport {
+  tensor: string;
+  type: string;
+  shape: number[];
+  batch: number;
+  backend: 'gpu' | 'cpu';
+  kernel: string;
+  microseconds: number;
+  tflops: number;
+  nmse: number | null;
+  out?: string;
+}
+
+export async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulReport> {
+  const file = GgufFile.open(path);
+  try {
+    const info = file.tensor(options.tensor);
+    const t = fileTensor(file, info);
+    const reason = unsupportedReason(t, file.header.littleEndian);
+    if (reason) throw new InputError(path, reason, t.name);
+    const { x, batch } = loadInput(t, options);
+    let y: Float32Array;
+    let kernel: string;
+    let microseconds: number;
+    let ref: Float64Array | undefined;
+    if (options.backend === 'cpu') {
+      const started = performance.now();
+      ref = referenceOutput(t, x, batch);
+      microseconds = (performance.now() - started) * 1000;
+      y = Float32Array.from(ref);
+      kernel = 'cpu float64 reference';
+    } else {
+      const { Gpu } = await import('../../gpu/device.js');
+      const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
+      let gpu;
+      try {
+        gpu = Gpu.open();
+      } catch (error) {
+        if (error instanceof GpuError) error.message += '; `--backend cpu` computes the product on the CPU';
+        throw error;
+      }
+      const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
+      try {
+        gpu.uploadFile(raw, t.file!.fd, t.file!.offset, t.nbytes);
+        const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
+        try {
+          ({ y, kernel, microseconds } = gpuMatmul(gpu, w, x, batch));
+        } finally {
+          w.dispose();
+        }
+      } finally {
+        raw.dispose();
+      }
+    }
+    const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceOutput(t, x, batch)) : null;
+    if (options.out) {
+      const writer = new NpyWriter(options.out, 'f32', [batch, t.rows], options.force === true);
+      try {
+        writer.write(new Uint8Array(y.buffer));
+        writer.commit();
+      } catch (e) {
+        writer.abort();
+        throw e;
+      }
+    }
+    return {
+      tensor: t.name,
+      type: t.typeName,
+      shape: [...t.shape],
+      batch,
+      backend: options.backend,
+      kernel,
+      microseconds,
+      tflops: (2 * t.rows * t.rowLength * batch) / microseconds / 1e6,
+      nmse: error,
+      out: options.out,
+    };
+  } finally {
+    file.close();
+  }
+}
+
+export function registerMatmul(program: Command): void {
+  program
+    .command('matmul')
+    .description('y = W·x with W a quantized tensor of the file (fused dequant + matmul on the GPU)')
+    .argument('<file>', 'GGUF file')
+    .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights)')
+    .option('-i, --input <x.npy>', 'activations, float32 or float16 [n, ne0]')
+    .option('-n, --batch <n>', 'without --input: n random activation rows (default 1)')
+    .option('--seed <s>', 'seed of the random activations', '1')
+    .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for the float64 reference').choices(['gpu', 'cpu']).default('gpu'))
+    .option('-o, --out <y.npy>', 'write y, float32 [n, ne1]')
+    .option('-f, --force', 'overwrite --out')
+    .option('--no-check', 'skip the NMSE check against the float64 CPU reference')
+    .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+The GPU path uploads W's raw blocks, never dequantizes it on the CPU, and reports the kernel that
+ran, its time (CUDA events, after a warm-up launch) and the NMSE against a float64 reference.
+
+Examples:
+  gguf-gpu matmul model.gguf -t blk.0.ffn_down.weight --batch 8
+  gguf-gpu matmul model.gguf -t output.weight --input x.npy --out y.npy`,
+    )
+    .action(async (path: string, options: MatmulOptions) => {
+      const r = await runMatmul(path, options);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);
+      process.stdout.write(
+        `${r.tensor} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
+          `${r.microseconds.toFixed(1)} us (${r.tflops.toFixed(2)} TFLOP/s)` +
+          `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
+      );
+    });
+}
