@@ -1,12 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// GPU tests: run on the GPU host (`npm run test:gpu`); each file skips itself, saying why, without a GPU.
+// GPU tests only (`npm run test:gpu`, on the GPU host): one file at a time, so they share the device.
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
     include: ['test/gpu/**/*.test.ts'],
-    testTimeout: 300_000,
-    hookTimeout: 300_000,
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
     fileParallelism: false,
   },
 });

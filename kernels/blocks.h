@@ -15,6 +15,9 @@
 
 /* ggml type ids (src/gguf/ggml-types.ts). */
 enum gg_ggml_type {
+  GG_TYPE_F32 = 0,
+  GG_TYPE_F16 = 1,
+  GG_TYPE_BF16 = 30,
   GG_TYPE_Q4_0 = 2,
   GG_TYPE_Q4_1 = 3,
   GG_TYPE_Q5_0 = 6,
@@ -171,6 +174,10 @@ static inline bool gg_block_layout(int type, int* qk, int* ts) {
     GG_CASE(GG_TYPE_Q8_0) GG_CASE(GG_TYPE_Q2_K) GG_CASE(GG_TYPE_Q3_K) GG_CASE(GG_TYPE_Q4_K)
     GG_CASE(GG_TYPE_Q5_K) GG_CASE(GG_TYPE_Q6_K) GG_CASE(GG_TYPE_IQ4_NL) GG_CASE(GG_TYPE_IQ4_XS)
 #undef GG_CASE
+    /* plain element types: one weight per "block" */
+    case GG_TYPE_F32: q = 1; t = 4; break;
+    case GG_TYPE_F16: q = 1; t = 2; break;
+    case GG_TYPE_BF16: q = 1; t = 2; break;
     default: return false;
   }
   if (qk) *qk = q;

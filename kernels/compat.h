@@ -13,7 +13,8 @@
  *                    gfx90a, 32 on RDNA such as gfx1030). Host code must not use it under HIP,
  *                    where it is only known per device architecture.
  *   gg_h2f / gg_f2h / gg_f2bf   exact fp16 -> f32, and f32 -> fp16 / bf16 round-to-nearest-even,
- *                    on raw uint16_t bit patterns
+ *                    on raw uint16_t bit patterns (NaN results may differ in payload between
+ *                    vendors and between gg_f2bf's device and host paths)
  *   gg_warp_sum      butterfly sum over a whole warp, WARP_SIZE wide
  */
 #ifndef GG_COMPAT_H
@@ -138,11 +139,41 @@ __device__ __forceinline__ uint16_t gg_f2h(float f) { return __half_as_ushort(__
 /* f32 -> bf16 bits, round to nearest even; NaN stays NaN (quiet bit set). Pure integer code, so
  * both vendors round identically. */
 __host__ __device__ __forceinline__ uint16_t gg_f2bf(float f) {
+#if !GG_IS_HIP && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  /* one cvt.rn.bf16.f32; same bits as the integer path for every non-NaN input */
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+#else
   uint32_t u;
   __builtin_memcpy(&u, &f, 4);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t)(u >> 16);
+#endif
+}
+
+/* Streaming 16-byte loads of read-once data, and asynchronous global -> shared copies.
+ * gg_ld_once16: read-only load that skips L1 (ld.global.cg) where the vendor has one.
+ * gg_cp_async16 / gg_cp_async_wait: 16-byte global -> shared copy that bypasses registers and L1
+ * (cp.async.cg, sm_80+); under HIP a plain copy, and the wait does nothing. Pointers 16-aligned. */
+__device__ __forceinline__ uint4 gg_ld_once16(const void* p) {
+#if GG_IS_HIP
+  return *static_cast<const uint4*>(p);
+#else
+  return __ldcg(static_cast<const uint4*>(p));
+#endif
+}
+__device__ __forceinline__ void gg_cp_async16(void* smem, const void* gmem) {
+#if GG_IS_HIP
+  *static_cast<uint4*>(smem) = *static_cast<const uint4*>(gmem);
+#else
+  const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+#endif
+}
+__device__ __forceinline__ void gg_cp_async_wait(void) {
+#if !GG_IS_HIP
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
 }
 
 /* Sum of v over the whole warp/wavefront; every lane gets the total. */

@@ -17,15 +17,23 @@
  *
  * Layout of the work. The quantized stream and the output are both contiguous (rows * row_len
  * weights, row-major, row_len a multiple of the block size), so the kernels see one flat run of
- * blocks. A CTA of 256 threads takes a tile of 4096 consecutive weights (16 super-blocks or 128
- * small blocks; the tile's bytes are a multiple of 16 and start 16-byte aligned whenever src is),
- * copies the tile's raw bytes into shared memory with 16-byte loads, then each thread decodes
- * items of 16 output bytes (4 f32 or 8 f16/bf16 consecutive weights) from shared memory and
- * writes each item with one 16-byte store; consecutive threads write consecutive items, so every
- * warp store covers 512 contiguous bytes. The grid is persistent (CTAs loop over tiles) and
- * each thread prefetches its share of the next tile into registers while decoding the current
- * one. When src or dst is not 16-byte aligned a variant with byte loads / scalar stores runs
- * instead (same arithmetic).
+ * blocks. One CTA of 256 threads per tile of consecutive weights (4096 for f32 output, 8192 for
+ * f16/bf16: 16 or 32 super-blocks, 128 or 256 small blocks; a tile's bytes are a multiple of 16
+ * and start 16-byte aligned whenever src is). The CTA copies the tile's raw bytes into shared
+ * memory with 16-byte loads (through registers, or cp.async for some 2-byte outputs; see Cfg),
+ * then each thread decodes items of 16 output bytes (4 f32 or 8 f16/bf16 consecutive weights; 4
+ * items per thread) from shared memory, reading each field as aligned 32-bit words funnel-shifted
+ * into place, and writes each item with one 16-byte store; consecutive threads write consecutive
+ * items, so each warp store covers 512 contiguous bytes. When src or dst is not 16-byte aligned a
+ * variant with byte loads / scalar stores runs instead (same arithmetic).
+ *
+ * Measured on an H100 80GB HBM3 (device copy 2.98 TB/s read+write), 4096 x 14336 weights, 4
+ * rotating source buffers (L2-cold), as % of the copy rate counting bytes read + written:
+ *            f32     f16/bf16
+ *   Q4_0     94%     ~90%
+ *   Q4_K     94%     ~91%
+ *   Q6_K     94%     ~88%
+ *   others   93-95%  82-94% (Q3_K f16 is the slowest, ~81%)
  */
 #include "internal.h"
 #include "blocks.h"
@@ -40,26 +48,43 @@
 #define GG_FMA_Q4_K 0 /* y = d1*q - m1  (src/quant/kquants.ts decodeQ4_K) */
 #define GG_FMA_Q5_K 0 /* y = d1*q - m1  (src/quant/kquants.ts decodeQ5_K) */
 
-/* Tuning knobs (compile-time). */
-#ifndef GG_DEQUANT_TILE
-#define GG_DEQUANT_TILE 4096 /* weights per tile; a multiple of 256 * 8 */
-#endif
-#ifndef GG_DEQUANT_MIN_CTAS
-#define GG_DEQUANT_MIN_CTAS 4 /* __launch_bounds__ minimum CTAs per SM: caps registers at 64 */
-#endif
-#ifndef GG_DEQUANT_CTAS_PER_SM
-#define GG_DEQUANT_CTAS_PER_SM 0 /* 0: as many as fit (occupancy calculator) */
-#endif
-
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kTile = GG_DEQUANT_TILE;
-static_assert(kTile % (kThreads * 8) == 0, "tile must give every thread whole items");
-
-__constant__ int8_t kIq4nl[16] = GG_IQ4NL_VALUES;
 
 enum { OUT_F32 = GG_DTYPE_F32, OUT_F16 = GG_DTYPE_F16, OUT_BF16 = GG_DTYPE_BF16 };
+
+/* Launch shape per (type, output dtype), measured on an H100 80GB HBM3 at 4096 x 14336 weights
+ * (each variant timed twice; the best kept). A tile is kThreads * ITEMS * V weights.
+ *   V         weights per 16-byte output item (4 f32, 8 f16/bf16)
+ *   ITEMS     items per thread per tile (tile: 4096 weights for f32, 8192 for f16/bf16)
+ *   MIN_CTAS  __launch_bounds__ minimum CTAs per SM (4: <= 64 registers, 8: <= 32)
+ *   UNROLL    unrolling of the per-thread item loop (ILP vs registers)
+ *   ASYNC     tile bytes go global -> shared with cp.async (bypassing registers and L1) instead of
+ *             16-byte register loads (Q6_K f16 at 8 CTAs/SM: 67% of copy bandwidth with register
+ *             loads, 88% with cp.async)
+ * f32 output: one shape for all types (93-95% of copy bandwidth). 2-byte outputs are twice the
+ * decode work per byte written and the best shape depends on the type (78-94%). */
+template <bool A, int U, int M> struct Shape16 {
+  static constexpr int V = 8, ITEMS = 4, MIN_CTAS = M, UNROLL = U;
+  static constexpr bool ASYNC = A;
+};
+template <int TYPE> struct Pick16 { typedef Shape16<true, 4, 4> type; }; /* Q4_0 Q4_1 Q3_K IQ4_* */
+template <> struct Pick16<GG_TYPE_Q8_0> { typedef Shape16<false, 4, 4> type; };
+template <> struct Pick16<GG_TYPE_Q5_0> { typedef Shape16<false, 1, 8> type; };
+template <> struct Pick16<GG_TYPE_Q5_1> { typedef Shape16<false, 1, 8> type; };
+template <> struct Pick16<GG_TYPE_Q2_K> { typedef Shape16<false, 1, 8> type; };
+template <> struct Pick16<GG_TYPE_Q4_K> { typedef Shape16<false, 1, 8> type; };
+template <> struct Pick16<GG_TYPE_Q5_K> { typedef Shape16<false, 1, 8> type; };
+template <> struct Pick16<GG_TYPE_Q6_K> { typedef Shape16<true, 1, 8> type; };
+
+template <int TYPE, int OUT> struct Cfg : Pick16<TYPE>::type {};
+template <int TYPE> struct Cfg<TYPE, OUT_F32> {
+  static constexpr int V = 4, ITEMS = 4, MIN_CTAS = 4, UNROLL = 4;
+  static constexpr bool ASYNC = false;
+};
+
+__constant__ int8_t kIq4nl[16] = GG_IQ4NL_VALUES;
 
 template <bool FMA>
 __device__ __forceinline__ float mul_add(float a, float b, float c) {
@@ -389,59 +414,77 @@ __device__ __forceinline__ void store_item(void* __restrict__ dst, int64_t e, co
 }
 
 /* ---- the kernel ---- */
+/* sm_86/87/89 hold 1536 threads per SM, the others built for 2048: cap the CTA minimum so the
+ * launch bounds stay satisfiable on every target */
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890)
+#define GG_THREADS_PER_SM 1536
+#else
+#define GG_THREADS_PER_SM 2048
+#endif
+template <int M>
+struct MinCtas {
+  static constexpr int value = M * kThreads > GG_THREADS_PER_SM ? GG_THREADS_PER_SM / kThreads : M;
+};
+
 template <int TYPE, int OUT, bool FAST>
-__global__ void __launch_bounds__(kThreads, GG_DEQUANT_MIN_CTAS)
+__global__ void __launch_bounds__(kThreads, (MinCtas<Cfg<TYPE, OUT>::MIN_CTAS>::value))
 dequant_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t n_elems) {
+  using C = Cfg<TYPE, OUT>;
   constexpr int QK = gg_block_info<TYPE>::QK;
   constexpr int TS = gg_block_info<TYPE>::TS;
-  constexpr int V = OUT == OUT_F32 ? 4 : 8;        /* weights per 16-byte output item */
-  constexpr int TILE_BYTES = kTile / QK * TS;      /* a multiple of 16 (kTile/QK is a multiple of 8) */
-  constexpr int NVEC = TILE_BYTES / 16;
-  constexpr int LPT = (NVEC + kThreads - 1) / kThreads; /* 16-byte loads per thread per tile */
-  constexpr int ITEMS = kTile / V / kThreads;      /* output items per thread per tile */
-  static_assert(TILE_BYTES % 16 == 0, "tile bytes");
+  constexpr int V = C::V;
+  constexpr int TILE = kThreads * C::ITEMS * V;     /* weights per tile */
+  constexpr int TILE_BYTES = TILE / QK * TS;
+  constexpr int NVEC = TILE_BYTES / 16;              /* 16-byte vectors per tile */
+  constexpr int LPT = (NVEC + kThreads - 1) / kThreads;
+  static_assert(TILE % QK == 0 && (TILE / QK) % 8 == 0, "tiles must be whole 16-byte vectors");
   static_assert(QK % V == 0, "items never straddle blocks");
 
-  __shared__ __align__(16) uint8_t tile[TILE_BYTES + 16];
+  __shared__ __align__(16) uint8_t tile[TILE_BYTES + 16]; /* +16: padding read by Blk::words */
   __shared__ float kv[16];
 
   const int tid = threadIdx.x;
   if (UsesCodebook<TYPE>::value && tid < 16) kv[tid] = (float)kIq4nl[tid];
-  if (tid < 4) reinterpret_cast<uint32_t*>(tile + TILE_BYTES)[tid] = 0u; /* padding read by Blk::words */
+  if (tid < 4) reinterpret_cast<uint32_t*>(tile + TILE_BYTES)[tid] = 0u;
 
   const int64_t total_bytes = n_elems / QK * TS;
-  const int64_t n_tiles = (n_elems + kTile - 1) / kTile;
+  const int64_t n_tiles = (n_elems + TILE - 1) / TILE;
 
-  uint4 r[LPT];
-  auto fetch = [&](int64_t t) {
+  /* normally one tile per CTA; the loop covers grids capped below the tile count */
+  for (int64_t t = blockIdx.x; t < n_tiles; t += gridDim.x) {
+    /* 1. the tile's raw bytes -> shared memory (byte loads only for a ragged end or unaligned src) */
+    uint4 r[LPT];
 #pragma unroll
     for (int j = 0; j < LPT; ++j) {
       const int v = tid + j * kThreads;
       if (NVEC % kThreads == 0 || v < NVEC) {
         const int64_t g = t * TILE_BYTES + (int64_t)v * 16;
-        if (FAST && g + 16 <= total_bytes)
-          r[j] = __ldg(reinterpret_cast<const uint4*>(src + g));
-        else
+        if (FAST && g + 16 <= total_bytes) {
+          if (C::ASYNC) gg_cp_async16(tile + v * 16, src + g);
+          else r[j] = __ldg(reinterpret_cast<const uint4*>(src + g));
+        } else {
           r[j] = load16_bytes(src, g, total_bytes);
+          if (C::ASYNC) reinterpret_cast<uint4*>(tile)[v] = r[j];
+        }
       }
     }
-  };
-
-  int64_t t = blockIdx.x;
-  if (t < n_tiles) fetch(t);
-  for (; t < n_tiles; t += gridDim.x) {
+    if (C::ASYNC) {
+      gg_cp_async_wait();
+    } else {
 #pragma unroll
-    for (int j = 0; j < LPT; ++j) {
-      const int v = tid + j * kThreads;
-      if (NVEC % kThreads == 0 || v < NVEC) reinterpret_cast<uint4*>(tile)[v] = r[j];
+      for (int j = 0; j < LPT; ++j) {
+        const int v = tid + j * kThreads;
+        if (NVEC % kThreads == 0 || v < NVEC) reinterpret_cast<uint4*>(tile)[v] = r[j];
+      }
     }
     __syncthreads();
-    if (t + gridDim.x < n_tiles) fetch(t + gridDim.x); /* in flight while this tile is decoded */
 
-    const int64_t base = t * kTile;
-#pragma unroll
-    for (int k = 0; k < ITEMS; ++k) {
-      const int e = (tid + k * kThreads) * V; /* weight index within the tile */
+    /* 2. decode: item k of thread tid is weights [(tid + k*kThreads) * V, + V) of the tile, so a
+     * warp's 16-byte stores cover 512 contiguous bytes */
+    const int64_t base = t * TILE;
+#pragma unroll C::UNROLL
+    for (int k = 0; k < C::ITEMS; ++k) {
+      const int e = (tid + k * kThreads) * V;
       if (base + e >= n_elems) break;
       const Blk b{tile, (e / QK) * TS};
       float y[V];
@@ -452,8 +495,40 @@ dequant_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t 
   }
 }
 
+/* ---- plain element types (F32, F16, BF16): a conversion, no blocks. Each thread converts 8
+ * elements per step; exact widening, round-to-nearest-even narrowing (as the CPU reference). */
+template <int TYPE> __device__ __forceinline__ float load_elem(const uint8_t* p, int64_t i);
+template <> __device__ __forceinline__ float load_elem<GG_TYPE_F32>(const uint8_t* p, int64_t i) {
+  return reinterpret_cast<const float*>(p)[i];
+}
+template <> __device__ __forceinline__ float load_elem<GG_TYPE_F16>(const uint8_t* p, int64_t i) {
+  return gg_h2f(reinterpret_cast<const uint16_t*>(p)[i]);
+}
+template <> __device__ __forceinline__ float load_elem<GG_TYPE_BF16>(const uint8_t* p, int64_t i) {
+  return __uint_as_float((uint32_t)reinterpret_cast<const uint16_t*>(p)[i] << 16);
+}
+
+template <int TYPE, int OUT>
+__global__ void __launch_bounds__(kThreads) convert_kernel(const uint8_t* __restrict__ src, void* __restrict__ dst,
+                                                           int64_t n) {
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float v = load_elem<TYPE>(src, i);
+    if (OUT == OUT_F32) {
+      static_cast<float*>(dst)[i] = v;
+    } else if (OUT == OUT_F16) {
+      static_cast<uint16_t*>(dst)[i] = TYPE == GG_TYPE_F16 ? reinterpret_cast<const uint16_t*>(src)[i] : gg_f2h(v);
+    } else {
+      static_cast<uint16_t*>(dst)[i] = TYPE == GG_TYPE_BF16 ? reinterpret_cast<const uint16_t*>(src)[i] : gg_f2bf(v);
+    }
+  }
+}
+
 const char* type_name(int32_t type) {
   switch (type) {
+    case GG_TYPE_F32: return "F32";
+    case GG_TYPE_F16: return "F16";
+    case GG_TYPE_BF16: return "BF16";
     case GG_TYPE_Q4_0: return "Q4_0";
     case GG_TYPE_Q4_1: return "Q4_1";
     case GG_TYPE_Q5_0: return "Q5_0";
@@ -476,26 +551,9 @@ const char* dtype_name(int32_t dt) {
 
 template <int TYPE, int OUT, bool FAST>
 int launch(const void* src, void* dst, int64_t n_elems, cudaStream_t stream) {
-  /* CTAs per SM from the occupancy calculator, cached per device ordinal */
-  static int cached[64];
-  int dev = 0;
-  GG_CHECK(cudaGetDevice(&dev));
-  int per_sm = GG_DEQUANT_CTAS_PER_SM;
-  if (per_sm <= 0) {
-    if (dev >= 0 && dev < 64 && cached[dev] > 0) {
-      per_sm = cached[dev];
-    } else {
-      GG_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dequant_kernel<TYPE, OUT, FAST>,
-                                                             kThreads, 0));
-      if (per_sm < 1) per_sm = 1;
-      if (dev >= 0 && dev < 64) cached[dev] = per_sm;
-    }
-  }
-  int sms = 0;
-  GG_TRY(gg_sm_count(&sms));
-  const int64_t n_tiles = (n_elems + kTile - 1) / kTile;
-  int64_t grid = (int64_t)sms * per_sm;
-  if (grid > n_tiles) grid = n_tiles;
+  constexpr int TILE = kThreads * Cfg<TYPE, OUT>::ITEMS * Cfg<TYPE, OUT>::V;
+  int64_t grid = (n_elems + TILE - 1) / TILE;
+  if (grid > 0x7fffffff) grid = 0x7fffffff; /* the kernel loops over the tiles beyond the grid */
   dequant_kernel<TYPE, OUT, FAST><<<(unsigned)grid, kThreads, 0, stream>>>(
       static_cast<const uint8_t*>(src), dst, n_elems);
   cudaError_t err = cudaGetLastError();
@@ -506,6 +564,29 @@ int launch(const void* src, void* dst, int64_t n_elems, cudaStream_t stream) {
     return gg_fail_cuda(err, what, __FILE__, __LINE__, 1);
   }
   return GG_OK;
+}
+
+template <int TYPE, int OUT>
+int launch_convert(const void* src, void* dst, int64_t n, cudaStream_t stream) {
+  int64_t grid = (n + kThreads - 1) / kThreads;
+  int sms = 0;
+  GG_TRY(gg_sm_count(&sms));
+  if (grid > (int64_t)sms * 32) grid = (int64_t)sms * 32; /* the grid-stride loop covers the rest */
+  if (grid < 1) grid = 1;
+  convert_kernel<TYPE, OUT><<<(unsigned)grid, kThreads, 0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return gg_fail_cuda(err, "convert_kernel", __FILE__, __LINE__, 1);
+  return GG_OK;
+}
+
+template <int TYPE>
+int dispatch_convert(const void* src, void* dst, int64_t n, int32_t out_dtype, cudaStream_t s) {
+  switch (out_dtype) {
+    case GG_DTYPE_F32: return launch_convert<TYPE, OUT_F32>(src, dst, n, s);
+    case GG_DTYPE_F16: return launch_convert<TYPE, OUT_F16>(src, dst, n, s);
+    case GG_DTYPE_BF16: return launch_convert<TYPE, OUT_BF16>(src, dst, n, s);
+    default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: unknown output dtype %d", (int)out_dtype);
+  }
 }
 
 template <int TYPE>
@@ -558,6 +639,9 @@ int gg_dequant_launch(int32_t type, const void* src, void* dst, int64_t n_elems,
     GG_CASE(GG_TYPE_Q8_0) GG_CASE(GG_TYPE_Q2_K) GG_CASE(GG_TYPE_Q3_K) GG_CASE(GG_TYPE_Q4_K)
     GG_CASE(GG_TYPE_Q5_K) GG_CASE(GG_TYPE_Q6_K) GG_CASE(GG_TYPE_IQ4_NL) GG_CASE(GG_TYPE_IQ4_XS)
 #undef GG_CASE
+    case GG_TYPE_F32: return dispatch_convert<GG_TYPE_F32>(src, dst, n_elems, out_dtype, s);
+    case GG_TYPE_F16: return dispatch_convert<GG_TYPE_F16>(src, dst, n_elems, out_dtype, s);
+    case GG_TYPE_BF16: return dispatch_convert<GG_TYPE_BF16>(src, dst, n_elems, out_dtype, s);
     default:
       return gg_fail(GG_ERR_UNSUPPORTED, "", "dequantize: ggml type %d is not supported by this library", (int)type);
   }

@@ -88,13 +88,41 @@ GG_API int gg_synchronize(void);
 GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* dst, int64_t rows, int64_t row_len,
                          int32_t out_dtype);
 
-/* Fused dequant + matmul: y[j][r] = sum_k W[r][k] * x[j][k] for r < rows, j < batch, with W the
- * `rows` x `row_len` quantized matrix in raw ggml blocks, x f32 [batch][row_len], y f32 [batch][rows].
- * `kernel` -1 picks by the dispatch table; otherwise an index from gg_matmul_kernel_name. */
+/* Fused dequant + matmul: y[j][r] = sum_k W[r][k] * x[j][k] for r < rows, j < batch, x f32
+ * [batch][row_len], y f32 [batch][rows], W the `rows` x `row_len` matrix of a ggml type (row_len a
+ * multiple of its block size) in this library's PACKED layout: the raw ggml blocks go through
+ * gg_matmul_pack once (on the GPU) and gg_matmul / gg_bench_matmul take the packed copy.
+ *
+ * Packing keeps every bit and the bytes per weight. For Q4_0, Q8_0, Q4_K and Q6_K on CUDA devices
+ * of compute capability >= 8.0 the blocks are re-laid out for the tensor-core kernels (rows padded
+ * to a multiple of 16 with zero blocks, and Q4_0/Q8_0 rows padded to an even block count, so the
+ * packed size can exceed the raw size by up to 15 rows plus one block per row); every other type,
+ * and every type under HIP, keeps the raw layout (packing is a copy). Always size the packed buffer
+ * with gg_matmul_packed_size, for the device that will run the matmul. Packed weights must be
+ * 16-byte aligned (gg_malloc's are).
+ *
+ * Accuracy: sum((y - ref)^2) / sum(ref^2) <= 1e-6 against a float64 reference. Activations are
+ * rounded to f16 inside the tensor-core kernels after a per-column power-of-two scaling (so any
+ * finite range is fine); the batch > 32 kernel also rounds the scaled weights to f16.
+ * Asynchronous on the compute stream, like gg_dequantize. Uses a grow-only device scratch buffer
+ * per device (split-K partials, converted activations), allocated on first need.
+ *
+ * `kernel` -1 picks by the dispatch table; otherwise an index 0 .. n-1 named by
+ * gg_matmul_kernel_info; a kernel that does not take the type's packed layout is refused with
+ * GG_ERR_INVALID_ARGUMENT. */
 GG_API int gg_matmul(int32_t ggml_type, const void* w, const float* x, float* y, int64_t rows,
                      int64_t row_len, int32_t batch, int32_t kernel);
-/* Name of the kernel the dispatch table picks for (type, batch), into buf (NUL-terminated). */
+/* Bytes of the packed copy of a `rows` x `row_len` matrix of ggml_type (on the current device). */
+GG_API int gg_matmul_packed_size(int32_t ggml_type, int64_t rows, int64_t row_len, uint64_t* bytes);
+/* Raw ggml blocks (device) -> packed layout (device, gg_matmul_packed_size bytes, 16-byte aligned,
+ * not overlapping raw). One kernel launch on the compute stream. */
+GG_API int gg_matmul_pack(int32_t ggml_type, const void* raw, void* packed, int64_t rows, int64_t row_len);
+/* Name of the kernel the dispatch table picks for (type, batch), into buf (NUL-terminated), for a
+ * large matrix (gg_matmul keeps problems with rows * batch < 8192 on the decode kernels). */
 GG_API int gg_matmul_kernel_name(int32_t ggml_type, int32_t batch, char* buf, int32_t buf_len);
+/* Name of kernel index `index` (the `kernel` argument of gg_matmul); GG_ERR_INVALID_ARGUMENT past
+ * the last index. */
+GG_API int gg_matmul_kernel_info(int32_t index, char* buf, int32_t buf_len);
 
 /* Timing. Each bench function runs `warmup` launches, then `samples` samples of `launches`
  * back-to-back launches timed with events, rotating over the `n_bufs` weight buffers (L2-cold when
@@ -107,6 +135,7 @@ GG_API int gg_bench_copy(void* dst, const void* src, uint64_t bytes, int32_t war
 GG_API int gg_bench_dequantize(int32_t ggml_type, void* const* srcs, int32_t n_bufs, void* dst,
                                int64_t rows, int64_t row_len, int32_t out_dtype, int32_t warmup,
                                int32_t launches, int32_t samples, float* out_us);
+/* gg_bench_matmul: ws are PACKED weights (gg_matmul_pack), as for gg_matmul. */
 GG_API int gg_bench_matmul(int32_t ggml_type, void* const* ws, int32_t n_bufs, const float* x, float* y,
                            int64_t rows, int64_t row_len, int32_t batch, int32_t kernel, int32_t warmup,
                            int32_t launches, int32_t samples, float* out_us);

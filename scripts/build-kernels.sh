@@ -49,7 +49,7 @@ if [ "$mode" = cuda ]; then
   gencode=()
   for a in "${archs[@]}"; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
   if [ $quick = 0 ] && [ -z "${CUDA_ARCHS:-}" ]; then gencode+=("-gencode=arch=compute_90,code=compute_90"); fi
-  flags=(-O3 -std=c++17 -Xcompiler -fPIC -Xcompiler -fvisibility=hidden -Xcompiler -Wall,-Wextra
+  flags=(-O3 -std=c++17 --threads 0 -Xcompiler -fPIC -Xcompiler -fvisibility=hidden -Xcompiler -Wall,-Wextra
          -Xptxas -warn-spills,-warn-lmem-usage "${gencode[@]}")
   [ $check = 1 ] && flags+=(-Werror all-warnings -Xptxas -v)
   compile() { "$nvcc" "${flags[@]}" -c "$1" -o "$2"; }

@@ -43,7 +43,7 @@ export function generatedTensor(typeId: number, rowLength: number, rows: number,
   const nbytes = tensorByteSize(typeId, [rowLength, rows]);
   let bytes: Uint8Array | undefined;
   return {
-    name: name ?? `${info.name.toLowerCase()}.${rowLength}x${rows}`,
+    name: name ?? `${info.name.toLowerCase()}[${rowLength},${rows}]`,
     typeId,
     typeName: ggmlTypeName(typeId),
     shape: [rowLength, rows],

@@ -1,0 +1,650 @@
+/* gguf-gpu: fused dequant + matmul, y[j][r] = sum_k W[r][k] * x[j][k].
+ *
+ * Notes to the other authors of kernels/ (matmul.cu's requests):
+ *   - internal.h: uses gg_fail, GG_CHECK, GG_CHECK_LAUNCH, GG_TRY, gg_sm_count, gg_compute_stream
+ *     and gg_time_launches; nothing else is needed from capi.cu / bench.cu.
+ *   - blocks.h: the float types' ggml ids (F32 0, F16 1, BF16 30) are not named there, so
+ *     matmul_generic.cuh defines mmg::T_F32 / T_F16 / T_BF16. If blocks.h ever adds
+ *     GG_TYPE_F32 etc., the two agree by value.
+ *
+ * Files: matmul_generic.cuh (every type, raw blocks, SIMT f32: the portable / HIP path),
+ * matmul_frag.cuh (Q4_0, Q8_0, Q4_K, Q6_K on tensor cores from a re-laid-out "packed" copy; its
+ * header comment documents the layout and the kernels), this file (ABI, dispatch, scratch).
+ * Design notes, predictions and measurements: kernels/NOTES.md.
+ *
+ * ABI (kernels/gguf_gpu.h):
+ *   gg_matmul_packed_size / gg_matmul_pack  raw device blocks -> packed device layout (once).
+ *   gg_matmul / gg_bench_matmul             take PACKED weights.
+ *   gg_matmul_kernel_name                   the dispatch table's pick for (type, batch).
+ *   gg_matmul_kernel_info                   the name of kernel index i (for the `kernel` argument).
+ *
+ * Kernel indices (the `kernel` argument; -1 = dispatch table):
+ *   0 generic_gemv     any type on the generic path, 8 columns per pass
+ *   1 generic_gemm     any type on the generic path, 64x64 SIMT tiles
+ *   2 mma_decode_n8    tensor-core types, up to 8 columns per launch (more: several launches)
+ *   3 mma_decode_n16   ... 16 columns
+ *   4 mma_decode_n32   ... 32 columns (a remainder of <= 16 columns goes to the n16/n8 variant)
+ *   5 mma_gemm_128x128 tensor-core types, any batch
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..5
+ * refuse the other types (GG_ERR_INVALID_ARGUMENT).
+ */
+#include "internal.h"
+#include "blocks.h"
+#include "matmul_generic.cuh"
+#if !GG_IS_HIP
+#include "matmul_frag.cuh"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace {
+
+enum KernelId {
+  K_GEN_GEMV = 0,
+  K_GEN_GEMM = 1,
+  K_DEC8 = 2,
+  K_DEC16 = 3,
+  K_DEC32 = 4,
+  K_PREFILL = 5,
+  K_COUNT = 6
+};
+const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",   "mma_decode_n8",
+                                           "mma_decode_n16", "mma_decode_n32", "mma_gemm_128x128"};
+
+/* Dispatch thresholds (batch sizes). */
+constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
+constexpr int kGemvMaxBatch = 8;    /* generic path: above, SIMT GEMM */
+
+bool type_known(int t) {
+  int qk, ts;
+  if (gg_block_layout(t, &qk, &ts)) return true;
+  return t == mmg::T_F32 || t == mmg::T_F16 || t == mmg::T_BF16;
+}
+
+/* weights per block and bytes per block */
+void type_layout(int t, int* qk, int* ts) {
+  if (gg_block_layout(t, qk, ts)) return;
+  *qk = 1;
+  *ts = t == mmg::T_F32 ? 4 : 2;
+}
+
+const char* type_name(int t) {
+  switch (t) {
+    case mmg::T_F32: return "F32";
+    case mmg::T_F16: return "F16";
+    case mmg::T_BF16: return "BF16";
+    case GG_TYPE_Q4_0: return "Q4_0";
+    case GG_TYPE_Q4_1: return "Q4_1";
+    case GG_TYPE_Q5_0: return "Q5_0";
+    case GG_TYPE_Q5_1: return "Q5_1";
+    case GG_TYPE_Q8_0: return "Q8_0";
+    case GG_TYPE_Q2_K: return "Q2_K";
+    case GG_TYPE_Q3_K: return "Q3_K";
+    case GG_TYPE_Q4_K: return "Q4_K";
+    case GG_TYPE_Q5_K: return "Q5_K";
+    case GG_TYPE_Q6_K: return "Q6_K";
+    case GG_TYPE_IQ4_NL: return "IQ4_NL";
+    case GG_TYPE_IQ4_XS: return "IQ4_XS";
+    default: return "unknown";
+  }
+}
+
+#if !GG_IS_HIP
+bool is_frag_type(int t) {
+  return t == GG_TYPE_Q4_0 || t == GG_TYPE_Q8_0 || t == GG_TYPE_Q4_K || t == GG_TYPE_Q6_K;
+}
+#endif
+
+/* Whether the current device runs the tensor-core path: CUDA, compute capability >= 8.0.
+ * The packed layout of a type depends on this, so pack and matmul must see the same device. */
+int frag_path(int type, bool* out) {
+  *out = false;
+#if GG_IS_HIP
+  (void)type;
+  return GG_OK;
+#else
+  if (!is_frag_type(type)) return GG_OK;
+  static int cc_major[64];
+  static bool known[64];
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  if (!known[dev]) {
+    int major = 0;
+    GG_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    cc_major[dev] = major;
+    known[dev] = true;
+  }
+  *out = cc_major[dev] >= 8;
+  return GG_OK;
+#endif
+}
+
+int check_shape(const char* fn, int32_t type, int64_t rows, int64_t row_len) {
+  if (!type_known(type))
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "%s: ggml type %d is not supported by the matmul kernels", fn, (int)type);
+  int qk, ts;
+  type_layout(type, &qk, &ts);
+  if (rows <= 0 || row_len <= 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: rows (%lld) and row_len (%lld) must be positive", fn,
+                   (long long)rows, (long long)row_len);
+  if (row_len % qk != 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: row_len %lld is not a multiple of %s's block size %d", fn,
+                   (long long)row_len, type_name(type), qk);
+  if (rows > 0x7fffffffLL || row_len > 0x3fffffffLL)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: rows %lld / row_len %lld too large (int32 indexing)", fn,
+                   (long long)rows, (long long)row_len);
+  return GG_OK;
+}
+
+uint64_t raw_bytes(int type, int64_t rows, int64_t row_len) {
+  int qk, ts;
+  type_layout(type, &qk, &ts);
+  return (uint64_t)rows * (uint64_t)(row_len / qk) * (uint64_t)ts;
+}
+
+#if !GG_IS_HIP
+/* ------------------------------------------------------------------ packed geometry */
+struct Geom {
+  int64_t Gn;      /* row groups of 16 */
+  int64_t nb;      /* raw blocks per row */
+  int64_t nc;      /* 64-k chunks per row (K padded) */
+  int64_t nsb;     /* super-blocks per row (K-quants) */
+  int64_t units;   /* decode units per row */
+  uint64_t off[4]; /* region offsets */
+  uint64_t bytes;
+};
+
+Geom frag_geom(int type, int64_t rows, int64_t K) {
+  Geom g;
+  memset(&g, 0, sizeof g);
+  g.Gn = (rows + 15) / 16;
+  const uint64_t Gn = (uint64_t)g.Gn;
+  switch (type) {
+    case GG_TYPE_Q4_0:
+    case GG_TYPE_Q8_0: {
+      g.nb = K / 32;
+      g.nc = (g.nb + 1) / 2;
+      g.units = (g.nc + (type == GG_TYPE_Q4_0 ? 3 : 1)) / (type == GG_TYPE_Q4_0 ? 4 : 2); /* TQ4_0/TQ8_0::CPU */
+      const uint64_t qsz = Gn * (uint64_t)g.nc * (type == GG_TYPE_Q4_0 ? 512u : 1024u);
+      g.off[1] = qsz;
+      g.bytes = qsz + Gn * (uint64_t)g.nc * 64u;
+      break;
+    }
+    case GG_TYPE_Q4_K: {
+      g.nsb = g.nb = K / 256;
+      g.nc = 4 * g.nsb;
+      g.units = g.nsb;
+      g.off[1] = Gn * (uint64_t)g.nsb * 2048u;
+      g.bytes = g.off[1] + Gn * (uint64_t)g.nsb * 256u;
+      break;
+    }
+    case GG_TYPE_Q6_K: {
+      g.nsb = g.nb = K / 256;
+      g.nc = 4 * g.nsb;
+      g.units = g.nsb;
+      g.off[1] = Gn * (uint64_t)g.nsb * 2048u;
+      g.off[2] = g.off[1] + Gn * (uint64_t)g.nsb * 1024u;
+      g.off[3] = g.off[2] + Gn * (uint64_t)g.nsb * 256u;
+      g.bytes = g.off[3] + Gn * (uint64_t)g.nsb * 32u;
+      break;
+    }
+    default: break;
+  }
+  return g;
+}
+
+mmf::WP wptrs(const void* w, const Geom& g) {
+  const uint8_t* b = (const uint8_t*)w;
+  mmf::WP p;
+  p.p0 = b + g.off[0];
+  p.p1 = b + g.off[1];
+  p.p2 = b + g.off[2];
+  p.p3 = b + g.off[3];
+  return p;
+}
+#endif
+
+#if !GG_IS_HIP
+/* ---------------------------------------------------------------------------- scratch */
+/* One grow-only device buffer per device for split-K partials and the converted x, plus a
+ * zero-initialised counter array (the decode kernels leave it zero again). */
+struct Scratch {
+  void* buf;
+  uint64_t bytes;
+  unsigned* counters;
+  uint64_t ncounters;
+};
+Scratch g_scratch[64];
+
+int scratch_get(uint64_t bytes, uint64_t ncounters, Scratch** out) {
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  Scratch& s = g_scratch[dev];
+  if (bytes > s.bytes) {
+    if (s.buf) GG_CHECK(cudaFree(s.buf));
+    s.buf = nullptr;
+    s.bytes = 0;
+    const uint64_t want = bytes + bytes / 4 + (1u << 20);
+    GG_CHECK(cudaMalloc(&s.buf, want));
+    s.bytes = want;
+  }
+  if (ncounters > s.ncounters) {
+    if (s.counters) GG_CHECK(cudaFree(s.counters));
+    s.counters = nullptr;
+    s.ncounters = 0;
+    const uint64_t want = ncounters < 1024 ? 1024 : ncounters * 2;
+    GG_CHECK(cudaMalloc((void**)&s.counters, want * sizeof(unsigned)));
+    GG_CHECK(cudaMemsetAsync(s.counters, 0, want * sizeof(unsigned), gg_compute_stream()));
+    s.ncounters = want;
+  }
+  *out = &s;
+  return GG_OK;
+}
+#endif
+
+/* ----------------------------------------------------------------------- generic path */
+template <int T>
+int launch_generic_t(int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
+  int qk, ts;
+  type_layout(T, &qk, &ts);
+  const int64_t row_bytes = (K / qk) * ts;
+  cudaStream_t st = gg_compute_stream();
+  if (kernel == K_GEN_GEMV) {
+    const dim3 grid((unsigned)((rows + mmg::kGemvRows - 1) / mmg::kGemvRows));
+    for (int c0 = 0; c0 < batch; c0 += 8) {
+      const int nc = batch - c0;
+      if (nc == 1)
+        mmg::k_gen_gemv<T, 1><<<grid, mmg::kGemvThreads, 0, st>>>((const uint8_t*)w, x, y, rows, K, batch, c0, row_bytes);
+      else if (nc == 2)
+        mmg::k_gen_gemv<T, 2><<<grid, mmg::kGemvThreads, 0, st>>>((const uint8_t*)w, x, y, rows, K, batch, c0, row_bytes);
+      else if (nc <= 4)
+        mmg::k_gen_gemv<T, 4><<<grid, mmg::kGemvThreads, 0, st>>>((const uint8_t*)w, x, y, rows, K, batch, c0, row_bytes);
+      else
+        mmg::k_gen_gemv<T, 8><<<grid, mmg::kGemvThreads, 0, st>>>((const uint8_t*)w, x, y, rows, K, batch, c0, row_bytes);
+      GG_CHECK_LAUNCH("k_gen_gemv");
+    }
+    return GG_OK;
+  }
+  const dim3 grid((unsigned)((rows + mmg::kGemmTile - 1) / mmg::kGemmTile),
+                  (unsigned)((batch + mmg::kGemmTile - 1) / mmg::kGemmTile));
+  if (grid.y > 65535u) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: batch %d too large", batch);
+  mmg::k_gen_gemm<T><<<grid, mmg::kGemmThreads, 0, st>>>((const uint8_t*)w, x, y, rows, K, batch, row_bytes);
+  GG_CHECK_LAUNCH("k_gen_gemm");
+  return GG_OK;
+}
+
+int launch_generic(int type, int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
+  switch (type) {
+#define GG_GEN_CASE(T) \
+  case T: return launch_generic_t<T>(kernel, w, x, y, rows, K, batch);
+    GG_GEN_CASE(GG_TYPE_Q4_0)
+    GG_GEN_CASE(GG_TYPE_Q4_1)
+    GG_GEN_CASE(GG_TYPE_Q5_0)
+    GG_GEN_CASE(GG_TYPE_Q5_1)
+    GG_GEN_CASE(GG_TYPE_Q8_0)
+    GG_GEN_CASE(GG_TYPE_Q2_K)
+    GG_GEN_CASE(GG_TYPE_Q3_K)
+    GG_GEN_CASE(GG_TYPE_Q4_K)
+    GG_GEN_CASE(GG_TYPE_Q5_K)
+    GG_GEN_CASE(GG_TYPE_Q6_K)
+    GG_GEN_CASE(GG_TYPE_IQ4_NL)
+    GG_GEN_CASE(GG_TYPE_IQ4_XS)
+    GG_GEN_CASE(mmg::T_F32)
+    GG_GEN_CASE(mmg::T_F16)
+    GG_GEN_CASE(mmg::T_BF16)
+#undef GG_GEN_CASE
+    default: return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: type %d has no generic kernel", type);
+  }
+}
+
+#if !GG_IS_HIP
+/* --------------------------------------------------------------------- tensor-core path */
+
+/* Raises a kernel's dynamic shared memory limit once per device (to the opt-in maximum less the
+ * kernel's static shared memory) and checks that `bytes` fits. */
+template <class F> int smem_optin(F* fn, int bytes, int (&limit)[64]) {
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  if (limit[dev] == 0) {
+    int optin = 0;
+    GG_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    cudaFuncAttributes fa;
+    GG_CHECK(cudaFuncGetAttributes(&fa, fn));
+    const int lim = optin - (int)fa.sharedSizeBytes;
+    GG_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, lim));
+    limit[dev] = lim;
+  }
+  if (bytes > limit[dev])
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: kernel needs %d bytes of shared memory, the device allows %d", bytes,
+                   limit[dev]);
+  return GG_OK;
+}
+
+/* Tuning knobs for experiments (environment, read once): GG_MM_SLICES forces the decode split-K
+ * slice count; GG_MM_SPLIT=0 turns off the hi/lo split of x in the decode kernels. */
+int env_int(const char* name, int dflt) {
+  const char* v = getenv(name);
+  return (v && *v) ? atoi(v) : dflt;
+}
+int knob_slices() { static const int v = env_int("GG_MM_SLICES", 0); return v; }
+/* hi/lo split of x: on by default only for small problems (rows * batch < 2048 outputs), where a
+ * single badly-conditioned dot product could carry the whole NMSE; over more outputs the f16
+ * rounding error of x averages to ~4e-8. */
+int knob_split() { static const int v = env_int("GG_MM_SPLIT", -1); return v; }
+
+struct DecPlan {
+  int64_t rb;  /* row blocks (CTAs along rows) */
+  int ups;     /* units per slice */
+  int S;       /* slices */
+  int smem;    /* dynamic shared memory bytes */
+};
+
+/* Split-K plan: as many slices as keep the grid within one wave of 2 CTAs per SM (every CTA the
+ * same amount of work), and the slice's staged x within 96 KB (2 CTAs per SM must fit). */
+template <class TT, int NT, bool SPLIT>
+int dec_plan(const Geom& g, DecPlan* p) {
+  int sms = 132;
+  GG_TRY(gg_sm_count(&sms));
+  const int per_unit = mmf::dec_smem_per_unit<TT, NT, SPLIT>();
+  const int ring = mmf::dec_ring_bytes<TT, NT>();
+  const int64_t units = g.units;
+  p->rb = (g.Gn + mmf::kDecWarps - 1) / mmf::kDecWarps;
+  int64_t S = (2 * (int64_t)sms) / p->rb;
+  if (knob_slices() > 0) S = knob_slices();
+  if (S < 1) S = 1;
+  if (S > units) S = units;
+  int64_t ups = (units + S - 1) / S;
+  const int64_t max_ups = (110 * 1024 - ring) / per_unit; /* two CTAs per SM must fit */
+  if (ups > max_ups) ups = max_ups > 0 ? max_ups : 1;
+  S = (units + ups - 1) / ups;
+  if (S > 65535) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: row too long for the decode kernel");
+  p->ups = (int)ups;
+  p->S = (int)S;
+  p->smem = ring + (int)ups * per_unit;
+  return GG_OK;
+}
+
+template <class TT, int NT, bool SPLIT>
+int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  DecPlan p = {0, 0, 0, 0};
+  GG_TRY((dec_plan<TT, NT, SPLIT>(g, &p)));
+  GG_TRY((smem_optin(mmf::k_decode<TT, NT, SPLIT>, p.smem, smem_limit)));
+  const int cols = batch < NT * 8 ? batch : NT * 8;
+  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)cols * (uint64_t)(g.Gn * 16) * 4u : 0u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
+  const mmf::WP wp = wptrs(w, g);
+  const dim3 grid((unsigned)p.rb, (unsigned)p.S);
+  cudaStream_t st = gg_compute_stream();
+  for (int c0 = 0; c0 < batch; c0 += NT * 8) {
+    const int nb = batch - c0 < NT * 8 ? batch - c0 : NT * 8;
+    const float* xc = x + (int64_t)c0 * K;
+    const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
+    mmf::k_decode<TT, NT, SPLIT><<<grid, mmf::kDecThreads, p.smem, st>>>(
+        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
+        (int)g.units, p.ups,
+        p.S, nb, xvec);
+    GG_CHECK_LAUNCH("k_decode");
+  }
+  return GG_OK;
+}
+
+template <class TT, int NT>
+int launch_decode_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  const bool split = knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
+  if (split) return launch_decode_v<TT, NT, true>(w, x, y, rows, K, batch, g);
+  return launch_decode_v<TT, NT, false>(w, x, y, rows, K, batch, g);
+}
+
+template <class TT>
+int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  constexpr int smem = mmf::pre_smem_bytes<TT>();
+  GG_TRY(smem_optin(mmf::k_prefill<TT>, smem, smem_limit));
+  const int64_t NTtot = ((int64_t)batch + 127) / 128 * 16;
+  const int64_t Kp = g.nc * 64;
+  const uint64_t xp_bytes = (uint64_t)g.nc * (uint64_t)NTtot * 1024u;
+  const uint64_t ds_off = (xp_bytes + 255u) & ~(uint64_t)255u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(ds_off + (uint64_t)NTtot * 8u * 4u, 0, &s));
+  uint32_t* xp = (uint32_t*)s->buf;
+  float* ds = (float*)((uint8_t*)s->buf + ds_off);
+  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NTtot / 16 > 65535)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  cudaStream_t st = gg_compute_stream();
+  mmf::k_xprep<<<(unsigned)(NTtot * 8), 256, 0, st>>>(x, xp, ds, (int)K, (int)Kp, batch, (int)NTtot);
+  GG_CHECK_LAUNCH("k_xprep");
+  const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)(NTtot / 16));
+  mmf::k_prefill<TT><<<grid, mmf::kPreThreads, smem, st>>>(wptrs(w, g), (const uint4*)xp, ds, y, (int)rows, (int)g.Gn,
+                                                           (int)g.nc, (int)NTtot, batch);
+  GG_CHECK_LAUNCH("k_prefill");
+  return GG_OK;
+}
+
+template <class TT>
+int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
+  const Geom g = frag_geom(TT::kType, rows, K);
+  static_assert(TT::UK == 256 || TT::kType != GG_TYPE_Q4_0, "frag_geom: Q4_0 units are 4 chunks");
+  static_assert(TT::UK == 128 || TT::kType != GG_TYPE_Q8_0, "frag_geom: Q8_0 units are 2 chunks");
+  switch (kernel) {
+    case K_DEC8: return launch_decode_t<TT, 1>(w, x, y, rows, K, batch, g);
+    case K_DEC16: return launch_decode_t<TT, 2>(w, x, y, rows, K, batch, g);
+    case K_DEC32: /* groups of 32 columns, the rest with the narrowest kernel that holds it */
+      for (int c0 = 0; c0 < batch;) {
+        const int rem = batch - c0;
+        const float* xc = x + (int64_t)c0 * K;
+        float* yc = y + (int64_t)c0 * rows;
+        if (rem > 16) {
+          const int nb = rem < 32 ? rem : 32;
+          GG_TRY((launch_decode_t<TT, 4>(w, xc, yc, rows, K, nb, g)));
+          c0 += nb;
+        } else if (rem > 8) {
+          GG_TRY((launch_decode_t<TT, 2>(w, xc, yc, rows, K, rem, g)));
+          c0 += rem;
+        } else {
+          GG_TRY((launch_decode_t<TT, 1>(w, xc, yc, rows, K, rem, g)));
+          c0 += rem;
+        }
+      }
+      return GG_OK;
+    case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
+    default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
+  }
+}
+
+int launch_frag(int type, int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
+  switch (type) {
+    case GG_TYPE_Q4_0: return launch_frag_t<mmf::TQ4_0>(kernel, w, x, y, rows, K, batch);
+    case GG_TYPE_Q8_0: return launch_frag_t<mmf::TQ8_0>(kernel, w, x, y, rows, K, batch);
+    case GG_TYPE_Q4_K: return launch_frag_t<mmf::TQ4_K>(kernel, w, x, y, rows, K, batch);
+    case GG_TYPE_Q6_K: return launch_frag_t<mmf::TQ6_K>(kernel, w, x, y, rows, K, batch);
+    default: return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: type %d has no tensor-core kernel", type);
+  }
+}
+
+int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) {
+  const Geom g = frag_geom(type, rows, K);
+  uint8_t* b = (uint8_t*)packed;
+  const uint8_t* r = (const uint8_t*)raw;
+  cudaStream_t st = gg_compute_stream();
+  const int threads = 256;
+  auto blocks_for = [](int64_t n) -> unsigned {
+    int64_t bl = (n + 255) / 256;
+    return (unsigned)(bl > 65536 * 8 ? 65536 * 8 : (bl < 1 ? 1 : bl));
+  };
+  switch (type) {
+    case GG_TYPE_Q4_0:
+      mmf::k_pack_q4_0<<<blocks_for(g.Gn * g.nc * 32), threads, 0, st>>>(r, b + g.off[0], b + g.off[1], rows, g.nb, g.Gn, g.nc);
+      break;
+    case GG_TYPE_Q8_0:
+      mmf::k_pack_q8_0<<<blocks_for(g.Gn * g.nc * 64), threads, 0, st>>>(r, b + g.off[0], b + g.off[1], rows, g.nb, g.Gn, g.nc);
+      break;
+    case GG_TYPE_Q4_K:
+      mmf::k_pack_q4_k<<<blocks_for(g.Gn * g.nsb * 128), threads, 0, st>>>(r, b + g.off[0], b + g.off[1], rows, g.nsb, g.Gn);
+      break;
+    case GG_TYPE_Q6_K:
+      mmf::k_pack_q6_k<<<blocks_for(g.Gn * g.nsb * 128), threads, 0, st>>>(r, b + g.off[0], b + g.off[1], b + g.off[2],
+                                                                          b + g.off[3], rows, g.nsb, g.Gn);
+      break;
+    default: return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul_pack: type %d has no packed layout", type);
+  }
+  GG_CHECK_LAUNCH("k_pack");
+  return GG_OK;
+}
+#endif /* !GG_IS_HIP */
+
+/* The dispatch table: kernel index for (type, batch, rows) on the current device.
+ *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
+ *                      launches of up to 32 columns), above mma_gemm_128x128, except small problems
+ *                      (rows * batch < 8192), which
+ *                      stay on mma_decode_n32 (exact W; the GEMM rounds W to f16, and over few outputs
+ *                      one badly-conditioned dot product could dominate the NMSE).
+ *   other types:       batch <= 8 generic_gemv, above generic_gemm.
+ * rows < 0 means "large" (gg_matmul_kernel_name, which is not told the row count). */
+int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
+  if (frag) {
+    (void)type;
+    if (batch <= 8) *k = K_DEC8;
+    else if (batch <= 16) *k = K_DEC16;
+    else if (batch <= kDecodeMaxBatch) *k = K_DEC32;
+    else if (rows >= 0 && rows * (int64_t)batch < 8192) *k = K_DEC32;
+    else *k = K_PREFILL;
+  } else {
+    *k = batch <= kGemvMaxBatch ? K_GEN_GEMV : K_GEN_GEMM;
+  }
+  return GG_OK;
+}
+
+int matmul_args(const char* fn, int32_t type, const void* w, const float* x, float* y, int64_t rows, int64_t row_len,
+                int32_t batch, int32_t kernel, bool* frag, int* kid) {
+  GG_TRY(check_shape(fn, type, rows, row_len));
+  if (!w || !x || !y) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: null pointer (w, x or y)", fn);
+  if (batch <= 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: batch must be >= 1 (got %d)", fn, (int)batch);
+  if (kernel < -1 || kernel >= K_COUNT)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: kernel index %d out of range (-1 .. %d)", fn, (int)kernel, K_COUNT - 1);
+  GG_TRY(frag_path(type, frag));
+  if (kernel == -1) {
+    GG_TRY(pick_kernel(type, batch, rows, *frag, kid));
+  } else {
+    const bool kfrag = kernel >= K_DEC8;
+    if (kfrag != *frag)
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: kernel %s does not take %s weights in this library's packed layout",
+                     fn, kKernelNames[kernel], type_name(type));
+    *kid = kernel;
+  }
+  if (*frag && (((uintptr_t)w) & 15u) != 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: packed weights must be 16-byte aligned", fn);
+  return GG_OK;
+}
+
+int run_matmul(int32_t type, const void* w, const float* x, float* y, int64_t rows, int64_t row_len, int32_t batch,
+               bool frag, int kid) {
+#if !GG_IS_HIP
+  if (frag) return launch_frag(type, kid, w, x, y, rows, row_len, batch);
+#else
+  (void)frag;
+#endif
+  return launch_generic(type, kid, w, x, y, rows, row_len, batch);
+}
+
+int copy_name(const char* name, char* buf, int32_t len) {
+  if (!buf || len <= 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "kernel name: null buffer or length %d", (int)len);
+  const size_t n = strlen(name);
+  if ((size_t)len < n + 1) {
+    buf[0] = 0;
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "kernel name: buffer of %d bytes too small for \"%s\"", (int)len, name);
+  }
+  memcpy(buf, name, n + 1);
+  return GG_OK;
+}
+
+} /* namespace */
+
+/* ================================================================================ ABI */
+
+extern "C" {
+
+GG_API int gg_matmul_packed_size(int32_t ggml_type, int64_t rows, int64_t row_len, uint64_t* bytes) {
+  if (!bytes) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_packed_size: null output pointer");
+  GG_TRY(check_shape("gg_matmul_packed_size", ggml_type, rows, row_len));
+  bool frag = false;
+  GG_TRY(frag_path(ggml_type, &frag));
+#if !GG_IS_HIP
+  if (frag) {
+    *bytes = frag_geom(ggml_type, rows, row_len).bytes;
+    return GG_OK;
+  }
+#endif
+  *bytes = raw_bytes(ggml_type, rows, row_len);
+  return GG_OK;
+}
+
+GG_API int gg_matmul_pack(int32_t ggml_type, const void* raw, void* packed, int64_t rows, int64_t row_len) {
+  GG_TRY(check_shape("gg_matmul_pack", ggml_type, rows, row_len));
+  if (!raw || !packed) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_pack: null pointer");
+  bool frag = false;
+  GG_TRY(frag_path(ggml_type, &frag));
+#if !GG_IS_HIP
+  if (frag) {
+    if (raw == packed)
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_pack: %s cannot be packed in place (raw == packed)",
+                     type_name(ggml_type));
+    if ((((uintptr_t)packed) & 15u) != 0)
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_pack: packed buffer must be 16-byte aligned");
+    return pack_frag(ggml_type, raw, packed, rows, row_len);
+  }
+#endif
+  if (raw != packed)
+    GG_CHECK(cudaMemcpyAsync(packed, raw, raw_bytes(ggml_type, rows, row_len), cudaMemcpyDeviceToDevice,
+                             gg_compute_stream()));
+  return GG_OK;
+}
+
+GG_API int gg_matmul(int32_t ggml_type, const void* w, const float* x, float* y, int64_t rows, int64_t row_len,
+                     int32_t batch, int32_t kernel) {
+  bool frag = false;
+  int kid = 0;
+  GG_TRY(matmul_args("gg_matmul", ggml_type, w, x, y, rows, row_len, batch, kernel, &frag, &kid));
+  return run_matmul(ggml_type, w, x, y, rows, row_len, batch, frag, kid);
+}
+
+GG_API int gg_matmul_kernel_name(int32_t ggml_type, int32_t batch, char* buf, int32_t buf_len) {
+  if (!type_known(ggml_type))
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul_kernel_name: ggml type %d is not supported", (int)ggml_type);
+  if (batch <= 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: batch must be >= 1");
+  bool frag = false;
+  GG_TRY(frag_path(ggml_type, &frag));
+  int kid = 0;
+  GG_TRY(pick_kernel(ggml_type, batch, -1, frag, &kid));
+  return copy_name(kKernelNames[kid], buf, buf_len);
+}
+
+GG_API int gg_matmul_kernel_info(int32_t index, char* buf, int32_t buf_len) {
+  if (index < 0 || index >= K_COUNT)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_info: no kernel %d (0 .. %d)", (int)index, K_COUNT - 1);
+  return copy_name(kKernelNames[index], buf, buf_len);
+}
+
+GG_API int gg_bench_matmul(int32_t ggml_type, void* const* ws, int32_t n_bufs, const float* x, float* y, int64_t rows,
+                           int64_t row_len, int32_t batch, int32_t kernel, int32_t warmup, int32_t launches,
+                           int32_t samples, float* out_us) {
+  if (!ws || n_bufs <= 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_bench_matmul: need at least one weight buffer");
+  bool frag = false;
+  int kid = 0;
+  for (int32_t i = 0; i < n_bufs; ++i)
+    GG_TRY(matmul_args("gg_bench_matmul", ggml_type, ws[i], x, y, rows, row_len, batch, kernel, &frag, &kid));
+  GG_TRY(gg_bench_check_args(warmup, launches, samples, out_us));
+  /* one untimed call first: allocates scratch and sets kernel attributes outside the timing */
+  GG_TRY(run_matmul(ggml_type, ws[0], x, y, rows, row_len, batch, frag, kid));
+  return gg_time_launches(warmup, launches, samples, out_us, [&](int64_t i) -> int {
+    return run_matmul(ggml_type, ws[i % n_bufs], x, y, rows, row_len, batch, frag, kid);
+  });
+}
+
+} /* extern "C" */

@@ -1,0 +1,1180 @@
+/* gguf-gpu: the tensor-core path for Q4_0, Q8_0, Q4_K and Q6_K (included by matmul.cu only;
+ * CUDA sm_80+ only: the whole file is skipped under HIP, where every type takes the generic path).
+ *
+ * ---------------------------------------------------------------------------------------------
+ * PACKED LAYOUT ("fragment order"). gg_matmul_pack re-lays the raw ggml blocks once, keeping every
+ * bit (no value changes, same bytes per weight), so that each lane of a warp fetches exactly the
+ * bits of its mma.sync.m16n8k16 A fragment with one 16-byte load, and a warp's 32 loads are 512
+ * contiguous bytes.
+ *
+ *   Rows are taken in groups of 16 (G = row / 16; rows padded with zero blocks to a multiple of
+ *   16). K is cut in chunks of 64 weights (c = k / 64; the 32-weight-block types pad K to a
+ *   multiple of 64 with one zero block per row when the block count is odd). Inside a
+ *   (group, chunk) a lane L = 4g + t (g = L / 4, t = L % 4) owns rows g and g + 8 and, for each of
+ *   the chunk's four k16 steps s (k = 16 s + kk), the columns kk = 2t, 2t+1, 2t+8, 2t+9: exactly
+ *   the A-fragment elements a0..a7 of mma.m16n8k16 (row-major A = W, 16 rows x 16 k).
+ *
+ *   4-bit quants (Q4_0 qs, Q4_K qs, Q6_K low 4 bits): one 32-bit word per step, nibble i at bits
+ *   4i..4i+3 holds (row, kk) = (i odd ? g+8 : g,  2t + 8*((i>>1)&1) + (i>>2)), so that
+ *   (word >> 4r) & 0x000F000F | 0x64006400 is the f16x2 register r of the fragment, as 1024 + q.
+ *   A lane's 16 bytes = the words of steps 0..3 of its chunk.
+ *
+ *   Q8_0 quants: two words per step: word 0 = bytes {(g,2t), (g,2t+1), (g+8,2t), (g+8,2t+1)},
+ *   word 1 = the same at kk + 8; a byte permute with 0x64 (after ^0x80) gives f16 1152 + q.
+ *   A lane's 16 bytes = one 32-weight block (2 steps); a chunk holds two such 512-byte slabs.
+ *
+ *   Q6_K high 2 bits: one word per pair of steps (16 weights x 2 bits), 16 bytes per lane per 128
+ *   k. Step 2w uses bits {4+2i, 20+2i} (i < 4) so (H >> 2r) & 0x00300030 lands on bits 4-5 and
+ *   20-21; step 2w+1 uses bits {12+2i, (28+2i) mod 32} so rotr(H, 8 + 2r) does the same.
+ *
+ *   Scales: Q4_0 / Q8_0: per (group, chunk) 64 bytes, lane reads 8 at 8g: fp16 d of (g, block0),
+ *   (g+8, block0), (g, block1), (g+8, block1). Q4_K: per (group, super-block) 256 bytes, 16 per
+ *   row, rows g and g+8 adjacent (lane reads 32 at 32g): fp16 d, fp16 dmin, then the 8 6-bit
+ *   (scale, min) pairs re-packed as bytes b_j = sc_j | (m_j >> 4) << 6 and a word holding
+ *   m_j & 15 at bits 4j. Q6_K: per (group, super-block) the 16 int8 scales of rows g and g+8
+ *   (256 bytes) and their fp16 d (32 bytes, lane reads d_g | d_{g+8} << 16 at 4g).
+ *
+ *   Regions, in order, inside the packed buffer (Gn groups, nc chunks, nsb super-blocks per row):
+ *     Q4_0: qs Gn*nc*512 | sc Gn*nc*64                      = Gn*16 rows * nc*2 blocks * 18 B
+ *     Q8_0: qs Gn*nc*1024 | sc Gn*nc*64                     = Gn*16 * nc*2 * 34 B
+ *     Q4_K: qs Gn*nsb*2048 | meta Gn*nsb*256                = Gn*16 * nsb * 144 B
+ *     Q6_K: ql Gn*nsb*2048 | qh Gn*nsb*1024 | sc Gn*nsb*256 | d Gn*nsb*32 = Gn*16 * nsb * 210 B
+ *
+ * ---------------------------------------------------------------------------------------------
+ * DECODE (batch <= 32): k_decode<Type, NT, D>. W is the mma A operand (16 rows), the batch the
+ * N operand (NT tiles of 8 columns, zero-padded). A CTA of 8 warps takes 8 row groups (128 rows)
+ * and a K slice; warp w streams group w of the slice with 16-byte loads, D units in flight (a
+ * unit = 64 k for Q4_0/Q8_0, 256 for the K-quants), straight into registers.
+ * Accuracy: the A operand holds the raw integer quants, exact in f16 (|q| <= 128); the block scale
+ * (Q4_0/Q8_0 d, Q4_K d*sc and dmin*m, Q6_K d*sc) is applied in f32 to the mma's per-block partial
+ * sums: acc += (d*sc) * sum(q*x) - (dmin*m) * sum(x). The only rounding besides f32 accumulation
+ * is x to f16. x is scaled per column by a power of two (max |x| into [2^14, 2^15)) before the
+ * conversion and the result scaled back, so no range is lost; NMSE from x rounding ~ 4e-8.
+ * The K slice's x is staged once per CTA in shared memory, already in B-fragment order (one
+ * 16-byte LDS gives a lane its B fragments for two k16 steps), with per-32 column sums for Q4_K.
+ * Split-K: with S slices per row block, each CTA writes its partial sums; the last CTA of a row
+ * block (atomic counter, self-resetting) adds the S partials in fixed order: deterministic.
+ *
+ * PREFILL (batch > 32): k_prefill<Type>. 128 x 128 output tile, 8 warps (4 along M x 2 along N,
+ * 32 x 64 each), k64 per stage, 4-stage cp.async pipeline. W chunks are copied raw into shared
+ * memory; each warp builds its f16 A fragments from them (scale folded in: f16(d * q), f16 FMA for
+ * Q4_K's min), and reads B fragments of x from shared memory, which a small pre-kernel (k_xprep)
+ * has converted to f16 in fragment order (with the same per-column power-of-two scale).
+ * NMSE ~ 1e-7 (x and W each rounded to f16 once).
+ */
+#ifndef GG_MATMUL_FRAG_CUH
+#define GG_MATMUL_FRAG_CUH
+
+#include "compat.h"
+#include "blocks.h"
+
+#include <stdint.h>
+
+namespace mmf {
+
+/* Pointers to the regions of one packed matrix. */
+struct WP {
+  const uint8_t* p0;
+  const uint8_t* p1;
+  const uint8_t* p2;
+  const uint8_t* p3;
+};
+
+/* ------------------------------------------------------------------------- device helpers */
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define GG_MMF_SM80 1
+#else
+#define GG_MMF_SM80 0
+#endif
+
+/* f16x2 arithmetic on raw 32-bit registers. */
+__device__ __forceinline__ uint32_t hsub2(uint32_t a, uint32_t b) {
+  uint32_t d;
+#if GG_MMF_SM80
+  asm("sub.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+#else
+  d = 0; (void)a; (void)b;
+#endif
+  return d;
+}
+__device__ __forceinline__ uint32_t hmul2(uint32_t a, uint32_t b) {
+  uint32_t d;
+#if GG_MMF_SM80
+  asm("mul.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+#else
+  d = 0; (void)a; (void)b;
+#endif
+  return d;
+}
+__device__ __forceinline__ uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t d;
+#if GG_MMF_SM80
+  asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+#else
+  d = 0; (void)a; (void)b; (void)c;
+#endif
+  return d;
+}
+/* two f32 -> f16x2 (lo in the low half), round to nearest even */
+__device__ __forceinline__ uint32_t pack_h2(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+/* {x, x} from the low (sel 0) or high (sel 1) half of a word */
+__device__ __forceinline__ uint32_t dup_lo(uint32_t w) { return __byte_perm(w, 0, 0x1010); }
+__device__ __forceinline__ uint32_t dup_hi(uint32_t w) { return __byte_perm(w, 0, 0x3232); }
+__device__ __forceinline__ float h_lo(uint32_t w) { return gg_h2f((uint16_t)(w & 0xffffu)); }
+__device__ __forceinline__ float h_hi(uint32_t w) { return gg_h2f((uint16_t)(w >> 16)); }
+
+/* D = A * B + D, m16n8k16, f16 inputs, f32 accumulators. */
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if GG_MMF_SM80
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  (void)c; (void)a; (void)b0; (void)b1;
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+#if GG_MMF_SM80
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_addr(dst)), "l"(src));
+#else
+  *(uint4*)dst = *(const uint4*)src;
+#endif
+}
+__device__ __forceinline__ void cp_async8(void* dst, const void* src) {
+#if GG_MMF_SM80
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"(smem_addr(dst)), "l"(src));
+#else
+  *(uint2*)dst = *(const uint2*)src;
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if GG_MMF_SM80
+  asm volatile("cp.async.commit_group;" ::);
+#endif
+}
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+#if GG_MMF_SM80
+  asm volatile("cp.async.wait_group %0;" ::"n"(N));
+#endif
+}
+
+/* f16 constants as f16x2 bit patterns */
+constexpr uint32_t kH1024 = 0x64006400u; /* 1024 */
+constexpr uint32_t kH1032 = 0x64086408u; /* 1024 + 8   (Q4_0 offset) */
+constexpr uint32_t kH1056 = 0x64206420u; /* 1024 + 32  (Q6_K offset) */
+constexpr uint32_t kH1152 = 0x64806480u; /* 1024 + 128 (Q8_0, after ^0x80) */
+
+/* nibble register r (0..3) of a 4-bit word: f16x2 of (1024 + q) */
+__device__ __forceinline__ uint32_t nib_h2(uint32_t w, int r) { return ((w >> (4 * r)) & 0x000F000Fu) | kH1024; }
+/* the byte pair r (0: bytes 0,1; 1: bytes 2,3) of a Q8_0 word (already ^0x80808080) */
+__device__ __forceinline__ uint32_t byte_h2(uint32_t wb, int r) {
+  return __byte_perm(wb, 0x64646464u, r == 0 ? 0x4140 : 0x4342);
+}
+/* Q6_K: the 2 high bits of register r, group 0 or 1, at bits 4-5 / 20-21 */
+__device__ __forceinline__ uint32_t q6_hi(uint32_t H, int grp, int r) {
+  return (grp == 0 ? (H >> (2 * r)) : __funnelshift_r(H, H, 8 + 2 * r)) & 0x00300030u;
+}
+
+/* t = A(step 2sp) * x(step 2sp) + A(step 2sp+1) * x(step 2sp+1) for one n-tile: one 16-byte LDS of
+ * B fragments (x = hi [+ lo]) at xs[idx], two mma (four with the lo plane, in separate chains). */
+template <bool SPLIT>
+__device__ __forceinline__ void mma_pair(float (&t)[4], const uint32_t (&a0)[4], const uint32_t (&a1)[4], const uint4* xs,
+                                         int idx, int lo_off) {
+  const uint4 B = xs[idx];
+  t[0] = t[1] = t[2] = t[3] = 0.0f;
+  mma16816(t, a0, B.x, B.y);
+  if (SPLIT) {
+    const uint4 L = xs[lo_off + idx];
+    float u[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    mma16816(u, a0, L.x, L.y);
+    mma16816(t, a1, B.z, B.w);
+    mma16816(u, a1, L.z, L.w);
+    t[0] += u[0]; t[1] += u[1]; t[2] += u[2]; t[3] += u[3];
+  } else {
+    mma16816(t, a1, B.z, B.w);
+  }
+}
+/* the two single-step products of a pair, kept apart (Q6_K: one scale per k16 step) */
+template <bool SPLIT>
+__device__ __forceinline__ void mma_two(float (&t0)[4], float (&t1)[4], const uint32_t (&a0)[4], const uint32_t (&a1)[4],
+                                        const uint4* xs, int idx, int lo_off) {
+  const uint4 B = xs[idx];
+  t0[0] = t0[1] = t0[2] = t0[3] = 0.0f;
+  t1[0] = t1[1] = t1[2] = t1[3] = 0.0f;
+  mma16816(t0, a0, B.x, B.y);
+  mma16816(t1, a1, B.z, B.w);
+  if (SPLIT) {
+    const uint4 L = xs[lo_off + idx];
+    mma16816(t0, a0, L.x, L.y);
+    mma16816(t1, a1, L.z, L.w);
+  }
+}
+
+/* Per-column power-of-two scale for converting x to f16: max |x| * 2^e in [2^14, 2^15). */
+__device__ __forceinline__ float col_scale(float amax, float* descale) {
+  int e = 0;
+  if (amax > 0.0f && amax <= 3.402823466e38f) {
+    int ex;
+    frexpf(amax, &ex); /* amax = m * 2^ex, m in [0.5, 1) */
+    e = 15 - ex;
+    e = e < -120 ? -120 : (e > 120 ? 120 : e);
+  }
+  *descale = ldexpf(1.0f, -e);
+  return ldexpf(1.0f, e);
+}
+
+/* ---------------------------------------------------------------------- type traits: Q4_0 */
+/* Decode unit = one chunk (64 k). Prefill stage: qs 512 B | sc 64 B per group. */
+struct TQ4_0 {
+  static constexpr int kType = GG_TYPE_Q4_0;
+  static constexpr int CPU = 4; /* 64-k chunks per decode unit */
+  static constexpr int UK = 64 * CPU;
+  static constexpr bool XSUM = false;
+  static constexpr int PW = 576;
+  struct Unit {
+    uint4 q[CPU];
+    uint2 s[CPU];
+  };
+  static constexpr int SLOT = CPU * 576; /* qs CPU x 512 | sc CPU x 64 */
+  template <int NT> __host__ __device__ static constexpr int ring() { return NT == 1 ? 4 : 2; }
+  /* unit `unit` of group G = chunks CPU*unit .. ; nch of them exist (the last unit of a row may be short) */
+  static __device__ __forceinline__ void copy(uint8_t* slot, const WP& p, int64_t G, int64_t nc, int64_t unit, int nch,
+                                              int lane) {
+    const int64_t c0 = G * nc + CPU * unit;
+#pragma unroll
+    for (int c = 0; c < CPU; ++c)
+      if (c < nch) cp_async16(slot + c * 512 + lane * 16, p.p0 + (c0 + c) * 512 + lane * 16);
+    if (lane < 4 * CPU && (lane >> 2) < nch) cp_async16(slot + CPU * 512 + lane * 16, p.p1 + c0 * 64 + lane * 16);
+  }
+  static __device__ __forceinline__ void lds(Unit& u, const uint8_t* slot, int lane) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      u.q[c] = *(const uint4*)(slot + c * 512 + lane * 16);
+      u.s[c] = *(const uint2*)(slot + CPU * 512 + c * 64 + (lane >> 2) * 8);
+    }
+  }
+  template <int NT, bool SPLIT>
+  static __device__ __forceinline__ void compute(const Unit& u, int ul, int nch, const uint4* xs, int nsp, int lo_off,
+                                                 const float*, float (&acc)[NT][4], int lane) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      if (c >= nch) break;
+#pragma unroll
+      for (int blk = 0; blk < 2; ++blk) { /* one 32-weight block = two k16 steps */
+        const uint32_t w0 = blk == 0 ? u.q[c].x : u.q[c].z, w1 = blk == 0 ? u.q[c].y : u.q[c].w;
+        uint32_t a0[4], a1[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          a0[r] = hsub2(nib_h2(w0, r), kH1032);
+          a1[r] = hsub2(nib_h2(w1, r), kH1032);
+        }
+        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
+        const float d0 = h_lo(dd), d1 = h_hi(dd);
+        const int sp = ul * (2 * CPU) + 2 * c + blk;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          float t[4];
+          mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+          acc[nt][0] = fmaf(d0, t[0], acc[nt][0]);
+          acc[nt][1] = fmaf(d0, t[1], acc[nt][1]);
+          acc[nt][2] = fmaf(d1, t[2], acc[nt][2]);
+          acc[nt][3] = fmaf(d1, t[3], acc[nt][3]);
+        }
+      }
+    }
+  }
+  /* prefill: copy chunk c of group G into the stage (576 B = 36 pieces of 16 B) */
+  static __device__ __forceinline__ void stage_piece(uint8_t* dst, const WP& p, int64_t G, int64_t nc, int64_t c, int i) {
+    const int64_t ci = G * nc + c;
+    if (i < 32) cp_async16(dst + i * 16, p.p0 + ci * 512 + i * 16);
+    else cp_async16(dst + i * 16, p.p1 + ci * 64 + (i - 32) * 16);
+  }
+  static constexpr int kPieces = 36;
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
+    const uint4 q = *(const uint4*)(st + lane * 16);
+    const uint2 sc = *(const uint2*)(st + 512 + (lane >> 2) * 8);
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
+      const uint32_t dd = s < 2 ? sc.x : sc.y;
+      const uint32_t dA = dup_lo(dd), dB = dup_hi(dd);
+#pragma unroll
+      for (int r = 0; r < 4; ++r) A[s][r] = hmul2(hsub2(nib_h2(w, r), kH1032), (r & 1) ? dB : dA);
+    }
+  }
+};
+
+/* ---------------------------------------------------------------------- type traits: Q8_0 */
+struct TQ8_0 {
+  static constexpr int kType = GG_TYPE_Q8_0;
+  static constexpr int CPU = 2; /* 64-k chunks per decode unit */
+  static constexpr int UK = 64 * CPU;
+  static constexpr bool XSUM = false;
+  static constexpr int PW = 1088;
+  struct Unit {
+    uint4 q[2 * CPU];
+    uint2 s[CPU];
+  };
+  static constexpr int SLOT = CPU * 1088; /* qs CPU x 1024 | sc CPU x 64 */
+  template <int NT> __host__ __device__ static constexpr int ring() { return NT == 1 ? 4 : 2; }
+  static __device__ __forceinline__ void copy(uint8_t* slot, const WP& p, int64_t G, int64_t nc, int64_t unit, int nch,
+                                              int lane) {
+    const int64_t c0 = G * nc + CPU * unit;
+#pragma unroll
+    for (int c = 0; c < CPU; ++c)
+      if (c < nch) {
+        cp_async16(slot + c * 1024 + lane * 16, p.p0 + (c0 + c) * 1024 + lane * 16);
+        cp_async16(slot + c * 1024 + 512 + lane * 16, p.p0 + (c0 + c) * 1024 + 512 + lane * 16);
+      }
+    if (lane < 4 * CPU && (lane >> 2) < nch) cp_async16(slot + CPU * 1024 + lane * 16, p.p1 + c0 * 64 + lane * 16);
+  }
+  static __device__ __forceinline__ void lds(Unit& u, const uint8_t* slot, int lane) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      u.q[2 * c] = *(const uint4*)(slot + c * 1024 + lane * 16);
+      u.q[2 * c + 1] = *(const uint4*)(slot + c * 1024 + 512 + lane * 16);
+      u.s[c] = *(const uint2*)(slot + CPU * 1024 + c * 64 + (lane >> 2) * 8);
+    }
+  }
+  static __device__ __forceinline__ void step_a(const uint4& q, int s2, uint32_t (&a)[4], uint32_t sub) {
+    const uint32_t w0 = (s2 == 0 ? q.x : q.z) ^ 0x80808080u;
+    const uint32_t w1 = (s2 == 0 ? q.y : q.w) ^ 0x80808080u;
+    a[0] = hsub2(byte_h2(w0, 0), sub);
+    a[1] = hsub2(byte_h2(w0, 1), sub);
+    a[2] = hsub2(byte_h2(w1, 0), sub);
+    a[3] = hsub2(byte_h2(w1, 1), sub);
+  }
+  template <int NT, bool SPLIT>
+  static __device__ __forceinline__ void compute(const Unit& u, int ul, int nch, const uint4* xs, int nsp, int lo_off,
+                                                 const float*, float (&acc)[NT][4], int lane) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      if (c >= nch) break;
+#pragma unroll
+      for (int blk = 0; blk < 2; ++blk) {
+        uint32_t a0[4], a1[4];
+        step_a(u.q[2 * c + blk], 0, a0, kH1152);
+        step_a(u.q[2 * c + blk], 1, a1, kH1152);
+        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
+        const float d0 = h_lo(dd), d1 = h_hi(dd);
+        const int sp = ul * (2 * CPU) + 2 * c + blk;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          float t[4];
+          mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+          acc[nt][0] = fmaf(d0, t[0], acc[nt][0]);
+          acc[nt][1] = fmaf(d0, t[1], acc[nt][1]);
+          acc[nt][2] = fmaf(d1, t[2], acc[nt][2]);
+          acc[nt][3] = fmaf(d1, t[3], acc[nt][3]);
+        }
+      }
+    }
+  }
+  static constexpr int kPieces = 68;
+  static __device__ __forceinline__ void stage_piece(uint8_t* dst, const WP& p, int64_t G, int64_t nc, int64_t c, int i) {
+    const int64_t ci = G * nc + c;
+    if (i < 64) cp_async16(dst + i * 16, p.p0 + ci * 1024 + i * 16);
+    else cp_async16(dst + i * 16, p.p1 + ci * 64 + (i - 64) * 16);
+  }
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
+    const uint2 sc = *(const uint2*)(st + 1024 + (lane >> 2) * 8);
+#pragma unroll
+    for (int blk = 0; blk < 2; ++blk) {
+      const uint4 q = *(const uint4*)(st + blk * 512 + lane * 16);
+      const uint32_t dd = blk == 0 ? sc.x : sc.y;
+      const uint32_t dA = dup_lo(dd), dB = dup_hi(dd);
+#pragma unroll
+      for (int s2 = 0; s2 < 2; ++s2) {
+        uint32_t a[4];
+        step_a(q, s2, a, kH1152);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) A[2 * blk + s2][r] = hmul2(a[r], (r & 1) ? dB : dA);
+      }
+    }
+  }
+};
+
+/* ---------------------------------------------------------------------- type traits: Q4_K */
+/* meta row: u16 d | u16 dmin | bytes b_j = sc_j | (m_j >> 4) << 6 (j = 0..7) | u32 m_j & 15 at 4j */
+__device__ __forceinline__ void q4k_scale_min(const uint4& m, int j, int& sc, int& mn) {
+  const uint32_t bw = j < 4 ? m.y : m.z;
+  const uint32_t b = (bw >> (8 * (j & 3))) & 0xffu;
+  sc = (int)(b & 63u);
+  mn = (int)(((m.w >> (4 * j)) & 15u) | ((b >> 6) << 4));
+}
+
+struct TQ4_K {
+  static constexpr int kType = GG_TYPE_Q4_K;
+  static constexpr int UK = 256;
+  static constexpr bool XSUM = true;
+  static constexpr int PW = 768;
+  struct Unit {
+    uint4 q[4];
+    uint4 m[2];
+  };
+  static constexpr int SLOT = 2304; /* qs 4 x 512 | meta 256 */
+  template <int NT> __host__ __device__ static constexpr int ring() { return NT == 1 ? 4 : 2; }
+  static __device__ __forceinline__ void copy(uint8_t* slot, const WP& p, int64_t G, int64_t nc, int64_t unit, int,
+                                              int lane) {
+    const int64_t bi = G * (nc >> 2) + unit;
+#pragma unroll
+    for (int c = 0; c < 4; ++c) cp_async16(slot + c * 512 + lane * 16, p.p0 + (bi * 4 + c) * 512 + lane * 16);
+    if (lane < 16) cp_async16(slot + 2048 + lane * 16, p.p1 + bi * 256 + lane * 16);
+  }
+  static __device__ __forceinline__ void lds(Unit& u, const uint8_t* slot, int lane) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) u.q[c] = *(const uint4*)(slot + c * 512 + lane * 16);
+    u.m[0] = *(const uint4*)(slot + 2048 + (lane >> 2) * 32);
+    u.m[1] = *(const uint4*)(slot + 2048 + (lane >> 2) * 32 + 16);
+  }
+  template <int NT, bool SPLIT>
+  static __device__ __forceinline__ void compute(const Unit& u, int ul, int, const uint4* xs, int nsp, int lo_off,
+                                                 const float* xsum, float (&acc)[NT][4], int lane) {
+    const float dA = h_lo(u.m[0].x), mA = h_hi(u.m[0].x);
+    const float dB = h_lo(u.m[1].x), mB = h_hi(u.m[1].x);
+    const int t4 = lane & 3;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) { /* 32-weight sub-block = steps 2j, 2j+1 = chunk j/2, words 2(j&1), +1 */
+      const int sp = ul * 8 + j;
+      const uint4& q = u.q[j >> 1];
+      const uint32_t w0 = (j & 1) == 0 ? q.x : q.z, w1 = (j & 1) == 0 ? q.y : q.w;
+      uint32_t a0[4], a1[4];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        a0[r] = hsub2(nib_h2(w0, r), kH1024);
+        a1[r] = hsub2(nib_h2(w1, r), kH1024);
+      }
+      int scA, mnA, scB, mnB;
+      q4k_scale_min(u.m[0], j, scA, mnA);
+      q4k_scale_min(u.m[1], j, scB, mnB);
+      const float d1A = dA * (float)scA, m1A = mA * (float)mnA;
+      const float d1B = dB * (float)scB, m1B = mB * (float)mnB;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        float t[4];
+        mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+        const float2 xsm = *(const float2*)(xsum + (nt * nsp + sp) * 8 + 2 * t4);
+        acc[nt][0] = fmaf(d1A, t[0], fmaf(-m1A, xsm.x, acc[nt][0]));
+        acc[nt][1] = fmaf(d1A, t[1], fmaf(-m1A, xsm.y, acc[nt][1]));
+        acc[nt][2] = fmaf(d1B, t[2], fmaf(-m1B, xsm.x, acc[nt][2]));
+        acc[nt][3] = fmaf(d1B, t[3], fmaf(-m1B, xsm.y, acc[nt][3]));
+      }
+    }
+  }
+  static constexpr int kPieces = 48;
+  static __device__ __forceinline__ void stage_piece(uint8_t* dst, const WP& p, int64_t G, int64_t nc, int64_t c, int i) {
+    const int64_t nsb = nc >> 2, sb = c >> 2, cc = c & 3;
+    const int64_t bi = G * nsb + sb;
+    if (i < 32) cp_async16(dst + i * 16, p.p0 + (bi * 4 + cc) * 512 + i * 16);
+    else cp_async16(dst + i * 16, p.p1 + bi * 256 + (i - 32) * 16);
+  }
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t c, uint32_t (&A)[4][4]) {
+    const uint4 q = *(const uint4*)(st + lane * 16);
+    const uint4 m0 = *(const uint4*)(st + 512 + (lane >> 2) * 32);
+    const uint4 m1 = *(const uint4*)(st + 512 + (lane >> 2) * 32 + 16);
+    const float dA = h_lo(m0.x), mA = h_hi(m0.x), dB = h_lo(m1.x), mB = h_hi(m1.x);
+    const int cc = (int)(c & 3);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int j = 2 * cc + h;
+      int scA, mnA, scB, mnB;
+      q4k_scale_min(m0, j, scA, mnA);
+      q4k_scale_min(m1, j, scB, mnB);
+      const uint32_t d1 = pack_h2(dA * (float)scA, dB * (float)scB);   /* lo: row g, hi: row g+8 */
+      const uint32_t m1n = pack_h2(-(mA * (float)mnA), -(mB * (float)mnB));
+      const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
+#pragma unroll
+      for (int s2 = 0; s2 < 2; ++s2) {
+        const int s = 2 * h + s2;
+        const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+          A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
+      }
+    }
+  }
+};
+
+/* ---------------------------------------------------------------------- type traits: Q6_K */
+struct TQ6_K {
+  static constexpr int kType = GG_TYPE_Q6_K;
+  static constexpr int UK = 256;
+  static constexpr bool XSUM = false;
+  static constexpr int PW = 1056; /* ql 512 | qh 256 (8 B per lane) | sc 256 | d 32 */
+  struct Unit {
+    uint4 ql[4];
+    uint4 qh[2];
+    uint4 sc[2];
+    uint32_t d;
+  };
+  static constexpr int SLOT = 3360; /* ql 2048 | qh 1024 | sc 256 | d 32 */
+  template <int NT> __host__ __device__ static constexpr int ring() { return NT == 1 ? 3 : 2; }
+  static __device__ __forceinline__ void copy(uint8_t* slot, const WP& p, int64_t G, int64_t nc, int64_t unit, int,
+                                              int lane) {
+    const int64_t bi = G * (nc >> 2) + unit;
+#pragma unroll
+    for (int c = 0; c < 4; ++c) cp_async16(slot + c * 512 + lane * 16, p.p0 + (bi * 4 + c) * 512 + lane * 16);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) cp_async16(slot + 2048 + h * 512 + lane * 16, p.p1 + (bi * 2 + h) * 512 + lane * 16);
+    if (lane < 16) cp_async16(slot + 3072 + lane * 16, p.p2 + bi * 256 + lane * 16);
+    else if (lane < 18) cp_async16(slot + 3328 + (lane - 16) * 16, p.p3 + bi * 32 + (lane - 16) * 16);
+  }
+  static __device__ __forceinline__ void lds(Unit& u, const uint8_t* slot, int lane) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) u.ql[c] = *(const uint4*)(slot + c * 512 + lane * 16);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) u.qh[h] = *(const uint4*)(slot + 2048 + h * 512 + lane * 16);
+    u.sc[0] = *(const uint4*)(slot + 3072 + (lane >> 2) * 32);
+    u.sc[1] = *(const uint4*)(slot + 3072 + (lane >> 2) * 32 + 16);
+    u.d = *(const uint32_t*)(slot + 3328 + (lane >> 2) * 4);
+  }
+  static __device__ __forceinline__ int sc_at(const uint4& s, int i) {
+    const uint32_t w = (i >> 2) == 0 ? s.x : (i >> 2) == 1 ? s.y : (i >> 2) == 2 ? s.z : s.w;
+    return (int)(int8_t)((w >> (8 * (i & 3))) & 0xffu);
+  }
+  template <int NT, bool SPLIT>
+  static __device__ __forceinline__ void compute(const Unit& u, int ul, int, const uint4* xs, int nsp, int lo_off,
+                                                 const float*, float (&acc)[NT][4], int lane) {
+    const float dA = h_lo(u.d), dB = h_hi(u.d);
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+#pragma unroll
+      for (int hp = 0; hp < 2; ++hp) { /* steps 2hp, 2hp+1 of chunk c: one B load, one qh word */
+        const int sp = ul * 8 + 2 * c + hp;
+        const uint4& hq = u.qh[c >> 1];
+        const int wi = (c & 1) * 2 + hp;
+        const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
+        const uint32_t N0 = hp == 0 ? u.ql[c].x : u.ql[c].z, N1 = hp == 0 ? u.ql[c].y : u.ql[c].w;
+        uint32_t a0[4], a1[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          a0[r] = hsub2(nib_h2(N0, r) | q6_hi(H, 0, r), kH1056);
+          a1[r] = hsub2(nib_h2(N1, r) | q6_hi(H, 1, r), kH1056);
+        }
+        const int sb0 = 4 * c + 2 * hp; /* 16-weight sub-blocks sb0, sb0 + 1 */
+        const float sA0 = dA * (float)sc_at(u.sc[0], sb0), sB0 = dB * (float)sc_at(u.sc[1], sb0);
+        const float sA1 = dA * (float)sc_at(u.sc[0], sb0 + 1), sB1 = dB * (float)sc_at(u.sc[1], sb0 + 1);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          float t0[4], t1[4];
+          mma_two<SPLIT>(t0, t1, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+          acc[nt][0] = fmaf(sA1, t1[0], fmaf(sA0, t0[0], acc[nt][0]));
+          acc[nt][1] = fmaf(sA1, t1[1], fmaf(sA0, t0[1], acc[nt][1]));
+          acc[nt][2] = fmaf(sB1, t1[2], fmaf(sB0, t0[2], acc[nt][2]));
+          acc[nt][3] = fmaf(sB1, t1[3], fmaf(sB0, t0[3], acc[nt][3]));
+        }
+      }
+    }
+  }
+  /* pieces: 32 x 16 B ql, 32 x 8 B qh (indices 32..63), 16 x 16 B sc, 2 x 16 B d */
+  static constexpr int kPieces = 82;
+  static __device__ __forceinline__ void stage_piece(uint8_t* dst, const WP& p, int64_t G, int64_t nc, int64_t c, int i) {
+    const int64_t nsb = nc >> 2, sb = c >> 2, cc = c & 3;
+    const int64_t bi = G * nsb + sb;
+    if (i < 32) {
+      cp_async16(dst + i * 16, p.p0 + (bi * 4 + cc) * 512 + i * 16);
+    } else if (i < 64) {
+      const int L = i - 32;
+      cp_async8(dst + 512 + L * 8, p.p1 + ((bi * 2 + (cc >> 1)) * 32 + L) * 16 + (cc & 1) * 8);
+    } else if (i < 80) {
+      cp_async16(dst + 768 + (i - 64) * 16, p.p2 + bi * 256 + (i - 64) * 16);
+    } else {
+      cp_async16(dst + 1024 + (i - 80) * 16, p.p3 + bi * 32 + (i - 80) * 16);
+    }
+  }
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t c, uint32_t (&A)[4][4]) {
+    const uint4 ql = *(const uint4*)(st + lane * 16);
+    const uint2 qh = *(const uint2*)(st + 512 + lane * 8);
+    const int g = lane >> 2;
+    const uint4 s0 = *(const uint4*)(st + 768 + g * 32);
+    const uint4 s1 = *(const uint4*)(st + 768 + g * 32 + 16);
+    const uint32_t dd = *(const uint32_t*)(st + 1024 + g * 4);
+    const float dA = h_lo(dd), dB = h_hi(dd);
+    const int cc = (int)(c & 3);
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      const uint32_t N = s == 0 ? ql.x : s == 1 ? ql.y : s == 2 ? ql.z : ql.w;
+      const uint32_t H = s < 2 ? qh.x : qh.y;
+      const int sbi = 4 * cc + s;
+      const uint32_t sc2 = pack_h2(dA * (float)sc_at(s0, sbi), dB * (float)sc_at(s1, sbi));
+      const uint32_t sAA = dup_lo(sc2), sBB = dup_hi(sc2);
+#pragma unroll
+      for (int r = 0; r < 4; ++r)
+        A[s][r] = hmul2(hsub2(nib_h2(N, r) | q6_hi(H, s & 1, r), kH1056), (r & 1) ? sBB : sAA);
+    }
+  }
+};
+
+/* ------------------------------------------------------------------------------ decode */
+
+constexpr int kDecThreads = 256; /* 8 warps = 8 row groups = 128 rows per CTA */
+constexpr int kDecWarps = 8;
+
+/* Shared memory of a decode CTA: the weight rings (8 warps x R slots), then per unit of its slice:
+ * xs (uint4 B fragments; hi plane, then lo plane when SPLIT) then xsum (floats). */
+template <class TT, int NT> __host__ __device__ constexpr int dec_ring_bytes() {
+  return kDecWarps * TT::template ring<NT>() * TT::SLOT;
+}
+template <class TT, int NT, bool SPLIT> __host__ __device__ constexpr int dec_smem_per_unit() {
+  return (SPLIT ? 2 : 1) * NT * (TT::UK / 32) * 32 * 16 + (TT::XSUM ? NT * 8 * (TT::UK / 32) * 4 : 0);
+}
+
+__device__ __forceinline__ float4 load_x4(const float* __restrict__ p, bool vec) {
+  if (vec) return __ldg((const float4*)p);
+  return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
+}
+
+/* Two CTAs per SM (registers capped at 128), except where that would spill: the hi/lo split variants
+ * (small problems only, speed irrelevant) and Q6_K with 32 columns. */
+template <class TT, int NT, bool SPLIT> struct DecMinBlocks {
+  static constexpr int value = (SPLIT || (NT >= 4 && TT::kType == GG_TYPE_Q6_K)) ? 1 : 2;
+};
+
+template <class TT, int NT, bool SPLIT>
+__global__ void __launch_bounds__(kDecThreads, DecMinBlocks<TT, NT, SPLIT>::value)
+k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
+         unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
+         int x_vec) {
+  extern __shared__ uint4 dsm[];
+  __shared__ unsigned s_colmax[NT * 8];
+  __shared__ float s_scale[NT * 8];
+  __shared__ float s_descale[NT * 8];
+  __shared__ int s_last;
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int rb = blockIdx.x, sl = blockIdx.y;
+  const int u0 = sl * ups;
+  const int nu = min(ups, units_row - u0);
+  const int KS = nu * TT::UK;
+  const int nsp = KS / 32; /* 32-k steps pairs in the slice */
+  const int64_t k0 = (int64_t)u0 * TT::UK;
+  constexpr int R = TT::template ring<NT>();
+  constexpr int kCPU = TT::UK / 64;
+  /* 64-k chunks that exist in unit u (the last unit of a row can be short) */
+  auto unit_chunks = [&](int u) -> int { const int n = nc - kCPU * u; return n < kCPU ? n : kCPU; };
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  uint4* xs = (uint4*)((uint8_t*)dsm + dec_ring_bytes<TT, NT>());
+  const int lo_off = NT * nsp * 32; /* uint4 offset of the lo plane */
+  float* xsum = (float*)(xs + (SPLIT ? 2 : 1) * lo_off);
+  const int64_t G = (int64_t)rb * kDecWarps + warp;
+  const bool active = G < Gn;
+
+
+  /* ---- stage x[0 .. batch)[k0 .. k0 + KS) as f16 B fragments ----
+   * Flat over (column, float4 of the slice): each column's slice is KS/4 float4s, a multiple of
+   * 16, so a 16-lane group never straddles two columns and an 8-lane group is exactly one 32-k
+   * sub-block. Four independent loads per thread per round. Columns >= batch are left unwritten:
+   * they only feed output columns that are never stored. */
+  if (tid < NT * 8) s_colmax[tid] = 0u;
+  __syncthreads();
+  const int f4 = KS / 4;
+  const int total = batch * f4;
+  const bool xv = x_vec != 0;
+  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const int c = i / f4, f = i - c * f4;
+      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (i < total && k0 + 4 * f < K) v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      float m = fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w)));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 8));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      if ((lane & 15) == 0 && i < total) atomicMax(&s_colmax[i / f4], __float_as_uint(m));
+    }
+  }
+  /* now start streaming this warp's weights (R units, one cp.async group each): issued after the
+   * x loads above, so those do not queue behind the weight burst */
+#pragma unroll
+  for (int i = 0; i < R; ++i) {
+    if (active && i < nu) TT::copy(ring + i * TT::SLOT, wp, G, nc, u0 + i, unit_chunks(u0 + i), lane);
+    cp_async_commit();
+  }
+  __syncthreads();
+  if (tid < NT * 8) {
+    float ds;
+    s_scale[tid] = tid < batch ? col_scale(__uint_as_float(s_colmax[tid]), &ds) : 0.0f;
+    s_descale[tid] = tid < batch ? ds : 0.0f;
+  }
+  __syncthreads();
+  uint32_t* xs32 = (uint32_t*)xs;
+  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const int c = i / f4, f = i - c * f4;
+      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (i < total && k0 + 4 * f < K) {
+        v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
+        const float sc = s_scale[c];
+        v[u].x *= sc; v[u].y *= sc; v[u].z *= sc; v[u].w *= sc;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const bool valid = i < total;
+      const int c = i / f4, f = i - c * f4;
+      const int nt = c >> 3, g = c & 7;
+      const int kr = 4 * f; /* k relative to the slice */
+      if (valid) {
+        const int st = kr >> 4, kk = kr & 15;
+        const int t = (kk & 7) >> 1, half = kk >> 3, spi = st >> 1, word = ((st & 1) << 1) | half;
+        const int idx = ((nt * nsp + spi) * 32 + g * 4 + t) * 4 + word;
+        const uint32_t h01 = pack_h2(v[u].x, v[u].y), h23 = pack_h2(v[u].z, v[u].w);
+        xs32[idx] = h01;
+        xs32[idx + 4] = h23;
+        if (SPLIT) { /* lo = x - f16(x), exact in f32, rounded to f16: x = hi + lo to ~2^-22 */
+          const float2 f01 = __half22float2(*reinterpret_cast<const __half2*>(&h01));
+          const float2 f23 = __half22float2(*reinterpret_cast<const __half2*>(&h23));
+          xs32[4 * lo_off + idx] = pack_h2(v[u].x - f01.x, v[u].y - f01.y);
+          xs32[4 * lo_off + idx + 4] = pack_h2(v[u].z - f23.x, v[u].w - f23.y);
+        }
+      }
+      if (TT::XSUM) {
+        float sm = (v[u].x + v[u].y) + (v[u].z + v[u].w);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 1);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 2);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 4);
+        if (valid && (lane & 7) == 0) xsum[(nt * nsp + (kr >> 5)) * 8 + g] = sm;
+      }
+    }
+  }
+  __syncthreads();
+
+  /* ---- stream the weights ---- */
+  float acc[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+  constexpr int kUnroll = TT::UK == 64 ? 2 : 1; /* small units: two per iteration */
+  if (active) {
+#pragma unroll kUnroll
+    for (int ul = 0; ul < nu; ++ul) {
+      cp_async_wait<R - 1>(); /* unit ul has landed (this lane's copies) */
+      __syncwarp();           /* ... and every lane's */
+      uint8_t* slot = ring + (ul % R) * TT::SLOT;
+      typename TT::Unit u;
+      TT::lds(u, slot, lane);
+      __syncwarp(); /* every lane has read the slot before it is refilled */
+      if (ul + R < nu) TT::copy(slot, wp, G, nc, u0 + ul + R, unit_chunks(u0 + ul + R), lane);
+      cp_async_commit();
+      TT::template compute<NT, SPLIT>(u, ul, unit_chunks(u0 + ul), xs, nsp, lo_off, xsum, acc, lane);
+    }
+  }
+  cp_async_wait<0>();
+
+  /* ---- epilogue ---- */
+  const int t = lane & 3, g = lane >> 2;
+  const int64_t rA = G * 16 + g;
+  if (S == 1) {
+    if (active) {
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int c = nt * 8 + 2 * t + (j & 1);
+          const int64_t r = rA + (j >> 1) * 8;
+          if (c < batch && r < rows) y[(int64_t)c * rows + r] = acc[nt][j] * s_descale[c];
+        }
+    }
+    return;
+  }
+  const int64_t rows_p = (int64_t)Gn * 16;
+  if (active) {
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int c = nt * 8 + 2 * t + (j & 1);
+        const int64_t r = rA + (j >> 1) * 8;
+        if (c < batch) part[((int64_t)sl * batch + c) * rows_p + r] = acc[nt][j] * s_descale[c];
+      }
+  }
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) s_last = atomicAdd(&counters[rb], 1u) == (unsigned)(S - 1);
+  __syncthreads();
+  if (!s_last) return;
+  __threadfence();
+  const int64_t rbase = (int64_t)rb * kDecWarps * 16;
+  for (int o = tid; o < batch * kDecWarps * 16; o += kDecThreads) {
+    const int c = o / (kDecWarps * 16);
+    const int64_t r = rbase + o % (kDecWarps * 16);
+    if (r >= rows) continue;
+    const float* pp = part + (int64_t)c * rows_p + r;
+    const int64_t qs = (int64_t)batch * rows_p;
+    float s = 0.0f;
+    int q = 0;
+    for (; q + 4 <= S; q += 4) { /* four loads in flight, added in slice order */
+      const float a0 = __ldcg(pp + (q + 0) * qs), a1 = __ldcg(pp + (q + 1) * qs);
+      const float a2 = __ldcg(pp + (q + 2) * qs), a3 = __ldcg(pp + (q + 3) * qs);
+      s += a0; s += a1; s += a2; s += a3;
+    }
+    for (; q < S; ++q) s += __ldcg(pp + q * qs);
+    y[(int64_t)c * rows + r] = s;
+  }
+  if (tid == 0) counters[rb] = 0u;
+}
+
+/* ----------------------------------------------------------------------------- prefill */
+
+constexpr int kPreThreads = 256;
+constexpr int kPreStages = 4;
+constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 lanes x 16 B */
+template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
+template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
+
+/* x f32 [batch][K] -> xp: f16 B fragments [chunk][NTtot][2][32 lanes][16 B], scaled per column;
+ * descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
+__global__ void __launch_bounds__(256)
+k_xprep(const float* __restrict__ x, uint32_t* __restrict__ xp, float* __restrict__ descale, int K, int Kp, int batch,
+        int NTtot) {
+  __shared__ float red[32];
+  const int c = blockIdx.x;
+  const int nt = c >> 3, g = c & 7;
+  const float* xr = x + (int64_t)c * K;
+  float sc = 0.0f, ds = 1.0f;
+  if (c < batch) {
+    float m = 0.0f;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+      if (threadIdx.x == 0) red[0] = m;
+    }
+    __syncthreads();
+    sc = col_scale(red[0], &ds);
+  }
+  if (threadIdx.x == 0) descale[c] = ds;
+  for (int p = threadIdx.x; p < Kp / 2; p += blockDim.x) {
+    const int k = 2 * p;
+    float v0 = 0.0f, v1 = 0.0f;
+    if (c < batch && k < K) { /* K is even (a multiple of 32) */
+      v0 = __ldg(xr + k) * sc;
+      v1 = __ldg(xr + k + 1) * sc;
+    }
+    const int cc = k >> 6, kr = k & 63;
+    const int st = kr >> 4, kk = kr & 15;
+    const int t = (kk & 7) >> 1, half = kk >> 3, sp = st >> 1, word = ((st & 1) << 1) | half;
+    const int64_t idx = ((((int64_t)cc * NTtot + nt) * 2 + sp) * 32 + g * 4 + t) * 4 + word;
+    xp[idx] = pack_h2(v0, v1);
+  }
+}
+
+template <class TT>
+__device__ __forceinline__ void pre_load_stage(uint8_t* st, const WP& wp, const uint4* __restrict__ xp, int64_t gm0,
+                                               int64_t Gn, int64_t nc, int64_t c, int64_t NTtot, int nt0, int tid) {
+  const uint4* src = xp + ((int64_t)c * NTtot + nt0) * 64;
+#pragma unroll
+  for (int i = 0; i < kPreXBytes / 16 / kPreThreads; ++i) cp_async16(st + (tid + i * kPreThreads) * 16, src + tid + i * kPreThreads);
+  uint8_t* ws = st + kPreXBytes;
+  for (int i = tid; i < 8 * TT::kPieces; i += kPreThreads) {
+    const int gl = i / TT::kPieces, pc = i % TT::kPieces;
+    if (gm0 + gl < Gn) TT::stage_piece(ws + gl * TT::PW, wp, gm0 + gl, nc, c, pc);
+  }
+}
+
+/* Prefill GEMM. Per k64 chunk c, one barrier: the raw W and x bytes of chunk c+3 are requested
+ * (cp.async, 4 stages); each warp builds the f16 A fragments of its 2 row groups from the raw
+ * bytes in registers (W read from shared memory once per warp, 16 B per lane) and runs its
+ * 2 x 8 x 4 mma on chunk c, B fragments one 16-byte LDS per n-tile and step pair.
+ * (A variant that dequantized each chunk once per CTA into an f16 A tile in shared memory was
+ * slower, 300 vs 262 us at n = 512: shared-memory traffic, see NOTES.md.) */
+template <class TT>
+__global__ void __launch_bounds__(kPreThreads, 1)
+k_prefill(WP wp, const uint4* __restrict__ xp, const float* __restrict__ descale, float* __restrict__ y, int rows,
+          int Gn, int nc, int NTtot, int batch) {
+  extern __shared__ uint4 psm_[];
+  uint8_t* sm = (uint8_t*)psm_;
+  constexpr int STB = pre_stage_bytes<TT>();
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int wm = warp >> 1, wn = warp & 1;
+  const int64_t gm0 = (int64_t)blockIdx.x * 8;
+  const int nt0 = blockIdx.y * 16;
+
+#pragma unroll
+  for (int s = 0; s < kPreStages - 1; ++s) {
+    if (s < nc) pre_load_stage<TT>(sm + s * STB, wp, xp, gm0, Gn, nc, s, NTtot, nt0, tid);
+    cp_async_commit();
+  }
+
+  float acc[2][8][4];
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < 8; ++ni) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.0f;
+
+  for (int c = 0; c < nc; ++c) {
+    cp_async_wait<kPreStages - 2>(); /* chunk c landed (this thread's copies) */
+    __syncthreads();                  /* ... everyone's; iteration c-1 finished with its stage */
+    {
+      const int cn = c + kPreStages - 1;
+      if (cn < nc) pre_load_stage<TT>(sm + (cn % kPreStages) * STB, wp, xp, gm0, Gn, nc, cn, NTtot, nt0, tid);
+      cp_async_commit();
+    }
+    const uint8_t* st = sm + (c % kPreStages) * STB;
+    uint32_t A[2][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 2; ++mi) TT::afrag(st + kPreXBytes + (2 * wm + mi) * TT::PW, lane, c, A[mi]);
+    const uint4* xs = (const uint4*)st;
+#pragma unroll
+    for (int sp = 0; sp < 2; ++sp) {
+      uint4 B[8];
+#pragma unroll
+      for (int ni = 0; ni < 8; ++ni) B[ni] = xs[((8 * wn + ni) * 2 + sp) * 32 + lane];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) /* 16 independent accumulators between dependent mma */
+#pragma unroll
+        for (int ni = 0; ni < 8; ++ni)
+#pragma unroll
+          for (int mi = 0; mi < 2; ++mi)
+            mma16816(acc[mi][ni], A[mi][2 * sp + h], h == 0 ? B[ni].x : B[ni].z, h == 0 ? B[ni].y : B[ni].w);
+    }
+  }
+  cp_async_wait<0>();
+
+  const int t = lane & 3, g = lane >> 2;
+#pragma unroll
+  for (int mi = 0; mi < 2; ++mi) {
+    const int64_t rA = (gm0 + 2 * wm + mi) * 16 + g;
+#pragma unroll
+    for (int ni = 0; ni < 8; ++ni) {
+      const int cb = (nt0 + 8 * wn + ni) * 8 + 2 * t;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int c = cb + (j & 1);
+        const int64_t r = rA + (j >> 1) * 8;
+        if (c < batch && r < rows) y[(int64_t)c * rows + r] = acc[mi][ni][j] * __ldg(descale + c);
+      }
+    }
+  }
+}
+
+/* -------------------------------------------------------------------------------- packing */
+
+/* raw Q4_0 nibble j (0..31) of block b of row r; 8 (q = 0) outside the matrix */
+__device__ __forceinline__ uint32_t raw_q4_0(const uint8_t* raw, int64_t rows, int64_t nb, int64_t r, int64_t b, int j) {
+  if (r >= rows || b >= nb) return 8u;
+  const uint8_t* q = raw + (r * nb + b) * 18 + 2;
+  return j < 16 ? (q[j] & 15u) : (q[j - 16] >> 4);
+}
+__device__ __forceinline__ uint32_t raw_half(const uint8_t* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
+/* (row, k offset) of nibble i in a lane's 4-bit step word */
+__device__ __forceinline__ int nib_row(int i) { return i & 1; } /* 0: row g, 1: row g+8 */
+__device__ __forceinline__ int nib_k(int i, int t) { return 2 * t + 8 * ((i >> 1) & 1) + (i >> 2); }
+
+__global__ void k_pack_q4_0(const uint8_t* __restrict__ raw, uint8_t* __restrict__ qs, uint8_t* __restrict__ sc,
+                            int64_t rows, int64_t nb, int64_t Gn, int64_t nc) {
+  const int64_t total = Gn * nc * 32;
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int L = (int)(idx & 31);
+    const int64_t rest = idx >> 5, c = rest % nc, G = rest / nc;
+    const int g = L >> 2, t = L & 3;
+    const int64_t rr[2] = {G * 16 + g, G * 16 + g + 8};
+    uint32_t w[4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      const int64_t b = 2 * c + (s >> 1);
+      const int kb = 16 * (s & 1);
+      uint32_t v = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) v |= raw_q4_0(raw, rows, nb, rr[nib_row(i)], b, kb + nib_k(i, t)) << (4 * i);
+      w[s] = v;
+    }
+    ((uint4*)qs)[idx] = make_uint4(w[0], w[1], w[2], w[3]);
+    if (t == 0) {
+      uint32_t h[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t r = rr[i & 1], b = 2 * c + (i >> 1);
+        h[i] = (r < rows && b < nb) ? raw_half(raw + (r * nb + b) * 18) : 0u;
+      }
+      ((uint2*)sc)[(G * nc + c) * 8 + g] = make_uint2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
+    }
+  }
+}
+
+__global__ void k_pack_q8_0(const uint8_t* __restrict__ raw, uint8_t* __restrict__ qs, uint8_t* __restrict__ sc,
+                            int64_t rows, int64_t nb, int64_t Gn, int64_t nc) {
+  const int64_t total = Gn * nc * 64;
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int L = (int)(idx & 31);
+    const int blk = (int)((idx >> 5) & 1);
+    const int64_t rest = idx >> 6, c = rest % nc, G = rest / nc;
+    const int g = L >> 2, t = L & 3;
+    const int64_t rr[2] = {G * 16 + g, G * 16 + g + 8};
+    const int64_t b = 2 * c + blk;
+    auto q = [&](int ri, int j) -> uint32_t {
+      const int64_t r = rr[ri];
+      if (r >= rows || b >= nb) return 0u;
+      return raw[(r * nb + b) * 34 + 2 + j];
+    };
+    uint32_t w[4];
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+#pragma unroll
+      for (int hk = 0; hk < 2; ++hk) {
+        const int k = 16 * s + 2 * t + 8 * hk;
+        w[2 * s + hk] = q(0, k) | (q(0, k + 1) << 8) | (q(1, k) << 16) | (q(1, k + 1) << 24);
+      }
+    }
+    ((uint4*)qs)[idx] = make_uint4(w[0], w[1], w[2], w[3]);
+    if (blk == 0 && t == 0) {
+      uint32_t h[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t r = rr[i & 1], bb = 2 * c + (i >> 1);
+        h[i] = (r < rows && bb < nb) ? raw_half(raw + (r * nb + bb) * 34) : 0u;
+      }
+      ((uint2*)sc)[(G * nc + c) * 8 + g] = make_uint2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
+    }
+  }
+}
+
+__global__ void k_pack_q4_k(const uint8_t* __restrict__ raw, uint8_t* __restrict__ qs, uint8_t* __restrict__ meta,
+                            int64_t rows, int64_t nsb, int64_t Gn) {
+  const int64_t total = Gn * nsb * 4 * 32;
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int L = (int)(idx & 31);
+    const int cc = (int)((idx >> 5) & 3);
+    const int64_t rest = idx >> 7, sb = rest % nsb, G = rest / nsb;
+    const int g = L >> 2, t = L & 3;
+    const int64_t rr[2] = {G * 16 + g, G * 16 + g + 8};
+    auto nib = [&](int ri, int j) -> uint32_t { /* j: weight in the super-block */
+      const int64_t r = rr[ri];
+      if (r >= rows) return 0u;
+      const uint8_t* q = raw + (r * nsb + sb) * 144 + 16;
+      const uint8_t v = q[32 * (j >> 6) + (j & 31)];
+      return (j & 32) ? (uint32_t)(v >> 4) : (uint32_t)(v & 15);
+    };
+    uint32_t w[4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      uint32_t v = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) v |= nib(nib_row(i), 64 * cc + 16 * s + nib_k(i, t)) << (4 * i);
+      w[s] = v;
+    }
+    ((uint4*)qs)[idx] = make_uint4(w[0], w[1], w[2], w[3]);
+    if (cc == 0 && t == 0) {
+#pragma unroll
+      for (int ri = 0; ri < 2; ++ri) {
+        const int64_t r = rr[ri];
+        uint4 m = make_uint4(0u, 0u, 0u, 0u);
+        if (r < rows) {
+          const uint8_t* b = raw + (r * nsb + sb) * 144;
+          const uint8_t* S = b + 4;
+          uint32_t bytes[8];
+          uint32_t mlo = 0;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            uint32_t scj, mj;
+            if (j < 4) {
+              scj = S[j] & 63u;
+              mj = S[j + 4] & 63u;
+            } else {
+              scj = (S[j + 4] & 15u) | ((uint32_t)(S[j - 4] >> 6) << 4);
+              mj = (uint32_t)(S[j + 4] >> 4) | ((uint32_t)(S[j] >> 6) << 4);
+            }
+            bytes[j] = scj | ((mj >> 4) << 6);
+            mlo |= (mj & 15u) << (4 * j);
+          }
+          m.x = raw_half(b) | (raw_half(b + 2) << 16);
+          m.y = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
+          m.z = bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24);
+          m.w = mlo;
+        }
+        ((uint4*)meta)[((G * nsb + sb) * 8 + g) * 2 + ri] = m;
+      }
+    }
+  }
+}
+
+__global__ void k_pack_q6_k(const uint8_t* __restrict__ raw, uint8_t* __restrict__ ql, uint8_t* __restrict__ qh,
+                            uint8_t* __restrict__ scl, uint8_t* __restrict__ dd, int64_t rows, int64_t nsb, int64_t Gn) {
+  const int64_t total = Gn * nsb * 4 * 32;
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+    const int L = (int)(idx & 31);
+    const int cc = (int)((idx >> 5) & 3);
+    const int64_t rest = idx >> 7, sb = rest % nsb, G = rest / nsb;
+    const int g = L >> 2, t = L & 3;
+    const int64_t rr[2] = {G * 16 + g, G * 16 + g + 8};
+    /* low 4 bits and high 2 bits of weight j (0..255) of row ri */
+    auto q6 = [&](int ri, int j, uint32_t& lo, uint32_t& hi) {
+      const int64_t r = rr[ri];
+      lo = 0u;
+      hi = 0u;
+      if (r >= rows) return;
+      const uint8_t* b = raw + (r * nsb + sb) * 210;
+      const int h = j >> 7, qq = (j >> 5) & 3, l = j & 31;
+      const uint8_t v = b[64 * h + l + 32 * (qq & 1)];
+      lo = qq >= 2 ? (uint32_t)(v >> 4) : (uint32_t)(v & 15);
+      hi = (uint32_t)(b[128 + 32 * h + l] >> (2 * qq)) & 3u;
+    };
+    uint32_t w[4], hw[2] = {0u, 0u};
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      uint32_t v = 0;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        uint32_t lo, hi;
+        q6(nib_row(i), 64 * cc + 16 * s + nib_k(i, t), lo, hi);
+        v |= lo << (4 * i);
+        const int pos = (s & 1) == 0 ? (i < 4 ? 4 + 2 * i : 20 + 2 * (i - 4)) : (i < 4 ? 12 + 2 * i : (28 + 2 * (i - 4)) & 31);
+        hw[s >> 1] |= hi << pos;
+      }
+      w[s] = v;
+    }
+    const int64_t bi = G * nsb + sb;
+    ((uint4*)ql)[(bi * 4 + cc) * 32 + L] = make_uint4(w[0], w[1], w[2], w[3]);
+    *(uint2*)(qh + ((bi * 2 + (cc >> 1)) * 32 + L) * 16 + (cc & 1) * 8) = make_uint2(hw[0], hw[1]);
+    if (cc == 0 && t == 0) {
+      uint32_t dv[2];
+#pragma unroll
+      for (int ri = 0; ri < 2; ++ri) {
+        const int64_t r = rr[ri];
+        uint4 s = make_uint4(0u, 0u, 0u, 0u);
+        dv[ri] = 0u;
+        if (r < rows) {
+          const uint8_t* b = raw + (r * nsb + sb) * 210;
+          uint32_t v[16];
+#pragma unroll
+          for (int i = 0; i < 16; ++i) v[i] = b[192 + i];
+          s.x = v[0] | (v[1] << 8) | (v[2] << 16) | (v[3] << 24);
+          s.y = v[4] | (v[5] << 8) | (v[6] << 16) | (v[7] << 24);
+          s.z = v[8] | (v[9] << 8) | (v[10] << 16) | (v[11] << 24);
+          s.w = v[12] | (v[13] << 8) | (v[14] << 16) | (v[15] << 24);
+          dv[ri] = raw_half(b + 208);
+        }
+        ((uint4*)scl)[(bi * 8 + g) * 2 + ri] = s;
+      }
+      ((uint32_t*)dd)[bi * 8 + g] = dv[0] | (dv[1] << 16);
+    }
+  }
+}
+
+} /* namespace mmf */
+
+#endif /* GG_MATMUL_FRAG_CUH */

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { GpuOutOfMemoryError } from '../../src/errors.js';
+import { GgufFile } from '../../src/gguf/file.js';
+import { uploadTensors } from '../../src/gpu/loader.js';
+import { cli, QUANTS } from '../cli/helpers.js';
+import { openGpuOrReason } from './gpu-helpers.js';
+
+const { gpu, reason } = openGpuOrReason();
+
+describe.skipIf(!gpu)(`GPU faults${reason ? ` (${reason})` : ''}`, () => {
+  it('reports out of memory with the sizes, and the device works afterwards in the same process', () => {
+    const g = gpu!;
+    const { total } = g.memInfo();
+    let caught: unknown;
+    try {
+      g.alloc(total * 2);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(GpuOutOfMemoryError);
+    const oom = caught as GpuOutOfMemoryError;
+    expect(oom.requestedBytes).toBe(total * 2);
+    expect(oom.freeBytes).toBeGreaterThan(0);
+    expect(oom.message).toMatch(/out of GPU memory/);
+    // Still usable: allocate, upload, dequantize, download.
+    const src = g.alloc(18);
+    const dst = g.alloc(32 * 4);
+    try {
+      const block = new Uint8Array(18);
+      block[1] = 0x38; // d = 0.5 (fp16 0x3800)
+      block.fill(0x98, 2); // nibbles 8 (low) and 9 (high): weights 0 and 0.5
+      g.upload(src, block);
+      g.dequantize(2, src, dst, 1, 32, 'f32');
+      const out = new Float32Array(32);
+      g.download(dst, new Uint8Array(out.buffer));
+      expect([out[0], out[16]]).toEqual([0, 0.5]);
+    } finally {
+      src.dispose();
+      dst.dispose();
+    }
+  });
+
+  it('checks VRAM before uploading a model that cannot fit', () => {
+    const file = GgufFile.open(QUANTS);
+    try {
+      const t = file.tensors[0]!;
+      const many = Array.from({ length: Math.ceil((gpu!.memInfo().total * 1.5) / t.nbytes!) }, () => t);
+      expect(() => uploadTensors(gpu!, file, many)).toThrow(GpuOutOfMemoryError);
+    } finally {
+      file.close();
+    }
+  });
+
+  it('rejects invalid launches with a typed error instead of crashing', () => {
+    const g = gpu!;
+    const buf = g.alloc(1024);
+    try {
+      expect(() => g.dequantize(99, buf, buf, 1, 32, 'f32')).toThrow(/type|unsupported|invalid/i);
+      expect(() => g.dequantize(2, buf, buf, 1, 33, 'f32')).toThrow(/multiple|invalid/i);
+    } finally {
+      buf.dispose();
+    }
+  });
+
+  it('exits 4 with a clear message when the library is missing', () => {
+    const r = cli(['dequant', QUANTS, '-t', 'blk.2.q4_0.edge', '-o', '/tmp'], { GGUF_GPU_LIB: '/nonexistent.so' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/GPU library was not found/);
+  });
+});
