@@ -28,13 +28,23 @@ export function metadataToJson(value: GgufValue, full: boolean): unknown {
   return full || all.length <= SHORT_ARRAY_LENGTH ? items : { length: all.length, first: items };
 }
 
+/** The shortest decimal that reads back as the same float32 (1e-5, not 0.000009999999747378752). */
+export function shortestF32(x: number): string {
+  for (let p = 1; p < 9; p++) {
+    const s = Number(x.toPrecision(p));
+    if (Math.fround(s) === x) return String(s);
+  }
+  return String(x);
+}
+
 /** One line for a metadata value in text mode. */
-export function metadataToText(value: GgufValue): string {
+export function metadataToText(value: GgufValue, float32 = false): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
+  if (typeof value === 'number' && float32) return shortestF32(value);
   if (!isArray(value)) return String(value);
   const all = value.values as ArrayLike<GgufValue>;
   const shown: string[] = [];
-  for (let i = 0; i < Math.min(all.length, 4); i++) shown.push(metadataToText(all[i]!));
+  for (let i = 0; i < Math.min(all.length, 4); i++) shown.push(metadataToText(all[i]!, value.values instanceof Float32Array));
   return `[${shown.join(', ')}${all.length > 4 ? `, ... (${all.length} items)` : ''}]`;
 }
 

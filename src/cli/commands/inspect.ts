@@ -62,7 +62,7 @@ function renderText(file: GgufFile): string {
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
         const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
-        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value)];
+        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32)];
       }),
     ),
   );
