@@ -1,0 +1,81 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { GgufFile } from '../../src/gguf/file.js';
+import { parseNpy } from '../../src/npy.js';
+import { decoderFor, replaceDecoderForTesting } from '../../src/quant/index.js';
+import { cli, QUANTS, REFS, tempDir } from '../cli/helpers.js';
+import { openGpuOrReason } from './gpu-helpers.js';
+
+const { gpu, reason } = openGpuOrReason();
+
+describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`, () => {
+  it('dequant --backend gpu writes every fixture tensor bit-exactly', () => {
+    const out = tempDir();
+    const r = cli(['dequant', QUANTS, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const refs = GgufFile.open(REFS);
+    try {
+      for (const name of readdirSync(out)) {
+        const npy = parseNpy(readFileSync(join(out, name)));
+        expect(Buffer.compare(Buffer.from(npy.data), refs.readTensorBytes(refs.tensor(name.replace(/\.npy$/, '')))), name).toBe(0);
+      }
+    } finally {
+      refs.close();
+    }
+  });
+
+  it('verify passes on the fixtures with dequant exact and NMSE under the bar', () => {
+    const r = cli(['verify', QUANTS, '--batch', '1,3,8,512', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.pass).toBe(true);
+    for (const t of report.tensors.filter((v: { skipped?: string }) => !v.skipped)) {
+      expect(t.dequant.mismatches, t.tensor).toBe(0);
+      expect(t.matmul.map((m: { batch: number }) => m.batch)).toEqual([1, 3, 8, 512]);
+    }
+  });
+
+  it('verify fails with exit 1 and names the tensor when the CPU decoder is broken', async () => {
+    const q6k = decoderFor(14)!;
+    const restore = replaceDecoderForTesting(14, (src, dst, n) => {
+      q6k.decode(src, dst, n);
+      dst[0] = -dst[0]! - 1;
+    });
+    let stdout = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: unknown) => ((stdout += String(c)), true));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['node', 'gguf-gpu', 'verify', QUANTS, '-t', 'blk.1.*'])).toBe(1);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      restore();
+    }
+    expect(stdout).toMatch(/FAILED: .*blk\.1\.q6_K\.wide/);
+  });
+
+  it('bench reports ceilings, fractions of the floor and baselines as JSON', () => {
+    const r = cli(['bench', '--types', 'q4_0,q6_K', '--shape', '1024x4096', '--batch', '1,8,512', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.peaks.copyGBps).toBeGreaterThan(100);
+    expect(report.results).toHaveLength(6);
+    for (const x of report.results) {
+      expect(x).toMatchObject({ shape: [1024, 4096] });
+      expect(x.us).toBeGreaterThan(0);
+      expect(x.fraction).toBeGreaterThan(0);
+      expect(x.kernel.length).toBeGreaterThan(0);
+      expect(x.nmse).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it('bench over a file sums per type and estimates a decode step', () => {
+    const r = cli(['bench', QUANTS, '--json', '--cache', 'warm']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.perType.map((p: { type: string }) => p.type)).toContain('Q4_K');
+    expect(report.decodeStepEstimateUs).toBeGreaterThan(0);
+  });
+});
