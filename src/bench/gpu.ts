@@ -59,7 +59,8 @@ function iters(estimatedUs: number) {
 /** Buffers to rotate over so the L2 holds none of them when cold (3x the L2 in total). */
 export function rotationCount(gpu: Gpu, bytes: number, cache: CacheMode): number {
   if (cache === 'warm') return 1;
-  return Math.max(2, Math.ceil((3 * gpu.info.l2Bytes) / Math.max(1, bytes)));
+  // Capped: a tiny matrix cannot be made L2-cold by rotation without absurd numbers of copies.
+  return Math.min(256, Math.max(2, Math.ceil((3 * gpu.info.l2Bytes) / Math.max(1, bytes))));
 }
 
 function ptrs(bufs: readonly DeviceBuffer[]): BigUint64Array {
