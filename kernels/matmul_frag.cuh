@@ -41,21 +41,24 @@
  *     Q6_K: ql Gn*nsb*2048 | qh Gn*nsb*1024 | sc Gn*nsb*256 | d Gn*nsb*32 = Gn*16 * nsb * 210 B
  *
  * ---------------------------------------------------------------------------------------------
- * DECODE (batch <= 32): k_decode<Type, NT, D>. W is the mma A operand (16 rows), the batch the
+ * DECODE (batch <= 64): k_decode<Type, NT, SPLIT>. W is the mma A operand (16 rows), the batch the
  * N operand (NT tiles of 8 columns, zero-padded). A CTA of 8 warps takes 8 row groups (128 rows)
- * and a K slice; warp w streams group w of the slice with 16-byte loads, D units in flight (a
- * unit = 64 k for Q4_0/Q8_0, 256 for the K-quants), straight into registers.
+ * and a K slice (split-K, S slices, one wave of 2 CTAs per SM); warp w streams group w of the slice
+ * through its own ring of R shared-memory slots filled with cp.async (LDGSTS.128; a slot = one
+ * unit: 4 chunks for Q4_0, 2 for Q8_0, one super-block for the K-quants), so the bytes in flight
+ * cost no registers.
  * Accuracy: the A operand holds the raw integer quants, exact in f16 (|q| <= 128); the block scale
  * (Q4_0/Q8_0 d, Q4_K d*sc and dmin*m, Q6_K d*sc) is applied in f32 to the mma's per-block partial
  * sums: acc += (d*sc) * sum(q*x) - (dmin*m) * sum(x). The only rounding besides f32 accumulation
  * is x to f16. x is scaled per column by a power of two (max |x| into [2^14, 2^15)) before the
- * conversion and the result scaled back, so no range is lost; NMSE from x rounding ~ 4e-8.
+ * conversion and the result scaled back, so no range is lost; NMSE from x rounding ~ 4e-8. With
+ * SPLIT (small problems, chosen by the host) x = hi + lo in two f16 planes, two mma: ~2^-22.
  * The K slice's x is staged once per CTA in shared memory, already in B-fragment order (one
  * 16-byte LDS gives a lane its B fragments for two k16 steps), with per-32 column sums for Q4_K.
- * Split-K: with S slices per row block, each CTA writes its partial sums; the last CTA of a row
- * block (atomic counter, self-resetting) adds the S partials in fixed order: deterministic.
+ * With S slices per row block, each CTA writes its partial sums; the last CTA of a row block
+ * (atomic counter, self-resetting) adds the S partials in fixed order: deterministic.
  *
- * PREFILL (batch > 32): k_prefill<Type>. 128 x 128 output tile, 8 warps (4 along M x 2 along N,
+ * PREFILL (batch > 64): k_prefill<Type>. 128 x 128 output tile, 8 warps (4 along M x 2 along N,
  * 32 x 64 each), k64 per stage, 4-stage cp.async pipeline. W chunks are copied raw into shared
  * memory; each warp builds its f16 A fragments from them (scale folded in: f16(d * q), f16 FMA for
  * Q4_K's min), and reads B fragments of x from shared memory, which a small pre-kernel (k_xprep)
