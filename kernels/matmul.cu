@@ -15,7 +15,7 @@
  * ABI (kernels/gguf_gpu.h):
  *   gg_matmul_packed_size / gg_matmul_pack  raw device blocks -> packed device layout (once).
  *   gg_matmul / gg_bench_matmul             take PACKED weights.
- *   gg_matmul_kernel_name                   the dispatch table's pick for (type, batch).
+ *   gg_matmul_kernel_name                   the dispatch table's pick for (type, rows, batch).
  *   gg_matmul_kernel_info                   the name of kernel index i (for the `kernel` argument).
  *
  * Kernel indices (the `kernel` argument; -1 = dispatch table):
@@ -506,7 +506,7 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      stay on mma_decode_n32 (exact W; the GEMM rounds W to f16, and over few outputs
  *                      one badly-conditioned dot product could dominate the NMSE).
  *   other types:       batch <= 8 generic_gemv, above generic_gemm.
- * rows < 0 means "large" (gg_matmul_kernel_name, which is not told the row count). */
+ * rows < 0 means "large". */
 int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
   if (frag) {
     (void)type;
@@ -614,14 +614,15 @@ GG_API int gg_matmul(int32_t ggml_type, const void* w, const float* x, float* y,
   return run_matmul(ggml_type, w, x, y, rows, row_len, batch, frag, kid);
 }
 
-GG_API int gg_matmul_kernel_name(int32_t ggml_type, int32_t batch, char* buf, int32_t buf_len) {
+GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int32_t batch, char* buf, int32_t buf_len) {
   if (!type_known(ggml_type))
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul_kernel_name: ggml type %d is not supported", (int)ggml_type);
-  if (batch <= 0) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: batch must be >= 1");
+  if (batch <= 0 || rows < 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: need batch >= 1 and rows >= 0");
   bool frag = false;
   GG_TRY(frag_path(ggml_type, &frag));
   int kid = 0;
-  GG_TRY(pick_kernel(ggml_type, batch, -1, frag, &kid));
+  GG_TRY(pick_kernel(ggml_type, batch, rows, frag, &kid));
   return copy_name(kKernelNames[kid], buf, buf_len);
 }
 

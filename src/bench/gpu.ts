@@ -272,7 +272,7 @@ export function benchTensor(gpu: Gpu, t: TensorSource, options: GpuBenchOptions,
           fraction: floor.us / tm.us,
           floorUs: floor.us,
           tflops: (2 * t.rows * t.rowLength * batch) / tm.us / 1e6,
-          kernel: gpu.matmulKernelName(t.typeId, batch),
+          kernel: gpu.matmulKernelName(t.typeId, t.rows, batch),
           nmse: options.nmseRows ? checkNmse(gpu, p, batch, batch >= 256 ? Math.min(options.nmseRows, 64) : options.nmseRows) : null,
           baselines: baselines?.at(batch) ?? { cublasF16Us: null, unfusedUs: null },
         });

@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ggmlTypeById } from '../src/gguf/ggml-types.js';
+import { EXPECTED_ABI_VERSION, libraryCandidates, loadNative } from '../src/gpu/native.js';
+import { SUPPORTED_TYPE_IDS } from '../src/quant/index.js';
+
+// The built library's host-side facts need no GPU: CI builds it with nvcc and checks them here.
+const built = libraryCandidates().find((p) => existsSync(p));
+
+describe.skipIf(!built)(`the built kernel library (${built ?? 'not built: run npm run build:kernels'})`, () => {
+  it('binds every C ABI function and has the expected ABI version', () => {
+    const lib = loadNative();
+    expect(lib.gg_version()).toBe(EXPECTED_ABI_VERSION);
+  });
+
+  it('was compiled with the same block layouts as the TypeScript table', () => {
+    const lib = loadNative();
+    for (const id of SUPPORTED_TYPE_IDS) {
+      const b = new Int32Array(1);
+      const t = new Int32Array(1);
+      expect(lib.gg_type_layout(id, b, t), lib.gg_last_error()).toBe(0);
+      const info = ggmlTypeById(id)!;
+      expect([b[0], t[0]], info.name).toEqual([info.blockSize, info.typeSize]);
+    }
+    // A type it cannot decode is refused with a message, not a crash.
+    expect(lib.gg_type_layout(19, new Int32Array(1), new Int32Array(1))).toBe(6);
+    expect(lib.gg_last_error()).toMatch(/not supported/);
+  });
+});
