@@ -43,6 +43,12 @@ export function tensorRows(tensor: GgufTensorInfo): { rows: number; rowLength: n
   return { rowLength, rows: rowLength === 0 ? 0 : tensor.elements / rowLength };
 }
 
+/**
+ * Lets the event loop run between chunks: signal handlers (Ctrl-C must leave no partial files) and
+ * the progress bar's redraw timer only run when the loop turns.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Tensors larger than this are decoded on worker threads, one per core. */
 const PARALLEL_THRESHOLD_BYTES = 32 << 20;
 
@@ -86,6 +92,7 @@ export function createCpuBackend(): DequantBackend {
         decode(raw, out, (n * rowLength) / info.blockSize);
         sink(toBytes(halves ? f32ArrayToF16(out, halves.subarray(0, out.length)) : out));
         progress(n * rowBytes);
+        await yieldToEventLoop();
       }
     },
     dispose() {

@@ -1,5 +1,5 @@
 import type { DequantBackend } from '../dequant.js';
-import { requireDecoder, tensorRows } from '../dequant.js';
+import { requireDecoder, tensorRows, yieldToEventLoop } from '../dequant.js';
 import { NPY_ITEM_BYTES } from '../npy.js';
 import { Gpu } from './device.js';
 import { checkVram, uploadTensor } from './loader.js';
@@ -33,6 +33,7 @@ export function createGpuDequantBackend(device = 0): DequantBackend {
           const chunk = host.subarray(0, n * rowOutBytes);
           gpu.download(out, chunk);
           sink(chunk);
+          await yieldToEventLoop();
         }
       } finally {
         out.dispose();
