@@ -185,6 +185,28 @@ static inline bool gg_block_layout(int type, int* qk, int* ts) {
   return true;
 }
 
+/* ggml's name of a type id, for error messages ("?" for ids this library does not know). */
+static inline const char* gg_type_name(int type) {
+  switch (type) {
+    case GG_TYPE_F32: return "F32";
+    case GG_TYPE_F16: return "F16";
+    case GG_TYPE_BF16: return "BF16";
+    case GG_TYPE_Q4_0: return "Q4_0";
+    case GG_TYPE_Q4_1: return "Q4_1";
+    case GG_TYPE_Q5_0: return "Q5_0";
+    case GG_TYPE_Q5_1: return "Q5_1";
+    case GG_TYPE_Q8_0: return "Q8_0";
+    case GG_TYPE_Q2_K: return "Q2_K";
+    case GG_TYPE_Q3_K: return "Q3_K";
+    case GG_TYPE_Q4_K: return "Q4_K";
+    case GG_TYPE_Q5_K: return "Q5_K";
+    case GG_TYPE_Q6_K: return "Q6_K";
+    case GG_TYPE_IQ4_NL: return "IQ4_NL";
+    case GG_TYPE_IQ4_XS: return "IQ4_XS";
+    default: return "?";
+  }
+}
+
 /* ggml's kvalues_iq4nl codebook (IQ4_NL and IQ4_XS). */
 #define GG_IQ4NL_VALUES {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
 

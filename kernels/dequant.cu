@@ -524,27 +524,6 @@ __global__ void __launch_bounds__(kThreads) convert_kernel(const uint8_t* __rest
   }
 }
 
-const char* type_name(int32_t type) {
-  switch (type) {
-    case GG_TYPE_F32: return "F32";
-    case GG_TYPE_F16: return "F16";
-    case GG_TYPE_BF16: return "BF16";
-    case GG_TYPE_Q4_0: return "Q4_0";
-    case GG_TYPE_Q4_1: return "Q4_1";
-    case GG_TYPE_Q5_0: return "Q5_0";
-    case GG_TYPE_Q5_1: return "Q5_1";
-    case GG_TYPE_Q8_0: return "Q8_0";
-    case GG_TYPE_Q2_K: return "Q2_K";
-    case GG_TYPE_Q3_K: return "Q3_K";
-    case GG_TYPE_Q4_K: return "Q4_K";
-    case GG_TYPE_Q5_K: return "Q5_K";
-    case GG_TYPE_Q6_K: return "Q6_K";
-    case GG_TYPE_IQ4_NL: return "IQ4_NL";
-    case GG_TYPE_IQ4_XS: return "IQ4_XS";
-    default: return "?";
-  }
-}
-
 const char* dtype_name(int32_t dt) {
   return dt == GG_DTYPE_F32 ? "f32" : dt == GG_DTYPE_F16 ? "f16" : dt == GG_DTYPE_BF16 ? "bf16" : "?";
 }
@@ -559,7 +538,7 @@ int launch(const void* src, void* dst, int64_t n_elems, cudaStream_t stream) {
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {
     char what[128];
-    snprintf(what, sizeof what, "dequant_kernel<%s, %s%s><<<%lld, %d>>>", type_name(TYPE), dtype_name(OUT),
+    snprintf(what, sizeof what, "dequant_kernel<%s, %s%s><<<%lld, %d>>>", gg_type_name(TYPE), dtype_name(OUT),
              FAST ? "" : ", unaligned", (long long)grid, kThreads);
     return gg_fail_cuda(err, what, __FILE__, __LINE__, 1);
   }
@@ -618,7 +597,7 @@ int gg_dequant_check(int32_t type, const void* src, const void* dst, int64_t row
                    (long long)row_len);
   if (row_len % qk != 0)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: row length %lld is not a multiple of the %s block size %d",
-                   (long long)row_len, type_name(type), qk);
+                   (long long)row_len, gg_type_name(type), qk);
   /* the byte count must fit in int64 as well as the element count */
   if (row_len > 0 && rows > (INT64_MAX / 4) / row_len)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "dequantize: shape %lld x %lld is too large", (long long)rows,

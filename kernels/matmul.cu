@@ -57,39 +57,11 @@ const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",   "
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
 constexpr int kGemvMaxBatch = 8;    /* generic path: above, SIMT GEMM */
 
-bool type_known(int t) {
-  int qk, ts;
-  if (gg_block_layout(t, &qk, &ts)) return true;
-  return t == mmg::T_F32 || t == mmg::T_F16 || t == mmg::T_BF16;
-}
+/* blocks.h's table covers the float types too (one weight per "block"). */
+bool type_known(int t) { return gg_block_layout(t, nullptr, nullptr); }
 
-/* weights per block and bytes per block */
-void type_layout(int t, int* qk, int* ts) {
-  if (gg_block_layout(t, qk, ts)) return;
-  *qk = 1;
-  *ts = t == mmg::T_F32 ? 4 : 2;
-}
-
-const char* type_name(int t) {
-  switch (t) {
-    case mmg::T_F32: return "F32";
-    case mmg::T_F16: return "F16";
-    case mmg::T_BF16: return "BF16";
-    case GG_TYPE_Q4_0: return "Q4_0";
-    case GG_TYPE_Q4_1: return "Q4_1";
-    case GG_TYPE_Q5_0: return "Q5_0";
-    case GG_TYPE_Q5_1: return "Q5_1";
-    case GG_TYPE_Q8_0: return "Q8_0";
-    case GG_TYPE_Q2_K: return "Q2_K";
-    case GG_TYPE_Q3_K: return "Q3_K";
-    case GG_TYPE_Q4_K: return "Q4_K";
-    case GG_TYPE_Q5_K: return "Q5_K";
-    case GG_TYPE_Q6_K: return "Q6_K";
-    case GG_TYPE_IQ4_NL: return "IQ4_NL";
-    case GG_TYPE_IQ4_XS: return "IQ4_XS";
-    default: return "unknown";
-  }
-}
+/* weights per block and bytes per block; only called after type_known */
+void type_layout(int t, int* qk, int* ts) { gg_block_layout(t, qk, ts); }
 
 #if !GG_IS_HIP
 bool is_frag_type(int t) {
@@ -132,7 +104,7 @@ int check_shape(const char* fn, int32_t type, int64_t rows, int64_t row_len) {
                    (long long)rows, (long long)row_len);
   if (row_len % qk != 0)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: row_len %lld is not a multiple of %s's block size %d", fn,
-                   (long long)row_len, type_name(type), qk);
+                   (long long)row_len, gg_type_name(type), qk);
   if (rows > 0x7fffffffLL || row_len > 0x3fffffffLL)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: rows %lld / row_len %lld too large (int32 indexing)", fn,
                    (long long)rows, (long long)row_len);
@@ -535,7 +507,7 @@ int matmul_args(const char* fn, int32_t type, const void* w, const float* x, flo
     const bool kfrag = kernel >= K_DEC8;
     if (kfrag != *frag)
       return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: kernel %s does not take %s weights in this library's packed layout",
-                     fn, kKernelNames[kernel], type_name(type));
+                     fn, kKernelNames[kernel], gg_type_name(type));
     *kid = kernel;
   }
   if (*frag && (((uintptr_t)w) & 15u) != 0)
@@ -594,7 +566,7 @@ GG_API int gg_matmul_pack(int32_t ggml_type, const void* raw, void* packed, int6
   if (frag) {
     if (raw == packed)
       return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_pack: %s cannot be packed in place (raw == packed)",
-                     type_name(ggml_type));
+                     gg_type_name(ggml_type));
     if ((((uintptr_t)packed) & 15u) != 0)
       return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_pack: packed buffer must be 16-byte aligned");
     return pack_frag(ggml_type, raw, packed, rows, row_len);
