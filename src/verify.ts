@@ -1,8 +1,7 @@
 // verify: the GPU against the CPU reference (dequantization bit for bit, matmul by NMSE against a
 // float64 reference), or the CPU reference against itself and shipped known answers.
-import { GpuError, InputError } from './errors.js';
-import type { Gpu } from './gpu/device.js';
-import { decoderFor, f32ArrayToF16, nmse, referenceMatmul } from './quant/index.js';
+import type { DeviceBuffer, Gpu } from './gpu/device.js';
+import { decoderFor, referenceMatmul } from './quant/index.js';
 import { randomNormal, seededRandom } from './quant/random.js';
 import type { TensorSource } from './tensor-source.js';
 
@@ -118,7 +117,7 @@ export function cpuSelfCheck(t: TensorSource): DequantCheck {
 }
 
 /** GPU dequantization of the whole tensor against the CPU decoder, bit for bit. */
-export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: import('./gpu/device.js').DeviceBuffer): DequantCheck {
+export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: DeviceBuffer): DequantCheck {
   const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
   const step = rowsPerChunk(t);
   const rowBytes = t.nbytes / t.rows;
@@ -137,12 +136,3 @@ export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: import('./gpu/de
   }
   return check;
 }
-
-/** f16 output must be exactly the f32 output rounded to nearest even. */
-export function f16Agrees(values: Float32Array, halves: Uint16Array): boolean {
-  const want = f32ArrayToF16(values);
-  for (let i = 0; i < want.length; i++) if (want[i] !== halves[i]) return false;
-  return true;
-}
-
-export { GpuError, InputError };

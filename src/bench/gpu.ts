@@ -2,7 +2,6 @@
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
 import { DTYPE, type DeviceBuffer, type Gpu } from '../gpu/device.js';
 import { packWeights, type PackedWeights } from '../gpu/matmul.js';
-import { ggmlTypeName } from '../gguf/ggml-types.js';
 import { f32ArrayToF16, nmse, referenceMatmul } from '../quant/index.js';
 import { randomNormal, seededRandom } from '../quant/random.js';
 import type { TensorSource } from '../tensor-source.js';
@@ -318,4 +317,3 @@ export function benchDenseBlas(gpu: Gpu, rows: number, rowLength: number, batche
   return out;
 }
 
-export { ggmlTypeName };

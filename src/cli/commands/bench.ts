@@ -25,6 +25,17 @@ export interface BenchOptions {
 }
 
 const DEFAULT_BATCHES = '1,2,4,8,16,512';
+const DEFAULT_TYPES = 'q4_0,q4_K,q6_K,q8_0';
+
+/** The supported types a file holds (CPU bench over a file). */
+function typesInFile(path: string): number[] {
+  const file = GgufFile.open(path);
+  try {
+    return [...new Set(file.tensors.map((t) => t.typeId))].filter(isSupportedType);
+  } finally {
+    file.close();
+  }
+}
 
 export function parseTypes(text: string): number[] {
   return text.split(',').map((name) => {
@@ -148,7 +159,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('time fused dequant+matmul against the streaming floor, cuBLAS and the unfused path (or the CPU decoders)')
     .argument('[file]', 'GGUF file: bench its own tensors and shapes; without one, generated weights of --shape')
-    .option('--types <list>', 'types to bench without a file', 'q4_0,q4_K,q6_K,q8_0')
+    .option('--types <list>', 'types to bench without a file (the CPU bench: all types unless given)', DEFAULT_TYPES)
     .option('--shape <rowsxcols>', 'weights shape ROWSxROW_LENGTH (ne1 x ne0)', '4096x14336')
     .option('--batch <list>', `batch sizes (default ${DEFAULT_BATCHES}; 1 with a file)`)
     .addOption(new Option('--cache <mode>', 'cold: rotate buffers so the L2 holds none; warm: repeat one buffer').choices(['cold', 'warm']).default('cold'))
@@ -184,7 +195,7 @@ Examples:
         }
       }
       if (backend === 'cpu') {
-        const ids = path ? [...new Set(GgufFile.open(path).tensors.map((t) => t.typeId))].filter(isSupportedType) : options.types === 'q4_0,q4_K,q6_K,q8_0' ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
+        const ids = path ? typesInFile(path) : options.types === DEFAULT_TYPES ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
         const rows = await benchCpuDecoders(ids);
         const ref = benchReferenceMatmul();
         if (options.json) process.stdout.write(`${JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2)}\n`);
