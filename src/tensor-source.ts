@@ -1,4 +1,5 @@
 // A tensor to check or time, from a GGUF file or generated in memory, behind one interface.
+import { tensorRows } from './dequant.js';
 import type { GgufFile } from './gguf/file.js';
 import { ggmlTypeById, ggmlTypeName } from './gguf/ggml-types.js';
 import { describeType } from './gguf/parse.js';
@@ -22,14 +23,12 @@ export interface TensorSource {
 }
 
 export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
-  const rowLength = t.shape[0] ?? 1;
   return {
     name: t.name,
     typeId: t.typeId,
     typeName: describeType(t),
     shape: t.shape,
-    rowLength,
-    rows: rowLength === 0 ? 0 : t.elements / rowLength,
+    ...tensorRows(t),
     nbytes: t.nbytes ?? 0,
     read: (start, length) => file.readTensorBytes(t, start, length),
     file: { fd: file.source.fd, offset: t.offset },
