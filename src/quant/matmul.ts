@@ -11,9 +11,33 @@ export function referenceMatmul(W: Float32Array, rows: number, rowLen: number, x
   // widen x once so the inner loop reads doubles
   const xd = new Float64Array(batch * rowLen);
   for (let i = 0; i < xd.length; i++) xd[i] = x[i];
+  // Four columns per pass share each W load; every sum still runs over k in ascending order, so
+  // the results are the same bits as one column at a time.
   for (let r = 0; r < rows; r++) {
     const w0 = r * rowLen;
-    for (let j = 0; j < batch; j++) {
+    let j = 0;
+    for (; j + 4 <= batch; j += 4) {
+      const a = j * rowLen;
+      const b = a + rowLen;
+      const c = b + rowLen;
+      const d = c + rowLen;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < rowLen; k++) {
+        const w = W[w0 + k];
+        s0 += w * xd[a + k];
+        s1 += w * xd[b + k];
+        s2 += w * xd[c + k];
+        s3 += w * xd[d + k];
+      }
+      y[j * rows + r] = s0;
+      y[(j + 1) * rows + r] = s1;
+      y[(j + 2) * rows + r] = s2;
+      y[(j + 3) * rows + r] = s3;
+    }
+    for (; j < batch; j++) {
       const x0 = j * rowLen;
       let acc = 0;
       for (let k = 0; k < rowLen; k++) acc += W[w0 + k] * xd[x0 + k];
