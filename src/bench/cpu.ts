@@ -25,7 +25,7 @@ function best(run: () => void, reps: number): number {
   return bestMs;
 }
 
-export async function benchCpuDecoders(typeIds: number[], weights = 1 << 22): Promise<CpuBenchRow[]> {
+export async function benchCpuDecoders(typeIds: number[], weights = 1 << 24): Promise<CpuBenchRow[]> {
   const cores = availableParallelism();
   const pool = new DecodePool(cores);
   const rows: CpuBenchRow[] = [];
