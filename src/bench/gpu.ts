@@ -1,7 +1,10 @@
 // GPU benchmark: ceilings first (streaming floor for the same bytes, device copy, dense cuBLAS,
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
 import { DTYPE, type DeviceBuffer, type Gpu } from '../gpu/device.js';
+import { uploadTensors } from '../gpu/loader.js';
 import { packWeights, type PackedWeights } from '../gpu/matmul.js';
+import type { GgufFile } from '../gguf/file.js';
+import type { GgufTensorInfo } from '../gguf/types.js';
 import { f32ArrayToF16, nmse, referenceMatmul } from '../quant/index.js';
 import { randomNormal, seededRandom } from '../quant/random.js';
 import type { TensorSource } from '../tensor-source.js';
@@ -317,3 +320,26 @@ export function benchDenseBlas(gpu: Gpu, rows: number, rowLength: number, batche
   return out;
 }
 
+
+export interface FileUploadResult {
+  /** Raw quantized bytes that went from the file to the GPU. */
+  bytes: number;
+  /** What the same weights would take as f32. */
+  f32Bytes: number;
+  seconds: number;
+  gbps: number;
+  /** Against the pinned host -> device bandwidth measured in the same run. */
+  fractionOfPinned: number;
+}
+
+/** Times the loader: the given tensors, file -> GPU as raw blocks (VRAM checked first), then freed. */
+export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
+  const report = uploadTensors(gpu, file, tensors, progress);
+  try {
+    gpu.synchronize();
+  } finally {
+    for (const t of report.tensors) t.buffer.dispose();
+  }
+  const gbps = report.uploadedBytes / report.seconds / 1e9;
+  return { bytes: report.uploadedBytes, f32Bytes: report.f32Bytes, seconds: report.seconds, gbps, fractionOfPinned: gbps / pinnedGBps };
+}

@@ -61,6 +61,10 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.peaks.copyGBps).toBeGreaterThan(100);
+    // The loader's file -> GPU upload of the same weights, as raw blocks (f32 would be ~7x more).
+    expect(report.upload.bytes).toBe(1024 * 4096 * (18 / 32) + 1024 * 4096 * (210 / 256));
+    expect(report.upload.f32Bytes).toBe(2 * 1024 * 4096 * 4);
+    expect(report.upload.gbps).toBeGreaterThan(0);
     expect(report.results).toHaveLength(6);
     for (const x of report.results) {
       expect(x).toMatchObject({ shape: [1024, 4096] });

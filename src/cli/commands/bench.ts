@@ -1,8 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeGguf } from '../../gguf/writer.js';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { benchCpuDecoders, benchReferenceMatmul, type CpuBenchRow } from '../../bench/cpu.js';
-import type { BenchRow, CacheMode, Peaks } from '../../bench/gpu.js';
+import type { BenchRow, CacheMode, FileUploadResult, Peaks } from '../../bench/gpu.js';
 import { plotHtml, plotSvg } from '../../bench/plot.js';
 import { GpuError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
@@ -59,8 +62,27 @@ export interface GpuBenchReport {
   cache: CacheMode;
   peaks: Peaks;
   results: BenchRow[];
+  /** The loader's file -> GPU upload of the weights (raw blocks). */
+  upload: FileUploadResult;
   perType?: { type: string; tensors: number; bytes: number; usAtBatch1: number; fraction: number }[];
   decodeStepEstimateUs?: number;
+}
+
+/** Writes generated tensors to a temporary GGUF file, so the loader's upload from a file can be timed. */
+function withTempFile<T>(sources: TensorSource[], use: (file: GgufFile) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'gguf-gpu-bench-'));
+  try {
+    const path = join(dir, 'weights.gguf');
+    writeFileSync(path, writeGguf({ tensors: sources.map((t) => ({ name: t.name, typeId: t.typeId, shape: [...t.shape], data: t.read(0, t.nbytes) })) }));
+    const file = GgufFile.open(path);
+    try {
+      return use(file);
+    } finally {
+      file.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
@@ -75,6 +97,10 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
     const { rows, rowLength } = parseShape(options.shape);
     sources = parseTypes(options.types).map((id, i) => generatedTensor(id, rowLength, rows, 100 + i));
   }
+  step('file -> GPU upload');
+  const upload = file
+    ? gpuBench.measureFileUpload(gpu, file, file.tensors.filter((t) => isSupportedType(t.typeId)), base.uploadGBps)
+    : withTempFile(sources, (f) => gpuBench.measureFileUpload(gpu, f, f.tensors, base.uploadGBps));
   const results: BenchRow[] = [];
   const dequant: Peaks['dequant'] = [];
   for (const t of sources) {
@@ -87,6 +113,7 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
     device: { name: gpu.info.name, computeCapability: gpu.info.computeCapability, smCount: gpu.info.smCount, l2Bytes: gpu.info.l2Bytes, totalBytes: gpu.info.totalBytes },
     cache: options.cache,
     peaks: { ...base, dequant, blas },
+    upload,
     results,
   };
   if (file) {
@@ -110,6 +137,11 @@ function renderGpu(r: GpuBenchReport): string {
   const lines: string[] = [];
   lines.push(`${r.device.name} (sm_${r.device.computeCapability.replace('.', '')}, ${r.device.smCount} SMs, L2 ${(r.device.l2Bytes / 1e6).toFixed(0)} MB), cache ${r.cache}`);
   lines.push(`device copy ${r.peaks.copyGBps.toFixed(0)} GB/s (read + write), upload ${r.peaks.uploadGBps.toFixed(1)} GB/s (pinned host -> device)`);
+  const u = r.upload;
+  lines.push(
+    `file -> GPU (loader, raw blocks): ${(u.bytes / 1e6).toFixed(0)} MB in ${(u.seconds * 1000).toFixed(0)} ms = ${u.gbps.toFixed(1)} GB/s ` +
+      `(${(100 * u.fractionOfPinned).toFixed(0)}% of pinned); as f32 it would be ${(u.f32Bytes / 1e6).toFixed(0)} MB`,
+  );
   for (const b of r.peaks.blas) lines.push(`dense ${b.dtype} cuBLAS n=${b.batch}: ${b.us.toFixed(1)} us, ${b.tflops.toFixed(0)} TFLOP/s`);
   lines.push('');
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
