@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import chalk from 'chalk';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { GpuError, UsageError, VerificationError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import type { Gpu } from '../../gpu/device.js';
@@ -231,7 +231,7 @@ export function registerVerify(program: Command): void {
     .argument('[file]', 'GGUF file; without one, a built-in suite of generated tensors of every supported type')
     .option('-t, --tensor <name-or-glob>', 'a tensor to check, repeatable; * and ? globs (default: all)', collect)
     .option('--batch <list>', 'matmul batch sizes to check', '1,8')
-    .option('-b, --backend <backend>', 'gpu: the GPU against the CPU; cpu: the CPU reference against itself and ggml known answers', 'gpu')
+    .addOption(new Option('-b, --backend <backend>', 'gpu: the GPU against the CPU; cpu: the CPU reference against itself and ggml known answers').choices(['gpu', 'cpu']).default('gpu'))
     .option('--seed <n>', 'seed of the random activations', '1')
     .option('--json', 'print the report as JSON on stdout')
     .addHelpText(
@@ -246,7 +246,6 @@ Examples:
   gguf-gpu verify --backend cpu            # machines without a GPU`,
     )
     .action(async (path: string | undefined, options: VerifyOptions) => {
-      if (options.backend !== 'gpu' && options.backend !== 'cpu') throw new UsageError(`--backend must be gpu or cpu, got "${options.backend}"`);
       const report = await runVerify(path, options);
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(`${renderVerify(report)}\n`);
