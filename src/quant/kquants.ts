@@ -24,6 +24,16 @@ import { IQ4NL_VALUES } from './legacy.js';
 const fround = Math.fround;
 const KV = new Float64Array(IQ4NL_VALUES);
 
+/** The 6-bit scale j (0..7) of Q4_K/Q5_K's 12 packed scale bytes at src[s..s+12). */
+function kScale(src: Uint8Array, s: number, j: number): number {
+  return j < 4 ? src[s + j] & 63 : (src[s + j + 4] & 15) | ((src[s + j - 4] >> 6) << 4);
+}
+
+/** The 6-bit min j (0..7) of the same packed bytes. */
+function kMin(src: Uint8Array, s: number, j: number): number {
+  return j < 4 ? src[s + j + 4] & 63 : (src[s + j + 4] >> 4) | ((src[s + j] >> 6) << 4);
+}
+
 /**
  * Q2_K, 84 bytes: [0..16) scales (low nibble = scale, high nibble = min, one byte per 16 weights),
  * [16..80) qs (2-bit quants), [80..82) d (fp16), [82..84) dmin (fp16).
@@ -121,22 +131,10 @@ export function decodeQ4_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
     for (let c = 0; c < 4; c++) {
       const j0 = 2 * c;
       const j1 = j0 + 1;
-      let sc0: number, m0: number, sc1: number, m1v: number;
-      if (c < 2) {
-        sc0 = src[s + j0] & 63;
-        m0 = src[s + j0 + 4] & 63;
-        sc1 = src[s + j1] & 63;
-        m1v = src[s + j1 + 4] & 63;
-      } else {
-        sc0 = (src[s + j0 + 4] & 15) | ((src[s + j0 - 4] >> 6) << 4);
-        m0 = (src[s + j0 + 4] >> 4) | ((src[s + j0] >> 6) << 4);
-        sc1 = (src[s + j1 + 4] & 15) | ((src[s + j1 - 4] >> 6) << 4);
-        m1v = (src[s + j1 + 4] >> 4) | ((src[s + j1] >> 6) << 4);
-      }
-      const d1 = fround(d * sc0);
-      const m1 = fround(dmin * m0);
-      const d2 = fround(d * sc1);
-      const m2 = fround(dmin * m1v);
+      const d1 = fround(d * kScale(src, s, j0));
+      const m1 = fround(dmin * kMin(src, s, j0));
+      const d2 = fround(d * kScale(src, s, j1));
+      const m2 = fround(dmin * kMin(src, s, j1));
       const q = p + 16 + 32 * c;
       const y = o + 64 * c;
       for (let l = 0; l < 32; l++) {
@@ -166,22 +164,10 @@ export function decodeQ5_K(src: Uint8Array, dst: Float32Array, nBlocks: number):
     for (let c = 0; c < 4; c++) {
       const j0 = 2 * c;
       const j1 = j0 + 1;
-      let sc0: number, m0: number, sc1: number, m1v: number;
-      if (c < 2) {
-        sc0 = src[s + j0] & 63;
-        m0 = src[s + j0 + 4] & 63;
-        sc1 = src[s + j1] & 63;
-        m1v = src[s + j1 + 4] & 63;
-      } else {
-        sc0 = (src[s + j0 + 4] & 15) | ((src[s + j0 - 4] >> 6) << 4);
-        m0 = (src[s + j0 + 4] >> 4) | ((src[s + j0] >> 6) << 4);
-        sc1 = (src[s + j1 + 4] & 15) | ((src[s + j1 - 4] >> 6) << 4);
-        m1v = (src[s + j1 + 4] >> 4) | ((src[s + j1] >> 6) << 4);
-      }
-      const d1 = fround(d * sc0);
-      const m1 = fround(dmin * m0);
-      const d2 = fround(d * sc1);
-      const m2 = fround(dmin * m1v);
+      const d1 = fround(d * kScale(src, s, j0));
+      const m1 = fround(dmin * kMin(src, s, j0));
+      const d2 = fround(d * kScale(src, s, j1));
+      const m2 = fround(dmin * kMin(src, s, j1));
       const q = p + 48 + 32 * c;
       const y = o + 64 * c;
       const sh0 = 2 * c;
