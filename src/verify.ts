@@ -74,16 +74,26 @@ export function activations(rowLength: number, batch: number, seed: number): Flo
   return randomNormal(seededRandom(seed), rowLength * batch);
 }
 
-/** float64 y [batch][rows] for the whole tensor, decoding W in chunks of rows. */
-export function referenceOutput(t: TensorSource, x: Float32Array, batch: number): Float64Array {
-  const y = new Float64Array(batch * t.rows);
+/**
+ * float64 y [batch][rows] for the whole tensor, one result per activation set, decoding W once in
+ * chunks of rows (decoding is the expensive part for a large tensor).
+ */
+export function referenceOutputs(t: TensorSource, inputs: readonly { x: Float32Array; batch: number }[]): Float64Array[] {
+  const ys = inputs.map(({ batch }) => new Float64Array(batch * t.rows));
   const step = rowsPerChunk(t);
   for (let row = 0; row < t.rows; row += step) {
     const n = Math.min(step, t.rows - row);
-    const part = referenceMatmul(cpuRows(t, row, n), n, t.rowLength, x, batch);
-    for (let j = 0; j < batch; j++) y.set(part.subarray(j * n, (j + 1) * n), j * t.rows + row);
+    const w = cpuRows(t, row, n);
+    inputs.forEach(({ x, batch }, i) => {
+      const part = referenceMatmul(w, n, t.rowLength, x, batch);
+      for (let j = 0; j < batch; j++) ys[i]!.set(part.subarray(j * n, (j + 1) * n), j * t.rows + row);
+    });
   }
-  return y;
+  return ys;
+}
+
+export function referenceOutput(t: TensorSource, x: Float32Array, batch: number): Float64Array {
+  return referenceOutputs(t, [{ x, batch }])[0]!;
 }
 
 export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {

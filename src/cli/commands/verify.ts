@@ -12,7 +12,7 @@ import {
   cpuSelfCheck,
   gpuDequantCheck,
   NMSE_BAR,
-  referenceOutput,
+  referenceOutputs,
   unsupportedReason,
   type TensorVerdict,
 } from '../../verify.js';
@@ -86,11 +86,12 @@ async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: n
     if (batches.length > 0) {
       const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
       try {
-        verdict.matmul = batches.map((batch) => {
-          const x = activations(t.rowLength, batch, seed + batch);
-          const run = gpuMatmul(gpu, w, x, batch);
-          const e = nmse(run.y, referenceOutput(t, x, batch));
-          return { batch, nmse: e, kernel: run.kernel, pass: e <= NMSE_BAR };
+        const inputs = batches.map((batch) => ({ batch, x: activations(t.rowLength, batch, seed + batch) }));
+        const runs = inputs.map(({ x, batch }) => gpuMatmul(gpu, w, x, batch));
+        const refs = referenceOutputs(t, inputs);
+        verdict.matmul = runs.map((run, i) => {
+          const e = nmse(run.y, refs[i]!);
+          return { batch: inputs[i]!.batch, nmse: e, kernel: run.kernel, pass: e <= NMSE_BAR };
         });
       } finally {
         w.dispose();
