@@ -8,7 +8,9 @@ set -uo pipefail
 out="${OUT:-gpu-logs}"
 mkdir -p "$out"
 cli="node bin/gguf-gpu.js"
-step() { echo "== $1"; }
+# One call may run 600 s: the sanitizers go last and share what is left of it.
+step() { echo "== $1 (at ${SECONDS}s)"; }
+left() { local l=$(( ${BUDGET:-570} - SECONDS )); (( l > 10 )) && echo $l || echo 10; }
 
 step "build (sm_90)"
 npm run -s build:kernels:quick > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
@@ -17,21 +19,8 @@ step "GPU tests"
 timeout 300 npx vitest run --config vitest.gpu.config.ts > "$out/gputest.log" 2>&1
 sed 's/\x1b\[[0-9;]*m//g' "$out/gputest.log" | grep -E "^ *(✓|×)|Tests |AssertionError" | head -60
 
-# The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
-not_slow='^(?!.*over 1 GiB)'
-step "compute-sanitizer memcheck over the GPU tests"
-timeout 400 compute-sanitizer --tool memcheck --target-processes all \
-  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts test/gpu/faults.test.ts -t "$not_slow" \
-  > "$out/memcheck.log" 2>&1
-grep -E "ERROR SUMMARY|Tests " "$out/memcheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
-step "compute-sanitizer racecheck over the GPU tests"
-timeout 400 compute-sanitizer --tool racecheck --target-processes all \
-  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts -t "$not_slow" \
-  > "$out/racecheck.log" 2>&1
-grep -E "RACECHECK SUMMARY|Tests " "$out/racecheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
-
 step "bench (cold, then warm at n = 1)"
-timeout 200 $cli bench --json --plot "$out/bench.svg" > "$out/bench.json" 2> "$out/bench.err"
+timeout 200 $cli bench --json --plot "$out/bench.svg" > "$out/bench.json" 2> /tmp/bench.err || tail -5 /tmp/bench.err
 timeout 60 $cli bench --types q4_0,q4_K --batch 1 --cache warm --no-baselines > "$out/bench-warm.txt" 2>&1
 node -e '
   const r = require(process.argv[1]);
@@ -46,3 +35,17 @@ tail -3 "$out/bench-warm.txt"
 step "bench over a file"
 timeout 60 $cli bench ../shared/fixtures/ggml-quants.gguf --cache warm > "$out/bench-file.txt" 2>&1
 tail -12 "$out/bench-file.txt"
+
+# The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
+not_slow='^(?!.*over 1 GiB)'
+step "compute-sanitizer memcheck over the GPU tests"
+timeout $(( $(left) * 3 / 5 )) compute-sanitizer --tool memcheck --target-processes all \
+  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts test/gpu/faults.test.ts -t "$not_slow" \
+  > "$out/memcheck.log" 2>&1
+grep -E "ERROR SUMMARY|Tests " "$out/memcheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
+step "compute-sanitizer racecheck over the GPU tests"
+timeout $(left) compute-sanitizer --tool racecheck --target-processes all \
+  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts -t "$not_slow" \
+  > "$out/racecheck.log" 2>&1
+grep -E "RACECHECK SUMMARY|Tests " "$out/racecheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
+step "done"
