@@ -25,6 +25,9 @@
  *   3 mma_decode_n16   ... 16 columns
  *   4 mma_decode_n32   ... 32 columns (a remainder of <= 16 columns goes to the n16/n8 variant)
  *   5 mma_gemm_128x128 tensor-core types, any batch
+ *   6 imma_decode_n4   Q4_0, Q8_0, Q4_K on int8 tensor cores (matmul_i8.cuh), 4 columns per launch
+ *   7 imma_decode_n8   ... 8 columns
+ *   8 imma_decode_n16  ... 16 columns
  * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..5
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
@@ -33,11 +36,14 @@
 #include "matmul_generic.cuh"
 #if !GG_IS_HIP
 #include "matmul_frag.cuh"
+#include "matmul_i8.cuh"
 #endif
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <type_traits>
 
 namespace {
 
@@ -48,10 +54,14 @@ enum KernelId {
   K_DEC16 = 3,
   K_DEC32 = 4,
   K_PREFILL = 5,
-  K_COUNT = 6
+  K_I8_4 = 6,
+  K_I8_8 = 7,
+  K_I8_16 = 8,
+  K_COUNT = 9
 };
-const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",   "mma_decode_n8",
-                                           "mma_decode_n16", "mma_decode_n32", "mma_gemm_128x128"};
+const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
+                                           "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
+                                           "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -97,7 +107,7 @@ int frag_path(int type, bool* out) {
 int check_shape(const char* fn, int32_t type, int64_t rows, int64_t row_len) {
   if (!type_known(type))
     return gg_fail(GG_ERR_UNSUPPORTED, "", "%s: ggml type %d is not supported by the matmul kernels", fn, (int)type);
-  int qk, ts;
+  int qk = 1, ts = 0;
   type_layout(type, &qk, &ts);
   if (rows <= 0 || row_len <= 0)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: rows (%lld) and row_len (%lld) must be positive", fn,
@@ -112,7 +122,7 @@ int check_shape(const char* fn, int32_t type, int64_t rows, int64_t row_len) {
 }
 
 uint64_t raw_bytes(int type, int64_t rows, int64_t row_len) {
-  int qk, ts;
+  int qk = 1, ts = 0;
   type_layout(type, &qk, &ts);
   return (uint64_t)rows * (uint64_t)(row_len / qk) * (uint64_t)ts;
 }
@@ -221,7 +231,7 @@ int scratch_get(uint64_t bytes, uint64_t ncounters, Scratch** out) {
 /* ----------------------------------------------------------------------- generic path */
 template <int T>
 int launch_generic_t(int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
-  int qk, ts;
+  int qk = 1, ts = 0;
   type_layout(T, &qk, &ts);
   const int64_t row_bytes = (K / qk) * ts;
   cudaStream_t st = gg_compute_stream();
@@ -308,6 +318,12 @@ int knob_slices() { static const int v = env_int("GG_MM_SLICES", 0); return v; }
  * single badly-conditioned dot product could carry the whole NMSE; over more outputs the f16
  * rounding error of x averages to ~4e-8. */
 int knob_split() { static const int v = env_int("GG_MM_SPLIT", -1); return v; }
+/* GG_MM_I8=0 keeps the dispatch table off the int8 decode kernels (for A/B runs of the same build). */
+int knob_i8() { static const int v = env_int("GG_MM_I8", 1); return v; }
+/* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
+bool small_problem(int64_t rows, int batch) {
+  return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
+}
 
 struct DecPlan {
   int64_t rb;  /* row blocks (CTAs along rows) */
@@ -318,12 +334,9 @@ struct DecPlan {
 
 /* Split-K plan: as many slices as keep the grid within one wave of 2 CTAs per SM (every CTA the
  * same amount of work), and the slice's staged x within 96 KB (2 CTAs per SM must fit). */
-template <class TT, int NT, bool SPLIT>
-int dec_plan(const Geom& g, DecPlan* p) {
+int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
-  const int per_unit = mmf::dec_smem_per_unit<TT, NT, SPLIT>();
-  const int ring = mmf::dec_ring_bytes<TT, NT>();
   const int64_t units = g.units;
   p->rb = (g.Gn + mmf::kDecWarps - 1) / mmf::kDecWarps;
   int64_t S = (2 * (int64_t)sms) / p->rb;
@@ -345,7 +358,7 @@ template <class TT, int NT, bool SPLIT>
 int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
   DecPlan p = {0, 0, 0, 0};
-  GG_TRY((dec_plan<TT, NT, SPLIT>(g, &p)));
+  GG_TRY(dec_plan(g, mmf::dec_smem_per_unit<TT, NT, SPLIT>(), mmf::dec_ring_bytes<TT, NT>(), &p));
   GG_TRY((smem_optin(mmf::k_decode<TT, NT, SPLIT>, p.smem, smem_limit)));
   const int cols = batch < NT * 8 ? batch : NT * 8;
   const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)cols * (uint64_t)(g.Gn * 16) * 4u : 0u;
@@ -369,9 +382,52 @@ int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64
 
 template <class TT, int NT>
 int launch_decode_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  const bool split = knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
-  if (split) return launch_decode_v<TT, NT, true>(w, x, y, rows, K, batch, g);
+  if (small_problem(rows, batch)) return launch_decode_v<TT, NT, true>(w, x, y, rows, K, batch, g);
   return launch_decode_v<TT, NT, false>(w, x, y, rows, K, batch, g);
+}
+
+/* The int8 decode kernel of a type (matmul_i8.cuh); Q6_K has none (its scales change every 16 weights). */
+template <class TT> struct I8For { using type = void; };
+template <> struct I8For<mmf::TQ4_0> { using type = mmf::I8Q4_0; };
+template <> struct I8For<mmf::TQ8_0> { using type = mmf::I8Q8_0; };
+template <> struct I8For<mmf::TQ4_K> { using type = mmf::I8Q4_K; };
+
+template <class IT, int NT>
+int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  DecPlan p = {0, 0, 0, 0};
+  GG_TRY(dec_plan(g, mmf::i8_smem_per_unit<IT, NT>(), mmf::i8_ring_bytes<IT, NT>(), &p));
+  GG_TRY((smem_optin(mmf::k_decode_i8<IT, NT>, p.smem, smem_limit)));
+  constexpr int kCols = 4 * NT;
+  const int cols = batch < kCols ? batch : kCols;
+  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)cols * (uint64_t)(g.Gn * 16) * 4u : 0u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
+  const mmf::WP wp = wptrs(w, g);
+  const dim3 grid((unsigned)p.rb, (unsigned)p.S);
+  cudaStream_t st = gg_compute_stream();
+  for (int c0 = 0; c0 < batch; c0 += kCols) {
+    const int nb = batch - c0 < kCols ? batch - c0 : kCols;
+    const float* xc = x + (int64_t)c0 * K;
+    const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
+    mmf::k_decode_i8<IT, NT><<<grid, mmf::kDecThreads, p.smem, st>>>(
+        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
+        (int)g.units, p.ups, p.S, nb, xvec);
+    GG_CHECK_LAUNCH("k_decode_i8");
+  }
+  return GG_OK;
+}
+
+template <class TT, int NT>
+int launch_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  using IT = typename I8For<TT>::type;
+  if constexpr (std::is_void<IT>::value) {
+    (void)w; (void)x; (void)y; (void)rows; (void)K; (void)batch; (void)g;
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",
+                   gg_type_name(TT::kType));
+  } else {
+    return launch_decode_i8<IT, NT>(w, x, y, rows, K, batch, g);
+  }
 }
 
 template <class TT>
@@ -426,6 +482,9 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       }
       return GG_OK;
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
+    case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
+    case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
+    case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -472,6 +531,9 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 #endif /* !GG_IS_HIP */
 
 /* The dispatch table: kernel index for (type, batch, rows) on the current device.
+ *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, <= 8 imma_decode_n8, <= 16 imma_decode_n16, except
+ *                      small problems (rows * batch < 2048), which take the f16 kernels' hi/lo
+ *                      split of x (more exact; speed does not matter there)
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128, except small problems
  *                      (rows * batch < 8192), which
@@ -481,8 +543,16 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  * rows < 0 means "large". */
 int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
   if (frag) {
+#if !GG_IS_HIP
+    const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !(rows >= 0 && small_problem(rows, batch));
+#else
+    const bool i8 = false;
     (void)type;
-    if (batch <= 8) *k = K_DEC8;
+#endif
+    if (i8 && batch <= 4) *k = K_I8_4;
+    else if (i8 && batch <= 8) *k = K_I8_8;
+    else if (i8 && batch <= 16) *k = K_I8_16;
+    else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;
     else if (batch <= kDecodeMaxBatch) *k = K_DEC32;
     else if (rows >= 0 && rows * (int64_t)batch < 8192) *k = K_DEC32;

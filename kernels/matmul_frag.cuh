@@ -635,6 +635,63 @@ __device__ __forceinline__ float4 load_x4(const float* __restrict__ p, bool vec)
   return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
 }
 
+/* The end of every decode kernel. Each lane holds NV results: out(i, col, rof) returns result i and
+ * sets its column and row offset (row r0 + rof).
+ * With one slice they go straight to y; otherwise each CTA writes its partial sums and the last
+ * CTA of the row block (atomic counter, self-resetting) adds the S partials in slice order, so the
+ * result does not depend on which CTA finishes last. */
+template <int NV, class Out>
+__device__ __forceinline__ void dec_finish(Out out, bool active, int64_t r0, float* __restrict__ y,
+                                           float* __restrict__ part, unsigned* __restrict__ counters, int rows, int Gn,
+                                           int S, int batch, int* s_last) {
+  const int tid = threadIdx.x, rb = blockIdx.x, sl = blockIdx.y;
+  if (S == 1) {
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < NV; ++i) {
+        int c, ro;
+        const float v = out(i, c, ro);
+        const int64_t r = r0 + ro;
+        if (c < batch && r < rows) y[(int64_t)c * rows + r] = v;
+      }
+    }
+    return;
+  }
+  const int64_t rows_p = (int64_t)Gn * 16;
+  if (active) {
+#pragma unroll
+    for (int i = 0; i < NV; ++i) {
+      int c, ro;
+      const float v = out(i, c, ro);
+      if (c < batch) part[((int64_t)sl * batch + c) * rows_p + r0 + ro] = v;
+    }
+  }
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) *s_last = atomicAdd(&counters[rb], 1u) == (unsigned)(S - 1);
+  __syncthreads();
+  if (!*s_last) return;
+  __threadfence();
+  const int64_t rbase = (int64_t)rb * kDecWarps * 16;
+  for (int o = tid; o < batch * kDecWarps * 16; o += kDecThreads) {
+    const int c = o / (kDecWarps * 16);
+    const int64_t r = rbase + o % (kDecWarps * 16);
+    if (r >= rows) continue;
+    const float* pp = part + (int64_t)c * rows_p + r;
+    const int64_t qs = (int64_t)batch * rows_p;
+    float s = 0.0f;
+    int q = 0;
+    for (; q + 4 <= S; q += 4) { /* four loads in flight, added in slice order */
+      const float a0 = __ldcg(pp + (q + 0) * qs), a1 = __ldcg(pp + (q + 1) * qs);
+      const float a2 = __ldcg(pp + (q + 2) * qs), a3 = __ldcg(pp + (q + 3) * qs);
+      s += a0; s += a1; s += a2; s += a3;
+    }
+    for (; q < S; ++q) s += __ldcg(pp + q * qs);
+    y[(int64_t)c * rows + r] = s;
+  }
+  if (tid == 0) counters[rb] = 0u;
+}
+
 /* Two CTAs per SM (registers capped at 128), except where that would spill: the hi/lo split variants
  * (small problems only, speed irrelevant) and Q6_K with 32 columns. */
 template <class TT, int NT, bool SPLIT> struct DecMinBlocks {
@@ -784,55 +841,12 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
 
   /* ---- epilogue ---- */
   const int t = lane & 3, g = lane >> 2;
-  const int64_t rA = G * 16 + g;
-  if (S == 1) {
-    if (active) {
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int c = nt * 8 + 2 * t + (j & 1);
-          const int64_t r = rA + (j >> 1) * 8;
-          if (c < batch && r < rows) y[(int64_t)c * rows + r] = acc[nt][j] * s_descale[c];
-        }
-    }
-    return;
-  }
-  const int64_t rows_p = (int64_t)Gn * 16;
-  if (active) {
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int c = nt * 8 + 2 * t + (j & 1);
-        const int64_t r = rA + (j >> 1) * 8;
-        if (c < batch) part[((int64_t)sl * batch + c) * rows_p + r] = acc[nt][j] * s_descale[c];
-      }
-  }
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) s_last = atomicAdd(&counters[rb], 1u) == (unsigned)(S - 1);
-  __syncthreads();
-  if (!s_last) return;
-  __threadfence();
-  const int64_t rbase = (int64_t)rb * kDecWarps * 16;
-  for (int o = tid; o < batch * kDecWarps * 16; o += kDecThreads) {
-    const int c = o / (kDecWarps * 16);
-    const int64_t r = rbase + o % (kDecWarps * 16);
-    if (r >= rows) continue;
-    const float* pp = part + (int64_t)c * rows_p + r;
-    const int64_t qs = (int64_t)batch * rows_p;
-    float s = 0.0f;
-    int q = 0;
-    for (; q + 4 <= S; q += 4) { /* four loads in flight, added in slice order */
-      const float a0 = __ldcg(pp + (q + 0) * qs), a1 = __ldcg(pp + (q + 1) * qs);
-      const float a2 = __ldcg(pp + (q + 2) * qs), a3 = __ldcg(pp + (q + 3) * qs);
-      s += a0; s += a1; s += a2; s += a3;
-    }
-    for (; q < S; ++q) s += __ldcg(pp + q * qs);
-    y[(int64_t)c * rows + r] = s;
-  }
-  if (tid == 0) counters[rb] = 0u;
+  auto out = [&](int i, int& c, int& ro) -> float { /* acc[nt][j]: column 8 nt + 2 t + (j & 1), row g + 8 (j >> 1) */
+    c = (i >> 2) * 8 + 2 * t + (i & 1);
+    ro = ((i >> 1) & 1) * 8;
+    return c < batch ? acc[i >> 2][i & 3] * s_descale[c] : 0.0f;
+  };
+  dec_finish<NT * 4>(out, active, G * 16 + g, y, part, counters, rows, Gn, S, batch, &s_last);
 }
 
 /* ----------------------------------------------------------------------------- prefill */

@@ -10,13 +10,13 @@ import { openGpuOrReason } from './gpu-helpers.js';
 
 const { gpu, reason } = openGpuOrReason();
 
-function runOnGpu(t: TensorSource, x: Float32Array, batch: number) {
+function runOnGpu(t: TensorSource, x: Float32Array, batch: number, kernel = -1) {
   const raw = gpu!.alloc(t.nbytes);
   try {
     gpu!.upload(raw, t.read(0, t.nbytes));
     const w = packWeights(gpu!, raw, t.typeId, t.rows, t.rowLength);
     try {
-      return gpuMatmul(gpu!, w, x, batch);
+      return gpuMatmul(gpu!, w, x, batch, kernel);
     } finally {
       w.dispose();
     }
@@ -65,6 +65,65 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       }
     });
   }
+
+  // Kernel indices 6..8 of kernels/matmul.cu: the int8 decode kernels (4, 8 and 16 columns per
+  // launch). Forced here, because the dispatch table sends small problems elsewhere.
+  const I8_KERNELS = [6, 7, 8];
+  const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
+  it('int8 decode kernels: every batch 1..17 on awkward shapes, each kernel forced', () => {
+    for (const id of I8_TYPES) {
+      for (const [rowLength, rows] of [[1024, 37], [2816, 301], [4096, 128]] as const) {
+        const t = generatedTensor(id, rowLength, rows, 2000 + id);
+        for (const kernel of I8_KERNELS) {
+          for (const batch of [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17]) {
+            const x = activations(rowLength, batch, 7 * batch + kernel);
+            const run = runOnGpu(t, x, batch, kernel);
+            const e = nmse(run.y, referenceOutput(t, x, batch));
+            expect(e, `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} kernel ${kernel}`).toBeLessThanOrEqual(NMSE_BAR);
+          }
+        }
+      }
+    }
+  });
+
+  it('int8 decode kernels: columns of zeros, tiny and huge activations keep their own accuracy', () => {
+    const rowLength = 2048;
+    const rows = 160;
+    const batch = 5;
+    const scales = [0, 1e-30, 1e30, 1, -1];
+    const x = activations(rowLength, batch, 99);
+    for (let j = 0; j < batch; j++) for (let k = 0; k < rowLength; k++) x[j * rowLength + k]! *= scales[j]!;
+    // column 4: every other block 1e6 times larger, so block scales differ wildly along k
+    for (let k = 0; k < rowLength; k++) if ((k >> 5) & 1) x[4 * rowLength + k]! *= 1e6;
+    for (const id of I8_TYPES) {
+      const t = generatedTensor(id, rowLength, rows, 3000 + id);
+      const ref = referenceOutput(t, x, batch);
+      for (const kernel of I8_KERNELS) {
+        const run = runOnGpu(t, x, batch, kernel);
+        for (let j = 0; j < batch; j++) {
+          const got = run.y.subarray(j * rows, (j + 1) * rows);
+          const want = ref.subarray(j * rows, (j + 1) * rows);
+          const e = nmse(got, want);
+          expect(e, `${ggmlTypeById(id)!.name} kernel ${kernel} column ${j} (x scale ${scales[j]})`).toBeLessThanOrEqual(NMSE_BAR);
+        }
+      }
+    }
+  });
+
+  it('int8 decode kernels refuse Q6_K with a clear error', () => {
+    const t = generatedTensor(14, 256, 16, 5);
+    expect(() => runOnGpu(t, activations(256, 1, 1), 1, 6)).toThrow(/int8 decode kernels do not take Q6_K/);
+  });
+
+  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones', () => {
+    for (const id of I8_TYPES) {
+      expect(gpu!.matmulKernelName(id, 4096, 1)).toBe('imma_decode_n4');
+      expect(gpu!.matmulKernelName(id, 4096, 8)).toBe('imma_decode_n8');
+      expect(gpu!.matmulKernelName(id, 4096, 16)).toBe('imma_decode_n16');
+      expect(gpu!.matmulKernelName(id, 4096, 17)).toBe('mma_decode_n32');
+    }
+    expect(gpu!.matmulKernelName(14, 4096, 1)).toBe('mma_decode_n8');
+  });
 
   it('names a kernel for every type and batch range', () => {
     for (const id of SUPPORTED_TYPE_IDS) {
