@@ -320,8 +320,6 @@ int knob_slices() { static const int v = env_int("GG_MM_SLICES", 0); return v; }
 int knob_split() { static const int v = env_int("GG_MM_SPLIT", -1); return v; }
 /* GG_MM_I8=0 keeps the dispatch table off the int8 decode kernels (for A/B runs of the same build). */
 int knob_i8() { static const int v = env_int("GG_MM_I8", 1); return v; }
-/* GG_MM_CLUSTER=0: split-K partials through global memory even where clusters are available. */
-int knob_cluster() { static const int v = env_int("GG_MM_CLUSTER", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -356,42 +354,6 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   return GG_OK;
 }
 
-/* Whether the S slices of a row block run as one thread-block cluster (sm_90+: partial sums are
- * added through distributed shared memory instead of global memory; 8 is the portable cluster size). */
-int use_cluster(int S, bool* out) {
-  *out = false;
-  if (S < 2 || S > 8 || knob_cluster() == 0) return GG_OK;
-  static int cc_major[64];
-  int dev = 0;
-  GG_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
-  if (cc_major[dev] == 0) GG_CHECK(cudaDeviceGetAttribute(&cc_major[dev], cudaDevAttrComputeCapabilityMajor, dev));
-  *out = cc_major[dev] >= 9;
-  return GG_OK;
-}
-
-/* Launches a decode kernel over (row blocks, slices), as clusters of the S slices where `cluster`. */
-template <class... P, class... A>
-int launch_decode_grid(void (*kernel)(P...), dim3 grid, int smem, bool cluster, A... args) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(mmf::kDecThreads);
-  cfg.dynamicSmemBytes = (size_t)smem;
-  cfg.stream = gg_compute_stream();
-  cudaLaunchAttribute attr[1] = {};
-  if (cluster) {
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = grid.y;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-  }
-  GG_CHECK(cudaLaunchKernelEx(&cfg, kernel, ((P)args)...));
-  GG_CHECK_LAUNCH("k_decode");
-  return GG_OK;
-}
-
 template <class TT, int NT, bool SPLIT>
 int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
@@ -404,15 +366,16 @@ int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
-  bool cl = false;
-  GG_TRY(use_cluster(p.S, &cl));
+  cudaStream_t st = gg_compute_stream();
   for (int c0 = 0; c0 < batch; c0 += NT * 8) {
     const int nb = batch - c0 < NT * 8 ? batch - c0 : NT * 8;
     const float* xc = x + (int64_t)c0 * K;
     const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
-    GG_TRY(launch_decode_grid(mmf::k_decode<TT, NT, SPLIT>, grid, p.smem, cl, wp, xc, y + (int64_t)c0 * rows,
-                              (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units,
-                              p.ups, p.S, nb, xvec, cl ? 1 : 0));
+    mmf::k_decode<TT, NT, SPLIT><<<grid, mmf::kDecThreads, p.smem, st>>>(
+        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
+        (int)g.units, p.ups,
+        p.S, nb, xvec);
+    GG_CHECK_LAUNCH("k_decode");
   }
   return GG_OK;
 }
@@ -442,15 +405,15 @@ int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int6
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
-  bool cl = false;
-  GG_TRY(use_cluster(p.S, &cl));
+  cudaStream_t st = gg_compute_stream();
   for (int c0 = 0; c0 < batch; c0 += kCols) {
     const int nb = batch - c0 < kCols ? batch - c0 : kCols;
     const float* xc = x + (int64_t)c0 * K;
     const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
-    GG_TRY(launch_decode_grid(mmf::k_decode_i8<IT, NT>, grid, p.smem, cl, wp, xc, y + (int64_t)c0 * rows,
-                              (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units,
-                              p.ups, p.S, nb, xvec, cl ? 1 : 0));
+    mmf::k_decode_i8<IT, NT><<<grid, mmf::kDecThreads, p.smem, st>>>(
+        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
+        (int)g.units, p.ups, p.S, nb, xvec);
+    GG_CHECK_LAUNCH("k_decode_i8");
   }
   return GG_OK;
 }
@@ -568,10 +531,9 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 #endif /* !GG_IS_HIP */
 
 /* The dispatch table: kernel index for (type, batch, rows) on the current device.
- *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, except small problems (rows * batch < 2048),
- *                      which take the f16 kernels' hi/lo split of x (more exact; speed does not
- *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
- *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
+ *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, <= 8 imma_decode_n8, <= 16 imma_decode_n16, except
+ *                      small problems (rows * batch < 2048), which take the f16 kernels' hi/lo
+ *                      split of x (more exact; speed does not matter there)
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128, except small problems
  *                      (rows * batch < 8192), which
@@ -588,6 +550,8 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
     (void)type;
 #endif
     if (i8 && batch <= 4) *k = K_I8_4;
+    else if (i8 && batch <= 8) *k = K_I8_8;
+    else if (i8 && batch <= 16) *k = K_I8_16;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;
     else if (batch <= kDecodeMaxBatch) *k = K_DEC32;

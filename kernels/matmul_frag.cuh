@@ -73,8 +73,6 @@
 
 #include <stdint.h>
 
-#include <cooperative_groups.h>
-
 namespace mmf {
 
 /* Pointers to the regions of one packed matrix. */
@@ -637,71 +635,35 @@ __device__ __forceinline__ float4 load_x4(const float* __restrict__ p, bool vec)
   return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
 }
 
-/* The end of every decode kernel. Lane `lane` of warp `warp` holds NV results: val(i) is result i of
- * the calling lane, where(i, lane, c, ro) says which column and row (r = row group * 16 + lane / 4 +
- * ro) result i of any lane belongs to. With one slice the results go straight to y. With S slices
- * the partial sums of a row block are added in slice order (so the result does not depend on which
- * CTA finishes first), in one of two ways:
- *   - cluster (sm_90, S <= 8, the S CTAs of a row block launched as one thread-block cluster): each
- *     CTA leaves its partials in its own shared memory (`red`, NV * 256 floats, over the weight
- *     ring, which is idle by then) and adds a 1/S share of the row block's outputs from all S
- *     CTAs' shared memory: no global round trips;
- *   - otherwise: each CTA writes its partials to `part` and the last CTA of the row block (atomic
- *     counter, self-resetting) adds them. */
-template <int NV, class Val, class Where>
-__device__ __forceinline__ void dec_finish(Val val, Where where, int Gn, float* __restrict__ y, float* __restrict__ part,
-                                           unsigned* __restrict__ counters, int rows, int S, int batch, bool cluster,
-                                           float* red, int* s_last) {
+/* The end of every decode kernel. Each lane holds NV results: out(i, col, rof) returns result i and
+ * sets its column and row offset (row r0 + rof).
+ * With one slice they go straight to y; otherwise each CTA writes its partial sums and the last
+ * CTA of the row block (atomic counter, self-resetting) adds the S partials in slice order, so the
+ * result does not depend on which CTA finishes last. */
+template <int NV, class Out>
+__device__ __forceinline__ void dec_finish(Out out, bool active, int64_t r0, float* __restrict__ y,
+                                           float* __restrict__ part, unsigned* __restrict__ counters, int rows, int Gn,
+                                           int S, int batch, int* s_last) {
   const int tid = threadIdx.x, rb = blockIdx.x, sl = blockIdx.y;
-  const int lane = tid & 31, warp = tid >> 5;
-  const int64_t G = (int64_t)rb * kDecWarps + warp;
-  const bool active = G < Gn;
-  const int64_t r0 = G * 16 + (lane >> 2);
   if (S == 1) {
     if (active) {
 #pragma unroll
       for (int i = 0; i < NV; ++i) {
         int c, ro;
-        where(i, lane, c, ro);
+        const float v = out(i, c, ro);
         const int64_t r = r0 + ro;
-        if (c < batch && r < rows) y[(int64_t)c * rows + r] = val(i);
+        if (c < batch && r < rows) y[(int64_t)c * rows + r] = v;
       }
     }
     return;
   }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (cluster) {
-    namespace cg = cooperative_groups;
-    cg::cluster_group cl = cg::this_cluster();
-    __syncthreads(); /* every warp is done with the ring before it is overwritten */
-#pragma unroll
-    for (int i = 0; i < NV; ++i) red[i * kDecThreads + tid] = val(i);
-    cl.sync();
-    const int rank = (int)cl.block_rank();
-    for (int p = rank * kDecThreads + tid; p < NV * kDecThreads; p += S * kDecThreads) {
-      const int i = p / kDecThreads, t2 = p - i * kDecThreads, w2 = t2 >> 5, l2 = t2 & 31;
-      const int64_t G2 = (int64_t)rb * kDecWarps + w2;
-      int c, ro;
-      where(i, l2, c, ro);
-      const int64_t r = G2 * 16 + (l2 >> 2) + ro;
-      if (G2 >= Gn || c >= batch || r >= rows) continue;
-      float sum = 0.0f;
-      for (int q = 0; q < S; ++q) sum += cl.map_shared_rank(red, q)[p]; /* slice order */
-      y[(int64_t)c * rows + r] = sum;
-    }
-    cl.sync(); /* no CTA leaves while others still read its shared memory */
-    return;
-  }
-#else
-  (void)cluster; (void)red;
-#endif
   const int64_t rows_p = (int64_t)Gn * 16;
   if (active) {
 #pragma unroll
     for (int i = 0; i < NV; ++i) {
       int c, ro;
-      where(i, lane, c, ro);
-      if (c < batch) part[((int64_t)sl * batch + c) * rows_p + r0 + ro] = val(i);
+      const float v = out(i, c, ro);
+      if (c < batch) part[((int64_t)sl * batch + c) * rows_p + r0 + ro] = v;
     }
   }
   __threadfence();
@@ -740,7 +702,7 @@ template <class TT, int NT, bool SPLIT>
 __global__ void __launch_bounds__(kDecThreads, DecMinBlocks<TT, NT, SPLIT>::value)
 k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
          unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
-         int x_vec, int cluster) {
+         int x_vec) {
   extern __shared__ uint4 dsm[];
   __shared__ unsigned s_colmax[NT * 8];
   __shared__ float s_scale[NT * 8];
@@ -878,16 +840,13 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   cp_async_wait<0>();
 
   /* ---- epilogue ---- */
-  /* acc[nt][j] of lane (g, t): column 8 nt + 2 t + (j & 1), row g + 8 (j >> 1) */
-  auto where = [](int i, int l, int& c, int& ro) {
-    c = (i >> 2) * 8 + 2 * (l & 3) + (i & 1);
+  const int t = lane & 3, g = lane >> 2;
+  auto out = [&](int i, int& c, int& ro) -> float { /* acc[nt][j]: column 8 nt + 2 t + (j & 1), row g + 8 (j >> 1) */
+    c = (i >> 2) * 8 + 2 * t + (i & 1);
     ro = ((i >> 1) & 1) * 8;
-  };
-  auto val = [&](int i) -> float {
-    const int c = (i >> 2) * 8 + 2 * (lane & 3) + (i & 1);
     return c < batch ? acc[i >> 2][i & 3] * s_descale[c] : 0.0f;
   };
-  dec_finish<NT * 4>(val, where, Gn, y, part, counters, rows, S, batch, cluster != 0, (float*)dsm, &s_last);
+  dec_finish<NT * 4>(out, active, G * 16 + g, y, part, counters, rows, Gn, S, batch, &s_last);
 }
 
 /* ----------------------------------------------------------------------------- prefill */

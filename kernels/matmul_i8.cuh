@@ -195,7 +195,7 @@ template <class IT, int NT>
 __global__ void __launch_bounds__(kDecThreads, 2)
 k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
             unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
-            int x_vec, int cluster) {
+            int x_vec) {
   using TT = typename IT::TT;
   extern __shared__ uint4 dsm[];
   __shared__ int s_last;
@@ -314,12 +314,13 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
   cp_async_wait<0>();
 
   /* ---- epilogue: lane (g, t) holds column 4 nt + t, rows g and g + 8 ---- */
-  auto where = [](int i, int l, int& c, int& ro) {
-    c = (i >> 1) * 4 + (l & 3);
+  const int t = lane & 3, g = lane >> 2;
+  auto out = [&](int i, int& c, int& ro) -> float {
+    c = (i >> 1) * 4 + t;
     ro = (i & 1) * 8;
+    return acc[i >> 1][i & 1];
   };
-  auto val = [&](int i) -> float { return acc[i >> 1][i & 1]; };
-  dec_finish<NT * 2>(val, where, Gn, y, part, counters, rows, S, batch, cluster != 0, (float*)dsm, &s_last);
+  dec_finish<NT * 2>(out, active, G * 16 + g, y, part, counters, rows, Gn, S, batch, &s_last);
 }
 
 }  // namespace mmf
