@@ -531,9 +531,10 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 #endif /* !GG_IS_HIP */
 
 /* The dispatch table: kernel index for (type, batch, rows) on the current device.
- *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, <= 8 imma_decode_n8, <= 16 imma_decode_n16, except
- *                      small problems (rows * batch < 2048), which take the f16 kernels' hi/lo
- *                      split of x (more exact; speed does not matter there)
+ *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, except small problems (rows * batch < 2048),
+ *                      which take the f16 kernels' hi/lo split of x (more exact; speed does not
+ *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
+ *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128, except small problems
  *                      (rows * batch < 8192), which
@@ -550,8 +551,6 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
     (void)type;
 #endif
     if (i8 && batch <= 4) *k = K_I8_4;
-    else if (i8 && batch <= 8) *k = K_I8_8;
-    else if (i8 && batch <= 16) *k = K_I8_16;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;
     else if (batch <= kDecodeMaxBatch) *k = K_DEC32;

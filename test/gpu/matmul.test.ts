@@ -110,6 +110,19 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  // 4096 rows: 8 slices per row block at this K, every tensor-core type through the dispatch table.
+  it('tall matrices through the dispatch table, every tensor-core type', () => {
+    for (const id of [2, 8, 12, 14]) {
+      const t = generatedTensor(id, 2048, 4096, 4000 + id);
+      for (const batch of [1, 3, 8, 16]) {
+        const x = activations(2048, batch, 11 * batch);
+        const run = runOnGpu(t, x, batch);
+        const e = nmse(run.y, referenceOutput(t, x, batch));
+        expect(e, `${ggmlTypeById(id)!.name} 4096x2048 n=${batch} (${run.kernel})`).toBeLessThanOrEqual(NMSE_BAR);
+      }
+    }
+  });
+
   it('int8 decode kernels refuse Q6_K with a clear error', () => {
     const t = generatedTensor(14, 256, 16, 5);
     expect(() => runOnGpu(t, activations(256, 1, 1), 1, 6)).toThrow(/int8 decode kernels do not take Q6_K/);
@@ -118,8 +131,9 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones', () => {
     for (const id of I8_TYPES) {
       expect(gpu!.matmulKernelName(id, 4096, 1)).toBe('imma_decode_n4');
-      expect(gpu!.matmulKernelName(id, 4096, 8)).toBe('imma_decode_n8');
-      expect(gpu!.matmulKernelName(id, 4096, 16)).toBe('imma_decode_n16');
+      expect(gpu!.matmulKernelName(id, 4096, 4)).toBe('imma_decode_n4');
+      expect(gpu!.matmulKernelName(id, 4096, 8)).toBe('mma_decode_n8');
+      expect(gpu!.matmulKernelName(id, 4096, 16)).toBe('mma_decode_n16');
       expect(gpu!.matmulKernelName(id, 4096, 17)).toBe('mma_decode_n32');
     }
     expect(gpu!.matmulKernelName(14, 4096, 1)).toBe('mma_decode_n8');
