@@ -6,10 +6,12 @@
  */
 #include "internal.h"
 #include "blocks.h"
+#include "upload_pipeline.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #if !defined(_WIN32)
 #include <unistd.h>
@@ -120,8 +122,10 @@ struct DevState {
   bool ready;
   int sm_count;
   cudaStream_t copy;   /* uploads */
-  cudaEvent_t ev[2];   /* one per staging buffer */
+  cudaEvent_t ev[2];   /* downloads: one per staging buffer */
   cudaEvent_t compute; /* "compute stream reached here", for uploads to wait on */
+  int n_slot_ev;       /* uploads: one event per staging slot, created on first use */
+  cudaEvent_t slot_ev[gg_pipe::kMaxSlots];
 };
 DevState g_dev[kMaxDevices];
 uint8_t* g_stage[2]; /* pinned, portable; allocated once, released by process exit */
@@ -161,6 +165,12 @@ int staging(void) {
     }
     g_stage[i] = static_cast<uint8_t*>(p);
   }
+  return GG_OK;
+}
+
+int slot_events(DevState* s, int n) {
+  for (; s->n_slot_ev < n; ++s->n_slot_ev)
+    GG_CHECK(cudaEventCreateWithFlags(&s->slot_ev[s->n_slot_ev], cudaEventDisableTiming));
   return GG_OK;
 }
 
@@ -297,35 +307,85 @@ extern "C" GG_API int gg_synchronize(void) {
 
 namespace {
 
-/* Host -> device through the two pinned buffers: fill(buf, offset, n) writes source bytes
- * [offset, offset + n) into buf while the copy of the previous chunk (from the other buffer) runs.
- * Always leaves the copy stream idle. */
+/* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
+ * (128 slots), filled by min(8, hardware threads) threads. Tuning knobs for experiments
+ * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 65536;
+ * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 8. */
+gg_pipe::Plan read_upload_plan() {
+  gg_pipe::Plan plan;
+  size_t kb = 1024;
+  if (const char* v = getenv("GG_UPLOAD_PIECE_KB")) {
+    const long k = atol(v);
+    if (k >= 256 && k <= (long)(kChunk >> 10) && (k & (k - 1)) == 0) kb = (size_t)k;
+  }
+  plan.piece = kb << 10;
+  plan.slots = (int)(2 * kChunk / plan.piece);
+  plan.threads = gg_pipe::default_threads();
+  if (const char* v = getenv("GG_UPLOAD_THREADS")) {
+    const int t = atoi(v);
+    if (t >= 1 && t <= gg_pipe::kMaxThreads) plan.threads = t;
+  }
+  return plan;
+}
+const gg_pipe::Plan& upload_plan() {
+  static const gg_pipe::Plan plan = read_upload_plan();
+  return plan;
+}
+
+/* The runtime side of the pipeline: slot s is piece-sized, in staging buffer s / (slots / 2). */
+struct CopyOps {
+  DevState* ds;
+  uint8_t* dst;
+  size_t piece;
+  int per_buffer;
+
+  uint8_t* slot(int s) const { return g_stage[s / per_buffer] + (size_t)(s % per_buffer) * piece; }
+  int copy(int s, uint64_t dst_offset, size_t n) {
+    GG_CHECK(cudaMemcpyAsync(dst + dst_offset, slot(s), n, cudaMemcpyHostToDevice, ds->copy));
+    GG_CHECK(cudaEventRecord(ds->slot_ev[s], ds->copy));
+    return GG_OK;
+  }
+  int poll(int s, bool* idle) {
+    const cudaError_t err = cudaEventQuery(ds->slot_ev[s]);
+    *idle = err == cudaSuccess;
+    if (err == cudaErrorNotReady) {
+      (void)cudaGetLastError(); /* "not ready" is an answer, not an error */
+      return GG_OK;
+    }
+    return gg_ck(err, "cudaEventQuery(ds->slot_ev[s])", __FILE__, __LINE__);
+  }
+  int wait(int s) {
+    GG_CHECK(cudaEventSynchronize(ds->slot_ev[s]));
+    return GG_OK;
+  }
+  int fail_fill(const gg_pipe::FillError& e) {
+    if (e.sys_errno != 0)
+      return gg_fail(e.status, "", "%s: %s (errno %d)", e.text, strerror(e.sys_errno), e.sys_errno);
+    return gg_fail(e.status, "", "%s", e.text);
+  }
+};
+
+/* Host -> device through the pinned staging buffers (see upload_pipeline.h): the source is read
+ * by several threads into staging slots while earlier slots copy. Ordered after the work queued
+ * on the compute stream; always leaves the copy stream and the staging buffers idle. */
 template <class Fill>
-int staged_upload(uint8_t* dst, uint64_t bytes, Fill&& fill) {
+int staged_upload(uint8_t* dst, uint64_t bytes, const Fill& fill) {
   DevState* ds = nullptr;
   GG_TRY(dev_state(&ds));
   GG_TRY(staging());
+  const gg_pipe::Plan& plan = upload_plan();
+  GG_TRY(slot_events(ds, plan.slots));
   /* writes must not overtake compute work already queued on the same memory */
   GG_CHECK(cudaEventRecord(ds->compute, gg_compute_stream()));
   GG_CHECK(cudaStreamWaitEvent(ds->copy, ds->compute, 0));
-  int st = GG_OK;
-  bool busy[2] = {false, false};
-  uint64_t off = 0;
-  for (int i = 0; off < bytes; ++i) {
-    const int b = i & 1;
-    const size_t n = (size_t)(bytes - off < kChunk ? bytes - off : kChunk);
-    if (busy[b]) {
-      if ((st = GG_CK(cudaEventSynchronize(ds->ev[b]))) != GG_OK) break;
-      busy[b] = false;
-    }
-    if ((st = fill(g_stage[b], off, n)) != GG_OK) break;
-    if ((st = GG_CK(cudaMemcpyAsync(dst + off, g_stage[b], n, cudaMemcpyHostToDevice, ds->copy))) != GG_OK) break;
-    if ((st = GG_CK(cudaEventRecord(ds->ev[b], ds->copy))) != GG_OK) break;
-    busy[b] = true;
-    off += n;
+  CopyOps ops{ds, dst, plan.piece, plan.slots / 2};
+  const int st = gg_pipe::run(ops, fill, bytes, plan);
+  const cudaError_t sync = cudaStreamSynchronize(ds->copy);
+  if (st != GG_OK) {
+    (void)cudaGetLastError(); /* keep the first failure's message */
+    return st;
   }
-  const int st_sync = GG_CK(cudaStreamSynchronize(ds->copy));
-  return st != GG_OK ? st : st_sync;
+  return gg_ck(sync, "cudaStreamSynchronize(ds->copy)", __FILE__, __LINE__);
 }
 
 }  // namespace
@@ -334,11 +394,7 @@ extern "C" GG_API int gg_upload(void* dst, const void* src, uint64_t bytes) {
   if (bytes == 0) return GG_OK;
   if (dst == nullptr || src == nullptr)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload: null %s pointer", dst == nullptr ? "destination" : "source");
-  const uint8_t* s = static_cast<const uint8_t*>(src);
-  return staged_upload(static_cast<uint8_t*>(dst), bytes, [&](uint8_t* buf, uint64_t off, size_t n) {
-    memcpy(buf, s + off, n);
-    return (int)GG_OK;
-  });
+  return staged_upload(static_cast<uint8_t*>(dst), bytes, gg_pipe::MemoryFill{static_cast<const uint8_t*>(src)});
 }
 
 extern "C" GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes) {
@@ -352,27 +408,7 @@ extern "C" GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset
   if (file_offset > (uint64_t)INT64_MAX - bytes)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_upload_file: offset %llu + %llu bytes overflows",
                    (unsigned long long)file_offset, (unsigned long long)bytes);
-  return staged_upload(static_cast<uint8_t*>(dst), bytes, [&](uint8_t* buf, uint64_t off, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-      const uint64_t at = file_offset + off + got;
-      const ssize_t r = pread(fd, buf + got, n - got, (off_t)at);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        const int e = errno;
-        return gg_fail(GG_ERR_IO, "", "pread(fd %d, %zu bytes at offset %llu) failed: %s (errno %d)", (int)fd,
-                       n - got, (unsigned long long)at, strerror(e), e);
-      }
-      if (r == 0)
-        return gg_fail(GG_ERR_IO, "",
-                       "pread(fd %d, %zu bytes at offset %llu) hit end of file: the file is shorter than offset "
-                       "%llu + %llu bytes",
-                       (int)fd, n - got, (unsigned long long)at, (unsigned long long)file_offset,
-                       (unsigned long long)bytes);
-      got += (size_t)r;
-    }
-    return (int)GG_OK;
-  });
+  return staged_upload(static_cast<uint8_t*>(dst), bytes, gg_pipe::FileFill{(int)fd, file_offset, bytes});
 #endif
 }
 

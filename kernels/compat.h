@@ -55,6 +55,7 @@
 #define cudaErrorNoKernelImageForDevice hipErrorNoBinaryForGpu
 #define cudaErrorInvalidDeviceFunction hipErrorInvalidDeviceFunction
 #define cudaErrorAssert hipErrorAssert
+#define cudaErrorNotReady hipErrorNotReady
 
 /* runtime calls */
 #define cudaGetErrorName hipGetErrorName
@@ -89,6 +90,7 @@
 #define cudaEventDisableTiming hipEventDisableTiming
 #define cudaEventRecord hipEventRecord
 #define cudaEventSynchronize hipEventSynchronize
+#define cudaEventQuery hipEventQuery
 #define cudaEventElapsedTime hipEventElapsedTime
 #define cudaEventDestroy hipEventDestroy
 #define cudaOccupancyMaxActiveBlocksPerMultiprocessor hipOccupancyMaxActiveBlocksPerMultiprocessor
