@@ -1,6 +1,8 @@
 /* gguf-gpu: the C ABI (kernels/gguf_gpu.h) apart from dequant kernels, benchmarks and matmul:
  * errors, library facts, devices, device memory, uploads and downloads, gg_dequantize.
  *
+ * Also gg_debug_fail_launch, a deliberately failing launch for the fault tests.
+ *
  * Nothing here throws or exits; every runtime call is checked (GG_CHECK / GG_CK) and a failure
  * leaves "call failed: cudaErrorX (text) at capi.cu:123" in gg_last_error().
  */
@@ -450,4 +452,26 @@ extern "C" GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* ds
   GG_TRY(gg_dequant_check(ggml_type, src, dst, rows, row_len, out_dtype, &n));
   if (n == 0) return GG_OK;
   return gg_dequant_launch(ggml_type, src, dst, n, out_dtype, gg_compute_stream());
+}
+
+/* ----------------------------------------------------------------------------- debugging */
+
+namespace {
+__global__ void k_debug_noop(int* out) {
+  if (out != nullptr) *out = 0;
+}
+}  // namespace
+
+extern "C" GG_API int gg_debug_fail_launch(int32_t how) {
+  switch (how) {
+    case 0:
+      /* 4096 threads per block: more than any device allows (1024), so the launch itself fails
+       * with cudaErrorInvalidConfiguration (HIP: hipErrorInvalidConfiguration), a non-sticky error */
+      k_debug_noop<<<1, 4096, 0, gg_compute_stream()>>>(nullptr);
+      GG_CHECK_LAUNCH("k_debug_noop<<<1, 4096>>> (a deliberately invalid launch)");
+      return gg_fail(GG_ERR_RUNTIME, "", "gg_debug_fail_launch: the runtime accepted a launch of 4096 threads per block");
+    default:
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_debug_fail_launch: no failure number %d (0: invalid launch configuration)",
+                     (int)how);
+  }
 }

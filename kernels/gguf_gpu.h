@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* What gg_version() returns; bumped on any incompatible change to this header. */
-#define GG_ABI_VERSION 2
+#define GG_ABI_VERSION 3
 
 enum gg_status {
   GG_OK = 0,
@@ -150,6 +150,12 @@ GG_API int gg_bench_blas(int32_t dtype, void* const* ws, int32_t n_bufs, const v
 /* Host -> device bandwidth from pinned memory, bytes per second (median of `samples` copies of
  * `bytes`). */
 GG_API int gg_bench_upload(uint64_t bytes, int32_t samples, double* out_bytes_per_s);
+
+/* For tests: makes a failure happen on purpose, through the normal error path. how = 0 launches a
+ * kernel with 4096 threads per block, which the runtime refuses (cudaErrorInvalidConfiguration):
+ * returns GG_ERR_LAUNCH, gg_last_error_name() names the runtime error, and the device stays usable.
+ * Any other `how` is GG_ERR_INVALID_ARGUMENT. */
+GG_API int gg_debug_fail_launch(int32_t how);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GpuError, GpuKernelError, GpuOutOfMemoryError, GpuUnavailableError } from '../src/errors.js';
 import { Gpu } from '../src/gpu/device.js';
-import { libraryCandidates } from '../src/gpu/native.js';
+import { libraryCandidates, loadNative } from '../src/gpu/native.js';
 import { cli, QUANTS } from './cli/helpers.js';
 
 /** A Gpu over a stub library that reports `message` and `name` as its last error. */
@@ -26,6 +26,7 @@ describe('GPU status codes become typed errors', () => {
     [3, GpuOutOfMemoryError, 'cudaErrorMemoryAllocation', /out of GPU memory allocating: asked for 5000 bytes, 1000 bytes free/],
     [2, GpuUnavailableError, 'cudaErrorInsufficientDriver', /allocating: driver too old/],
     [4, GpuKernelError, 'cudaErrorLaunchOutOfResources', /allocating: launch failed/],
+    [4, GpuKernelError, 'cudaErrorInvalidConfiguration', /allocating: launch failed/],
     [7, GpuError, 'cudaErrorUnknown', /allocating: something else/],
   ] as const)('status %i -> %s', (status, Type, name, pattern) => {
     const message = { 2: 'driver too old', 3: 'cudaMalloc failed', 4: 'launch failed', 7: 'something else' }[status];
@@ -54,5 +55,20 @@ describe.skipIf(!built || gpuHost)('with the library built but no GPU driver', (
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no usable GPU: .*cuda\w+|hip\w+/);
     expect(r.stderr).toMatch(/--backend cpu/);
+  });
+
+  it('a kernel launch without a driver is "no usable GPU" (GpuUnavailableError), not a kernel error', () => {
+    // test/gpu/faults.test.ts makes the same launch fail on a GPU, where it is a GpuKernelError
+    const gpu = Object.create(Gpu.prototype) as Gpu;
+    Object.assign(gpu, { lib: loadNative(), device: 0, info: {} });
+    let caught: unknown;
+    try {
+      gpu.debugFailLaunch();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(GpuUnavailableError);
+    expect((caught as GpuError).runtimeError).toMatch(/^(cuda|hip)Error\w+$/);
+    expect((caught as Error).message).toMatch(/k_debug_noop<<<1, 4096>>>.* failed: (cuda|hip)Error\w+ .* at capi\.cu:\d+/);
   });
 });

@@ -172,6 +172,15 @@ export class Gpu {
     return Buffer.from(buf.subarray(0, buf.indexOf(0))).toString('utf8');
   }
 
+  /**
+   * For tests only: has the library launch a kernel with an invalid configuration (4096 threads per
+   * block), so a real launch failure comes back through the normal path: a GpuKernelError naming
+   * the runtime's error (cudaErrorInvalidConfiguration). The device stays usable.
+   */
+  debugFailLaunch(): void {
+    this.check(this.lib.gg_debug_fail_launch(0), 'a deliberately invalid kernel launch (test)');
+  }
+
   /** Block layout compiled into the library, or undefined if it cannot handle the type. */
   typeLayout(typeId: number): { blockSize: number; typeSize: number } | undefined {
     const b = new Int32Array(1);

@@ -39,6 +39,7 @@ export interface NativeLib {
   gg_bench_matmul(type: number, ws: BigUint64Array, n: number, x: DevicePtr, y: DevicePtr, rows: number, rowLen: number, batch: number, kernel: number, warmup: number, launches: number, samples: number, out: Float32Array): number;
   gg_bench_blas(dtype: number, ws: BigUint64Array, n: number, x: DevicePtr, y: DevicePtr, rows: number, rowLen: number, batch: number, warmup: number, launches: number, samples: number, out: Float32Array): number;
   gg_bench_upload(bytes: number, samples: number, out: Float64Array): number;
+  gg_debug_fail_launch(how: number): number;
 }
 
 const PROTOTYPES = [
@@ -68,6 +69,7 @@ const PROTOTYPES = [
   'int gg_bench_matmul(int32_t type, void *ws, int32_t n, const void *x, void *y, int64_t rows, int64_t row_len, int32_t batch, int32_t kernel, int32_t warmup, int32_t launches, int32_t samples, void *out)',
   'int gg_bench_blas(int32_t dtype, void *ws, int32_t n, const void *x, void *y, int64_t rows, int64_t row_len, int32_t batch, int32_t warmup, int32_t launches, int32_t samples, void *out)',
   'int gg_bench_upload(uint64_t bytes, int32_t samples, void *out)',
+  'int gg_debug_fail_launch(int32_t how)',
 ];
 
 /** Where the library is looked for: $GGUF_GPU_LIB, then the package's build/ (CUDA, then HIP). */
@@ -79,7 +81,7 @@ export function libraryCandidates(): string[] {
 }
 
 /** GG_ABI_VERSION in kernels/gguf_gpu.h: a library built from other sources is refused. */
-export const EXPECTED_ABI_VERSION = 2;
+export const EXPECTED_ABI_VERSION = 3;
 
 let cached: NativeLib | undefined;
 
