@@ -25,6 +25,25 @@ function runOnGpu(t: TensorSource, x: Float32Array, batch: number, kernel = -1) 
   }
 }
 
+/**
+ * Batch sizes of the random-weights tests. GGUF_GPU_TEST_BATCHES (e.g. 1,9,40,65) replaces the list
+ * where time is short (scripts/gpu-session.sh, under racecheck); that list still reaches every
+ * f16 tensor-core and generic kernel with these row counts (37 and 301): n <= 8 mma_decode_n8 /
+ * generic_gemv, 9-16 mma_decode_n16, 17-64 mma_decode_n32 (40: one launch of 32 and the rest on
+ * n8), above 64 mma_gemm_128x128 when rows * batch >= 8192 (65: 301 rows) and mma_decode_n32 below
+ * (65: 37 rows), and generic_gemm above 8. (These problems are too small for the int8 kernels,
+ * rows * batch < 2048: the int8 tests below force them and are not affected by the variable.)
+ */
+function testBatches(): number[] {
+  const text = process.env.GGUF_GPU_TEST_BATCHES;
+  if (!text) return [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 64, 512, 600];
+  const list = text.split(',').map((b) => Number(b.trim()));
+  if (list.length === 0 || !list.every((b) => Number.isInteger(b) && b >= 1 && b <= 4096)) {
+    throw new Error(`GGUF_GPU_TEST_BATCHES must be a comma-separated list of batch sizes from 1 to 4096, got "${text}"`);
+  }
+  return list;
+}
+
 describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}`, () => {
   it('matches ggml\'s float64 products on every 2-D fixture tensor (NMSE <= 1e-6)', () => {
     const quants = GgufFile.open(QUANTS);
@@ -50,19 +69,25 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
-  const batches = [1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 64, 512, 600];
+  const batches = testBatches();
   for (const id of SUPPORTED_TYPE_IDS) {
     const name = ggmlTypeById(id)!.name;
     it(`${name}: random weights, awkward row counts, batch ${batches.join(',')}`, () => {
+      const kernels = new Set<string>();
       for (const [rowLength, rows] of [[1024, 37], [2816, 301]] as const) {
         const t = generatedTensor(id, rowLength, rows, 1000 + id);
         for (const batch of batches) {
           const x = activations(rowLength, batch, batch);
           const run = runOnGpu(t, x, batch);
+          kernels.add(run.kernel);
           const e = nmse(run.y, referenceOutput(t, x, batch));
           expect(e, `${name} ${rows}x${rowLength} n=${batch} (${run.kernel})`).toBeLessThanOrEqual(NMSE_BAR);
         }
       }
+      // the batch sizes reached every f16 tensor-core or generic kernel (also with GGUF_GPU_TEST_BATCHES)
+      const tensorCore = !gpu!.matmulKernelName(id, 4096, 8).startsWith('generic_');
+      const all = tensorCore ? ['mma_decode_n8', 'mma_decode_n16', 'mma_decode_n32', 'mma_gemm_128x128'] : ['generic_gemv', 'generic_gemm'];
+      expect([...kernels], `${name}: kernels reached at batch ${batches.join(',')}`).toEqual(expect.arrayContaining(all));
     });
   }
 
