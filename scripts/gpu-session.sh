@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a GPU session needs, in one call on the GPU host (device time is scarce: batch it).
 # Builds the kernels, runs the GPU tests, both sanitizers over the GPU test suite, and the benches,
-# writing full logs to $OUT (or ./gpu-logs) and a short summary to stdout.
+# writing full logs to $OUT (or ./gpu-logs; at most 8 files: the device tool brings back 8) and a
+# short summary to stdout.
 # Here:   ../shared/gpu/pack
 # There:  bash .gpu/run bash scripts/gpu-session.sh        (carry .gpu and dist)
 set -uo pipefail
@@ -30,6 +31,7 @@ node -e '
   for (const d of r.peaks.dequant) console.log(`dequant ${d.type}->${d.dtype}: ${d.us.toFixed(1)} us ${(100 * d.fractionOfCopy).toFixed(0)}% of copy`);
   for (const x of r.results) console.log([x.type, x.batch, x.us.toFixed(2), x.floorUs.toFixed(2), (100 * x.fraction).toFixed(0) + "%", x.tflops.toFixed(1), x.nmse?.toExponential(1), x.kernel].join(" "));
 ' "$(realpath "$out/bench.json")"
+grep "file -> GPU" "$out/bench-warm.txt"
 tail -3 "$out/bench-warm.txt"
 
 step "bench over a file"
@@ -38,14 +40,49 @@ tail -12 "$out/bench-file.txt"
 
 # The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
 not_slow='^(?!.*over 1 GiB)'
-step "compute-sanitizer memcheck over the GPU tests"
-timeout $(( $(left) * 3 / 5 )) compute-sanitizer --tool memcheck --target-processes all \
-  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts test/gpu/faults.test.ts -t "$not_slow" \
-  > "$out/memcheck.log" 2>&1
-grep -E "ERROR SUMMARY|Tests " "$out/memcheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
-step "compute-sanitizer racecheck over the GPU tests"
-timeout $(left) compute-sanitizer --tool racecheck --target-processes all \
-  npx vitest run --config vitest.gpu.config.ts test/gpu/dequant.test.ts test/gpu/matmul.test.ts -t "$not_slow" \
-  > "$out/racecheck.log" 2>&1
-grep -E "RACECHECK SUMMARY|Tests " "$out/racecheck.log" | sed 's/\x1b\[[0-9;]*m//g' | sort | uniq -c
+gpu_vitest="npx vitest run --config vitest.gpu.config.ts"
+clean() { sed 's/\x1b\[[0-9;]*m//g' "$@"; }
+
+# memcheck: the tests that make the runtime fail on purpose (out of memory, an invalid launch; their
+# describe says so) would count as API errors, so the suite runs without them and they run beside it
+# on their own with API errors not reported: their memory accesses are still checked.
+on_purpose='provoking runtime errors on purpose'
+step "compute-sanitizer memcheck over the GPU tests (and the deliberate faults beside them)"
+t=$(( $(left) * 3 / 5 ))
+timeout $t compute-sanitizer --tool memcheck --target-processes all \
+  $gpu_vitest test/gpu/dequant.test.ts test/gpu/matmul.test.ts test/gpu/faults.test.ts test/gpu/upload.test.ts \
+  -t "^(?!.*(over 1 GiB|$on_purpose))" > /tmp/memcheck-suite.log 2>&1 &
+timeout $t compute-sanitizer --tool memcheck --report-api-errors no --target-processes all \
+  $gpu_vitest test/gpu/faults.test.ts -t "$on_purpose" > /tmp/memcheck-faults.log 2>&1 &
+wait
+for part in suite faults; do
+  echo "memcheck, $part:"
+  clean /tmp/memcheck-$part.log | grep -E "ERROR SUMMARY|Tests " | sort | uniq -c
+done
+{ echo "=== memcheck: the suite without '$on_purpose'"; cat /tmp/memcheck-suite.log
+  echo "=== memcheck: '$on_purpose' alone, --report-api-errors no"; cat /tmp/memcheck-faults.log; } > "$out/memcheck.log"
+
+# racecheck: three processes at once over fewer batch sizes in the random-weights tests (still every
+# kernel: see test/gpu/matmul.test.ts), the matmul tests split between them by name: (a) the dequant
+# tests and the generic types, (b) the f16 tensor-core types, (c) the int8 decode kernels.
+race_batches=1,9,40,65
+race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices'
+race_c='int8 decode kernels'
+step "compute-sanitizer racecheck over the GPU tests (3 processes, batches $race_batches)"
+t=$(left)
+GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
+  $gpu_vitest test/gpu/dequant.test.ts test/gpu/matmul.test.ts -t "$not_slow(?!.*($race_b|$race_c))" \
+  > /tmp/racecheck-a.log 2>&1 &
+GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
+  $gpu_vitest test/gpu/matmul.test.ts -t "$race_b" > /tmp/racecheck-b.log 2>&1 &
+GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
+  $gpu_vitest test/gpu/matmul.test.ts -t "$race_c" > /tmp/racecheck-c.log 2>&1 &
+wait
+for part in a b c; do
+  echo "racecheck, part $part:"
+  clean /tmp/racecheck-$part.log | grep -E "RACECHECK SUMMARY|Tests " | sort | uniq -c
+done
+{ echo "=== racecheck a: dequant tests, generic types, the rest of matmul.test.ts"; cat /tmp/racecheck-a.log
+  echo "=== racecheck b: $race_b"; cat /tmp/racecheck-b.log
+  echo "=== racecheck c: $race_c"; cat /tmp/racecheck-c.log; } > "$out/racecheck.log"
 step "done"
