@@ -64,7 +64,8 @@ done
 
 # racecheck: three processes at once over fewer batch sizes in the random-weights tests (still every
 # kernel: see test/gpu/matmul.test.ts), the matmul tests split between them by name: (a) the dequant
-# tests and the generic types, (b) the f16 tensor-core types, (c) the int8 decode kernels.
+# tests and the generic types, (b) the f16 tensor-core types, (c) the int8 decode kernels (batches
+# 1, 5, 17: one launch, two launches of 4 columns, a remainder).
 race_batches=1,9,40,65
 race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices'
 race_c='int8 decode kernels'
@@ -75,7 +76,7 @@ GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racechec
   > /tmp/racecheck-a.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_b" > /tmp/racecheck-b.log 2>&1 &
-GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
+GGUF_GPU_TEST_I8_BATCHES=1,5,17 timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_c" > /tmp/racecheck-c.log 2>&1 &
 wait
 for part in a b c; do

@@ -95,12 +95,14 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   // launch). Forced here, because the dispatch table sends small problems elsewhere.
   const I8_KERNELS = [6, 7, 8];
   const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
+  // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
+  const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
   it('int8 decode kernels: every batch 1..17 on awkward shapes, each kernel forced', () => {
     for (const id of I8_TYPES) {
       for (const [rowLength, rows] of [[1024, 37], [2816, 301], [4096, 128]] as const) {
         const t = generatedTensor(id, rowLength, rows, 2000 + id);
         for (const kernel of I8_KERNELS) {
-          for (const batch of [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17]) {
+          for (const batch of I8_BATCHES) {
             const x = activations(rowLength, batch, 7 * batch + kernel);
             const run = runOnGpu(t, x, batch, kernel);
             const e = nmse(run.y, referenceOutput(t, x, batch));
