@@ -133,7 +133,8 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
   return report;
 }
 
-function renderGpu(r: GpuBenchReport): string {
+/** The text report of a GPU bench (also used to render a saved `--json` report). */
+export function renderGpu(r: GpuBenchReport): string {
   const lines: string[] = [];
   lines.push(`${r.device.name} (sm_${r.device.computeCapability.replace('.', '')}, ${r.device.smCount} SMs, L2 ${(r.device.l2Bytes / 1e6).toFixed(0)} MB), cache ${r.cache}`);
   lines.push(`device copy ${r.peaks.copyGBps.toFixed(0)} GB/s (read + write), upload ${r.peaks.uploadGBps.toFixed(1)} GB/s (pinned host -> device)`);
