@@ -62,30 +62,34 @@ done
 { echo "=== memcheck: the suite without '$on_purpose'"; cat /tmp/memcheck-suite.log
   echo "=== memcheck: '$on_purpose' alone, --report-api-errors no"; cat /tmp/memcheck-faults.log; } > "$out/memcheck.log"
 
-# racecheck: three processes at once over fewer batch sizes in the random-weights tests (still every
+# racecheck: four processes at once over fewer batch sizes in the random-weights tests (still every
 # kernel: see test/gpu/matmul.test.ts), the matmul tests split between them by name: (a) the dequant
 # tests and the generic types, (b) the f16 tensor-core types, (c) the int8 decode kernels (batches
 # 1, 5, 17: one launch, two launches of 4 columns, a remainder).
 race_batches=1,9,40,65
 race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices'
 race_c='int8 decode kernels'
-step "compute-sanitizer racecheck over the GPU tests (3 processes, batches $race_batches)"
+step "compute-sanitizer racecheck over the GPU tests (4 processes)"
 t=$(left)
-# part a did not finish in ~375 s with 40 and 65 (the SIMT generic_gemm reads shared memory for every
-# multiply-add, and racecheck follows each access): 9 reaches generic_gemm with a seventh of the work
+# Part a did not finish in ~375 s last time (dequant tests and generic matmul in one process,
+# batches 40 and 65: the SIMT generic_gemm reads shared memory for every multiply-add and racecheck
+# follows each access). Now the dequant tests (a) and the generic matmul tests (d, batches 1 and 9:
+# 9 already reaches generic_gemm) run as separate processes, so a slow one cannot hide the other.
+timeout $t compute-sanitizer --tool racecheck --target-processes all \
+  $gpu_vitest test/gpu/dequant.test.ts -t "$not_slow" > /tmp/racecheck-a.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=1,9 timeout $t compute-sanitizer --tool racecheck --target-processes all \
-  $gpu_vitest test/gpu/dequant.test.ts test/gpu/matmul.test.ts -t "$not_slow(?!.*($race_b|$race_c))" \
-  > /tmp/racecheck-a.log 2>&1 &
+  $gpu_vitest test/gpu/matmul.test.ts -t "^(?!.*($race_b|$race_c))" > /tmp/racecheck-d.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_b" > /tmp/racecheck-b.log 2>&1 &
 GGUF_GPU_TEST_I8_BATCHES=1,5,17 timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_c" > /tmp/racecheck-c.log 2>&1 &
 wait
-for part in a b c; do
+for part in a b c d; do
   echo "racecheck, part $part:"
   clean /tmp/racecheck-$part.log | grep -E "RACECHECK SUMMARY|Tests " | sort | uniq -c
 done
-{ echo "=== racecheck a: dequant tests, generic types, the rest of matmul.test.ts"; cat /tmp/racecheck-a.log
+{ echo "=== racecheck a: the dequant tests"; cat /tmp/racecheck-a.log
   echo "=== racecheck b: $race_b"; cat /tmp/racecheck-b.log
-  echo "=== racecheck c: $race_c"; cat /tmp/racecheck-c.log; } > "$out/racecheck.log"
+  echo "=== racecheck c: $race_c"; cat /tmp/racecheck-c.log
+  echo "=== racecheck d: the rest of matmul.test.ts (generic types), batches 1,9"; cat /tmp/racecheck-d.log; } > "$out/racecheck.log"
 step "done"
