@@ -63,9 +63,9 @@ done
   echo "=== memcheck: '$on_purpose' alone, --report-api-errors no"; cat /tmp/memcheck-faults.log; } > "$out/memcheck.log"
 
 # racecheck: four processes at once over fewer batch sizes in the random-weights tests (still every
-# kernel: see test/gpu/matmul.test.ts), the matmul tests split between them by name: (a) the dequant
-# tests and the generic types, (b) the f16 tensor-core types, (c) the int8 decode kernels (batches
-# 1, 5, 17: one launch, two launches of 4 columns, a remainder).
+# kernel: see test/gpu/matmul.test.ts), the tests split between them: (a) the dequant tests, (b) the
+# f16 tensor-core types, (c) the int8 decode kernels (batches 1, 5, 17: one launch, two launches of
+# 4 columns, a remainder), (d) the generic types and the rest of matmul.test.ts.
 race_batches=1,9,40,65
 race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices'
 race_c='int8 decode kernels'
