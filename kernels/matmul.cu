@@ -333,10 +333,18 @@ struct DecPlan {
 };
 
 /* Split-K plan: as many slices as keep the grid within one wave of 2 CTAs per SM (every CTA the
- * same amount of work), and the slice's staged x within 96 KB (2 CTAs per SM must fit). */
+ * same amount of work), and a CTA's shared memory (ring + staged x) within 110 KB, so that two fit
+ * on an sm_80/sm_90 SM, or within what the device lets one block have (99 KB on sm_86/sm_89, where
+ * one CTA per SM is all that fits anyway). */
 int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
+  static int optin[64];
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  if (optin[dev] == 0) GG_CHECK(cudaDeviceGetAttribute(&optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  const int64_t cap = optin[dev] - 1024 < 110 * 1024 ? optin[dev] - 1024 : 110 * 1024; /* 1 KB: static shared memory */
   const int64_t units = g.units;
   p->rb = (g.Gn + mmf::kDecWarps - 1) / mmf::kDecWarps;
   int64_t S = (2 * (int64_t)sms) / p->rb;
@@ -344,7 +352,7 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   if (S < 1) S = 1;
   if (S > units) S = units;
   int64_t ups = (units + S - 1) / S;
-  const int64_t max_ups = (110 * 1024 - ring) / per_unit; /* two CTAs per SM must fit */
+  const int64_t max_ups = (cap - ring) / per_unit;
   if (ups > max_ups) ups = max_ups > 0 ? max_ups : 1;
   S = (units + ups - 1) / ups;
   if (S > 65535) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: row too long for the decode kernel");

@@ -8,12 +8,13 @@
  * permute each.
  *
  * Accuracy: x is written as two int8 digits per element, x ~= sx * (256 * b0 + b1), with one
- * scale sx per 32-weight block and column (b0 = round(u), b1 = round(256 (u - b0)), u = x scaled
- * so that max |u| of the block is 127). The relative error per element is ~2^-16 of the block's
+ * scale sx per 32-weight block and column (256 b0 + b1 = round(256 u), u = x scaled so that
+ * max |u| of the block is 127). The relative error per element is ~2^-16 of the block's
  * max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two digits of column j are columns 2j
  * and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns of x and a lane gets both
  * digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
- * int32 and in f32 (|v| < 2^24). Block scales (and Q4_K's mins) are applied in f32.
+ * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24; Q8_0's |v| can reach ~2^27 and rounds once, far
+ * below the error of the digits). Block scales (and Q4_K's mins) are applied in f32.
  *
  * K order: the mma's k index 4t + j of a lane's register (j = byte) stands for the block's
  * weight 2t + {0, 8, 1, 9}[j] (+16 for the second register), which is the order the packed
@@ -77,9 +78,9 @@ __device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float
     const XBlock xb = x_block(xq, xc, nblk, nt, bi, lane);
     int d[4];
     imma16832(d, a, xb.b0, xb.b1, xb.c0, xb.c1);
-    /* sx * v first: d * sx could leave the normal range for tiny x where sx * v and the sum do not */
-    acc[nt][0] = fmaf(d0, xb.sx * (float)(d[0] * 256 + d[1]), acc[nt][0]);
-    acc[nt][1] = fmaf(d1, xb.sx * (float)(d[2] * 256 + d[3]), acc[nt][1]);
+    /* d * v first: it stays in the normal range, where d * sx can underflow and sx * v overflow */
+    acc[nt][0] = fmaf(d0 * (float)(d[0] * 256 + d[1]), xb.sx, acc[nt][0]);
+    acc[nt][1] = fmaf(d1 * (float)(d[2] * 256 + d[3]), xb.sx, acc[nt][1]);
   }
 }
 
@@ -182,12 +183,12 @@ template <class IT, int NT> __host__ __device__ constexpr int i8_smem_per_unit()
   return NT * (IT::TT::UK / 32) * (32 * 8 + 4 * 16);
 }
 
-/* One element's two digits, given u = x scaled into [-127, 127]. */
+/* One element's two digits, given u = x scaled into [-127, 127]: U = round(256 u) = 256 b0 + b1 with
+ * b0 in [-127, 127] and b1 in [-128, 127], exactly (no clamp, so a tie costs nothing). */
 __device__ __forceinline__ void i8_digits(float u, int& b0, int& b1) {
-  const float r0 = rintf(u);
-  b0 = (int)r0;
-  const float r1 = rintf((u - r0) * 256.0f); /* u - r0 is exact */
-  b1 = (int)fminf(fmaxf(r1, -127.0f), 127.0f);
+  const int U = (int)rintf(u * 256.0f); /* |U| <= 32512: exact */
+  b0 = (U + 128) >> 8;                  /* floor((U + 128) / 256) */
+  b1 = U - 256 * b0;
 }
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for up to 4 * NT columns; the grid and ring as in k_decode. */
@@ -250,16 +251,23 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-      /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127, and the power of two keeps
-       * tiny and huge blocks in range; sx = the value of one unit of b1 */
+      /* fmaxf skips NaN, so non-finite values are flagged apart: such a block makes its outputs NaN */
+      int bad = !(fabsf(e[0]) <= 3.402823466e38f && fabsf(e[1]) <= 3.402823466e38f &&
+                  fabsf(e[2]) <= 3.402823466e38f && fabsf(e[3]) <= 3.402823466e38f);
+      bad |= __shfl_xor_sync(0xffffffffu, bad, 4);
+      bad |= __shfl_xor_sync(0xffffffffu, bad, 2);
+      bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
+      /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
+       * sx = the value of one unit of b1 (it goes subnormal, and loses accuracy, only for blocks
+       * whose max |x| is below ~4e-34) */
       int ex = 0;
       float mul = 0.0f, sx = 0.0f;
-      if (m > 0.0f && m <= 3.402823466e38f) {
+      if (bad) {
+        sx = __int_as_float(0x7fc00000);
+      } else if (m > 0.0f) {
         const float mant = frexpf(m, &ex);
         mul = 127.0f / mant;
         sx = ldexpf(mant * (1.0f / 32512.0f), ex); /* mant / (127 * 256) * 2^ex */
-      } else if (!(m <= 0.0f)) {
-        sx = __int_as_float(0x7fc00000); /* inf or NaN in x: the outputs are NaN */
       }
       int s0 = 0, s1 = 0;
       const int c = i / f4, f = i - c * f4;
@@ -268,7 +276,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         int b0, b1;
-        i8_digits(ldexpf(e[q], -ex) * mul, b0, b1);
+        i8_digits(bad ? 0.0f : ldexpf(e[q], -ex) * mul, b0, b1);
         s0 += b0;
         s1 += b1;
         const int k = kb + q, s = k >> 4, kk = k & 15;
@@ -296,9 +304,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
   float acc[NT][2];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = 0.0f;
-  constexpr int kUnroll = TT::UK == 64 ? 2 : 1;
   if (active) {
-#pragma unroll kUnroll
     for (int ul = 0; ul < nu; ++ul) {
       cp_async_wait<R - 1>(); /* unit ul has landed (this lane's copies) */
       __syncwarp();           /* ... and every lane's */

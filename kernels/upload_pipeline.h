@@ -235,7 +235,9 @@ int run(Ops& ops, const Fill& fill, uint64_t bytes, const Plan& plan) {
     }
     sh.work.notify_all();
     for (int i = 0; i < started; ++i) pool[i].join();
-    if (sh.failed_by == kWorker) st = ops.fail_fill(sh.err);
+    /* a worker's failure is the error only if this thread had none of its own (it has already
+     * recorded that one, and a worker may have failed after it, before the stop) */
+    if (st == GG_OK && sh.failed_by == kWorker) st = ops.fail_fill(sh.err);
   }
   return st;
 }

@@ -98,12 +98,15 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
   it('int8 decode kernels: every batch 1..17 on awkward shapes, each kernel forced', () => {
+    // K with odd block counts and a short last decode unit (the 32-weight types), and one block
+    const shapes = (id: number) =>
+      id === 12 ? [[1024, 37], [2816, 301], [4096, 128], [1280, 50], [256, 20]] : [[1024, 37], [2816, 301], [4096, 128], [2880, 37], [1056, 50], [32, 20]];
     for (const id of I8_TYPES) {
-      for (const [rowLength, rows] of [[1024, 37], [2816, 301], [4096, 128]] as const) {
-        const t = generatedTensor(id, rowLength, rows, 2000 + id);
+      for (const [rowLength, rows] of shapes(id)) {
+        const t = generatedTensor(id, rowLength!, rows!, 2000 + id);
         for (const kernel of I8_KERNELS) {
           for (const batch of I8_BATCHES) {
-            const x = activations(rowLength, batch, 7 * batch + kernel);
+            const x = activations(rowLength!, batch, 7 * batch + kernel);
             const run = runOnGpu(t, x, batch, kernel);
             const e = nmse(run.y, referenceOutput(t, x, batch));
             expect(e, `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} kernel ${kernel}`).toBeLessThanOrEqual(NMSE_BAR);
@@ -116,13 +119,16 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   it('int8 decode kernels: columns of zeros, tiny and huge activations keep their own accuracy', () => {
     const rowLength = 2048;
     const rows = 160;
-    const batch = 5;
-    const scales = [0, 1e-30, 1e30, 1, -1];
-    const x = activations(rowLength, batch, 99);
-    for (let j = 0; j < batch; j++) for (let k = 0; k < rowLength; k++) x[j * rowLength + k]! *= scales[j]!;
-    // column 4: every other block 1e6 times larger, so block scales differ wildly along k
-    for (let k = 0; k < rowLength; k++) if ((k >> 5) & 1) x[4 * rowLength + k]! *= 1e6;
+    const batch = 6;
     for (const id of I8_TYPES) {
+      // column 5: large enough that sx * v overflows f32 in a block of Q4_0 / Q8_0 while y does not
+      // (max |y| of this tensor: Q4_0 1.7e37 at 1e36, Q8_0 6.5e37 at 2e35; Q4_K's weights reach ~100,
+      // so it gets 1e34: 1.4e37)
+      const scales = [0, 1e-30, 1e30, 1, -1, id === 2 ? 1e36 : id === 8 ? 2e35 : 1e34];
+      const x = activations(rowLength, batch, 99);
+      for (let j = 0; j < batch; j++) for (let k = 0; k < rowLength; k++) x[j * rowLength + k]! *= scales[j]!;
+      // column 4: every other block 1e6 times larger, so block scales differ wildly along k
+      for (let k = 0; k < rowLength; k++) if ((k >> 5) & 1) x[4 * rowLength + k]! *= 1e6;
       const t = generatedTensor(id, rowLength, rows, 3000 + id);
       const ref = referenceOutput(t, x, batch);
       for (const kernel of I8_KERNELS) {
@@ -146,6 +152,28 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         const run = runOnGpu(t, x, batch);
         const e = nmse(run.y, referenceOutput(t, x, batch));
         expect(e, `${ggmlTypeById(id)!.name} 4096x2048 n=${batch} (${run.kernel})`).toBeLessThanOrEqual(NMSE_BAR);
+      }
+    }
+  });
+
+  it('int8 decode kernels: a NaN in x makes its column NaN and leaves the others alone', () => {
+    const rowLength = 1024;
+    const rows = 48;
+    const batch = 3;
+    const x = activations(rowLength, batch, 5);
+    x[rowLength + 77] = NaN; // column 1
+    for (const id of I8_TYPES) {
+      const t = generatedTensor(id, rowLength, rows, 6000 + id);
+      const clean = Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v));
+      const ref = referenceOutput(t, clean, batch);
+      for (const kernel of I8_KERNELS) {
+        const run = runOnGpu(t, x, batch, kernel);
+        const name = `${ggmlTypeById(id)!.name} kernel ${kernel}`;
+        expect(run.y.subarray(rows, 2 * rows).every(Number.isNaN), `${name}: column 1 all NaN`).toBe(true);
+        for (const j of [0, 2]) {
+          const e = nmse(run.y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
+          expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+        }
       }
     }
   });
