@@ -362,30 +362,37 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   return GG_OK;
 }
 
-template <class TT, int NT, bool SPLIT>
-int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  static int smem_limit[64];
+/* Launches a decode kernel over (row blocks, slices) for `batch` columns, `cols` per launch. The
+ * kernels take (wp, x, y, part, counters, rows, Gn, K, nc, units, ups, S, columns, x_vec). */
+template <class Kernel>
+int launch_decode(Kernel* kernel, int per_unit, int ring, int cols, const void* w, const float* x, float* y, int64_t rows,
+                  int64_t K, int batch, const Geom& g, int (&smem_limit)[64]) {
   DecPlan p = {0, 0, 0, 0};
-  GG_TRY(dec_plan(g, mmf::dec_smem_per_unit<TT, NT, SPLIT>(), mmf::dec_ring_bytes<TT, NT>(), &p));
-  GG_TRY((smem_optin(mmf::k_decode<TT, NT, SPLIT>, p.smem, smem_limit)));
-  const int cols = batch < NT * 8 ? batch : NT * 8;
-  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)cols * (uint64_t)(g.Gn * 16) * 4u : 0u;
+  GG_TRY(dec_plan(g, per_unit, ring, &p));
+  GG_TRY(smem_optin(kernel, p.smem, smem_limit));
+  const int most = batch < cols ? batch : cols;
+  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)most * (uint64_t)(g.Gn * 16) * 4u : 0u;
   Scratch* s = nullptr;
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
   cudaStream_t st = gg_compute_stream();
-  for (int c0 = 0; c0 < batch; c0 += NT * 8) {
-    const int nb = batch - c0 < NT * 8 ? batch - c0 : NT * 8;
+  for (int c0 = 0; c0 < batch; c0 += cols) {
+    const int nb = batch - c0 < cols ? batch - c0 : cols;
     const float* xc = x + (int64_t)c0 * K;
     const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
-    mmf::k_decode<TT, NT, SPLIT><<<grid, mmf::kDecThreads, p.smem, st>>>(
-        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
-        (int)g.units, p.ups,
-        p.S, nb, xvec);
+    kernel<<<grid, mmf::kDecThreads, p.smem, st>>>(wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows,
+                                                    (int)g.Gn, (int)K, (int)g.nc, (int)g.units, p.ups, p.S, nb, xvec);
     GG_CHECK_LAUNCH("k_decode");
   }
   return GG_OK;
+}
+
+template <class TT, int NT, bool SPLIT>
+int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  return launch_decode(mmf::k_decode<TT, NT, SPLIT>, mmf::dec_smem_per_unit<TT, NT, SPLIT>(), mmf::dec_ring_bytes<TT, NT>(),
+                       NT * 8, w, x, y, rows, K, batch, g, smem_limit);
 }
 
 template <class TT, int NT>
@@ -403,27 +410,8 @@ template <> struct I8For<mmf::TQ4_K> { using type = mmf::I8Q4_K; };
 template <class IT, int NT>
 int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
-  DecPlan p = {0, 0, 0, 0};
-  GG_TRY(dec_plan(g, mmf::i8_smem_per_unit<IT, NT>(), mmf::i8_ring_bytes<IT, NT>(), &p));
-  GG_TRY((smem_optin(mmf::k_decode_i8<IT, NT>, p.smem, smem_limit)));
-  constexpr int kCols = 4 * NT;
-  const int cols = batch < kCols ? batch : kCols;
-  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)cols * (uint64_t)(g.Gn * 16) * 4u : 0u;
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
-  const mmf::WP wp = wptrs(w, g);
-  const dim3 grid((unsigned)p.rb, (unsigned)p.S);
-  cudaStream_t st = gg_compute_stream();
-  for (int c0 = 0; c0 < batch; c0 += kCols) {
-    const int nb = batch - c0 < kCols ? batch - c0 : kCols;
-    const float* xc = x + (int64_t)c0 * K;
-    const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
-    mmf::k_decode_i8<IT, NT><<<grid, mmf::kDecThreads, p.smem, st>>>(
-        wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
-        (int)g.units, p.ups, p.S, nb, xvec);
-    GG_CHECK_LAUNCH("k_decode_i8");
-  }
-  return GG_OK;
+  return launch_decode(mmf::k_decode_i8<IT, NT>, mmf::i8_smem_per_unit<IT, NT>(), mmf::i8_ring_bytes<IT, NT>(), 4 * NT, w, x,
+                       y, rows, K, batch, g, smem_limit);
 }
 
 template <class TT, int NT>

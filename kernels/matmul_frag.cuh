@@ -414,6 +414,18 @@ __device__ __forceinline__ void q4k_scale_min(const uint4& m, int j, int& sc, in
   mn = (int)(((m.w >> (4 * j)) & 15u) | ((b >> 6) << 4));
 }
 
+/* Sub-block j's d * sc and dmin * m for rows g (A) and g + 8 (B) of a unit's two meta rows. */
+__device__ __forceinline__ void q4k_row_scales(const uint4 (&m)[2], int j, float dA, float mA, float dB, float mB, float& d1A,
+                                               float& m1A, float& d1B, float& m1B) {
+  int scA, mnA, scB, mnB;
+  q4k_scale_min(m[0], j, scA, mnA);
+  q4k_scale_min(m[1], j, scB, mnB);
+  d1A = dA * (float)scA;
+  m1A = mA * (float)mnA;
+  d1B = dB * (float)scB;
+  m1B = mB * (float)mnB;
+}
+
 struct TQ4_K {
   static constexpr int kType = GG_TYPE_Q4_K;
   static constexpr int UK = 256;
@@ -455,11 +467,8 @@ struct TQ4_K {
         a0[r] = hsub2(nib_h2(w0, r), kH1024);
         a1[r] = hsub2(nib_h2(w1, r), kH1024);
       }
-      int scA, mnA, scB, mnB;
-      q4k_scale_min(u.m[0], j, scA, mnA);
-      q4k_scale_min(u.m[1], j, scB, mnB);
-      const float d1A = dA * (float)scA, m1A = mA * (float)mnA;
-      const float d1B = dB * (float)scB, m1B = mB * (float)mnB;
+      float d1A, m1A, d1B, m1B;
+      q4k_row_scales(u.m, j, dA, mA, dB, mB, d1A, m1A, d1B, m1B);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         float t[4];
@@ -635,6 +644,45 @@ __device__ __forceinline__ float4 load_x4(const float* __restrict__ p, bool vec)
   return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
 }
 
+/* A decode warp's weight ring: R shared-memory slots, each one decode unit, filled with cp.async
+ * (one commit group per unit), so the bytes in flight cost no registers. */
+template <class TT> __device__ __forceinline__ int unit_chunks(int nc, int u) {
+  constexpr int kCPU = TT::UK / 64; /* 64-k chunks per unit; the last unit of a row can be short */
+  const int n = nc - kCPU * u;
+  return n < kCPU ? n : kCPU;
+}
+/* Requests units u0 .. u0 + R - 1 (those that exist) into the ring's slots. */
+template <class TT, int R>
+__device__ __forceinline__ void ring_fill(uint8_t* ring, const WP& wp, int64_t G, int nc, int u0, int nu, bool active,
+                                          int lane) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) {
+    if (active && i < nu) TT::copy(ring + i * TT::SLOT, wp, G, nc, u0 + i, unit_chunks<TT>(nc, u0 + i), lane);
+    cp_async_commit();
+  }
+}
+/* Hands units u0 .. u0 + nu - 1 to compute(unit, ul, chunks) in order, refilling each slot as soon
+ * as every lane has read it. Leaves no copy in flight. */
+template <class TT, int R, class Compute>
+__device__ __forceinline__ void ring_stream(uint8_t* ring, const WP& wp, int64_t G, int nc, int u0, int nu, bool active,
+                                            int lane, Compute compute) {
+  if (active) {
+#pragma unroll 1
+    for (int ul = 0; ul < nu; ++ul) {
+      cp_async_wait<R - 1>(); /* unit ul has landed (this lane's copies) */
+      __syncwarp();           /* ... and every lane's */
+      uint8_t* slot = ring + (ul % R) * TT::SLOT;
+      typename TT::Unit u;
+      TT::lds(u, slot, lane);
+      __syncwarp(); /* every lane has read the slot before it is refilled */
+      if (ul + R < nu) TT::copy(slot, wp, G, nc, u0 + ul + R, unit_chunks<TT>(nc, u0 + ul + R), lane);
+      cp_async_commit();
+      compute(u, ul, unit_chunks<TT>(nc, u0 + ul));
+    }
+  }
+  cp_async_wait<0>();
+}
+
 /* The end of every decode kernel. Each lane holds NV results: out(i, col, rof) returns result i and
  * sets its column and row offset (row r0 + rof).
  * With one slice they go straight to y; otherwise each CTA writes its partial sums and the last
@@ -717,9 +765,6 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   const int nsp = KS / 32; /* 32-k steps pairs in the slice */
   const int64_t k0 = (int64_t)u0 * TT::UK;
   constexpr int R = TT::template ring<NT>();
-  constexpr int kCPU = TT::UK / 64;
-  /* 64-k chunks that exist in unit u (the last unit of a row can be short) */
-  auto unit_chunks = [&](int u) -> int { const int n = nc - kCPU * u; return n < kCPU ? n : kCPU; };
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   uint4* xs = (uint4*)((uint8_t*)dsm + dec_ring_bytes<TT, NT>());
   const int lo_off = NT * nsp * 32; /* uint4 offset of the lo plane */
@@ -760,11 +805,7 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   }
   /* now start streaming this warp's weights (R units, one cp.async group each): issued after the
    * x loads above, so those do not queue behind the weight burst */
-#pragma unroll
-  for (int i = 0; i < R; ++i) {
-    if (active && i < nu) TT::copy(ring + i * TT::SLOT, wp, G, nc, u0 + i, unit_chunks(u0 + i), lane);
-    cp_async_commit();
-  }
+  ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
   __syncthreads();
   if (tid < NT * 8) {
     float ds;
@@ -822,22 +863,9 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   float acc[NT][4];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
-  constexpr int kUnroll = TT::UK == 64 ? 2 : 1; /* small units: two per iteration */
-  if (active) {
-#pragma unroll kUnroll
-    for (int ul = 0; ul < nu; ++ul) {
-      cp_async_wait<R - 1>(); /* unit ul has landed (this lane's copies) */
-      __syncwarp();           /* ... and every lane's */
-      uint8_t* slot = ring + (ul % R) * TT::SLOT;
-      typename TT::Unit u;
-      TT::lds(u, slot, lane);
-      __syncwarp(); /* every lane has read the slot before it is refilled */
-      if (ul + R < nu) TT::copy(slot, wp, G, nc, u0 + ul + R, unit_chunks(u0 + ul + R), lane);
-      cp_async_commit();
-      TT::template compute<NT, SPLIT>(u, ul, unit_chunks(u0 + ul), xs, nsp, lo_off, xsum, acc, lane);
-    }
-  }
-  cp_async_wait<0>();
+  ring_stream<TT, R>(ring, wp, G, nc, u0, nu, active, lane, [&](const typename TT::Unit& u, int ul, int nch) {
+    TT::template compute<NT, SPLIT>(u, ul, nch, xs, nsp, lo_off, xsum, acc, lane);
+  });
 
   /* ---- epilogue ---- */
   const int t = lane & 3, g = lane >> 2;

@@ -92,49 +92,53 @@ __device__ __forceinline__ void nib_a(uint32_t w0, uint32_t w1, uint32_t (&a)[4]
   a[3] = (w1 >> 4) & 0x0F0F0F0Fu;
 }
 
+/* Q4_0 and Q8_0: 32-weight blocks, one f16 scale per row and block; chunk c of a unit holds blocks
+ * 2c, 2c+1. A::regs builds a block's A registers. */
+template <class A, int NT>
+__device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
+                                          int nblk, float (&acc)[NT][2], int lane) {
+#pragma unroll
+  for (int c = 0; c < A::TT::CPU; ++c) {
+    if (c >= nch) break;
+#pragma unroll
+    for (int blk = 0; blk < 2; ++blk) {
+      uint32_t a[4];
+      A::regs(u, c, blk, a);
+      const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
+      i8_block<NT>(a, h_lo(dd), h_hi(dd), xq, xc, nblk, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
+    }
+  }
+}
+
 struct I8Q4_0 {
   using TT = TQ4_0;
   static constexpr int kOffset = 8;
+  static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
+    nib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
+  }
   template <int NT>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
                                                  int nblk, float (&acc)[NT][2], int lane) {
-#pragma unroll
-    for (int c = 0; c < TT::CPU; ++c) {
-      if (c >= nch) break;
-#pragma unroll
-      for (int blk = 0; blk < 2; ++blk) {
-        uint32_t a[4];
-        nib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
-        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-        i8_block<NT>(a, h_lo(dd), h_hi(dd), xq, xc, nblk, ul * (2 * TT::CPU) + 2 * c + blk, acc, lane);
-      }
-    }
+    i8_blocks<I8Q4_0, NT>(u, ul, nch, xq, xc, nblk, acc, lane);
   }
 };
 
 struct I8Q8_0 {
   using TT = TQ8_0;
   static constexpr int kOffset = 0;
+  /* words {(g,2t),(g,2t+1),(g+8,2t),(g+8,2t+1)} and the same at +8: regrouped per row in the
+   * {0, 8, 1, 9} order */
+  static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
+    const uint4& q = u.q[2 * c + blk];
+    a[0] = __byte_perm(q.x, q.y, 0x5140);
+    a[1] = __byte_perm(q.x, q.y, 0x7362);
+    a[2] = __byte_perm(q.z, q.w, 0x5140);
+    a[3] = __byte_perm(q.z, q.w, 0x7362);
+  }
   template <int NT>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
                                                  int nblk, float (&acc)[NT][2], int lane) {
-#pragma unroll
-    for (int c = 0; c < TT::CPU; ++c) {
-      if (c >= nch) break;
-#pragma unroll
-      for (int blk = 0; blk < 2; ++blk) {
-        /* words {(g,2t),(g,2t+1),(g+8,2t),(g+8,2t+1)} and the same at +8: regroup per row in the
-         * {0, 8, 1, 9} order */
-        const uint4& q = u.q[2 * c + blk];
-        uint32_t a[4];
-        a[0] = __byte_perm(q.x, q.y, 0x5140);
-        a[1] = __byte_perm(q.x, q.y, 0x7362);
-        a[2] = __byte_perm(q.z, q.w, 0x5140);
-        a[3] = __byte_perm(q.z, q.w, 0x7362);
-        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-        i8_block<NT>(a, h_lo(dd), h_hi(dd), xq, xc, nblk, ul * (2 * TT::CPU) + 2 * c + blk, acc, lane);
-      }
-    }
+    i8_blocks<I8Q8_0, NT>(u, ul, nch, xq, xc, nblk, acc, lane);
   }
 };
 
@@ -151,11 +155,8 @@ struct I8Q4_K {
       const uint4& q = u.q[j >> 1];
       uint32_t a[4];
       nib_a((j & 1) == 0 ? q.x : q.z, (j & 1) == 0 ? q.y : q.w, a);
-      int scA, mnA, scB, mnB;
-      q4k_scale_min(u.m[0], j, scA, mnA);
-      q4k_scale_min(u.m[1], j, scB, mnB);
-      const float d1A = dA * (float)scA, m1A = mA * (float)mnA;
-      const float d1B = dB * (float)scB, m1B = mB * (float)mnB;
+      float d1A, m1A, d1B, m1B;
+      q4k_row_scales(u.m, j, dA, mA, dB, mB, d1A, m1A, d1B, m1B);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const XBlock xb = x_block(xq, xc, nblk, nt, ul * 8 + j, lane);
@@ -209,8 +210,6 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
   const int nblk = KS / 32;
   const int64_t k0 = (int64_t)u0 * TT::UK;
   constexpr int R = i8_ring<IT, NT>();
-  constexpr int kCPU = TT::UK / 64;
-  auto unit_chunks = [&](int u) -> int { const int n = nc - kCPU * u; return n < kCPU ? n : kCPU; };
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   uint2* xq = (uint2*)((uint8_t*)dsm + i8_ring_bytes<IT, NT>());
   float4* xc = (float4*)(xq + NT * nblk * 32);
@@ -234,11 +233,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
     }
   };
   load_round(0);
-#pragma unroll
-  for (int i = 0; i < R; ++i) {
-    if (active && i < nu) TT::copy(ring + i * TT::SLOT, wp, G, nc, u0 + i, unit_chunks(u0 + i), lane);
-    cp_async_commit();
-  }
+  ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
   uint8_t* xqb = (uint8_t*)xq;
   for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
     if (i0 > 0) load_round(i0);
@@ -304,20 +299,9 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
   float acc[NT][2];
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = 0.0f;
-  if (active) {
-    for (int ul = 0; ul < nu; ++ul) {
-      cp_async_wait<R - 1>(); /* unit ul has landed (this lane's copies) */
-      __syncwarp();           /* ... and every lane's */
-      uint8_t* slot = ring + (ul % R) * TT::SLOT;
-      typename TT::Unit u;
-      TT::lds(u, slot, lane);
-      __syncwarp(); /* every lane has read the slot before it is refilled */
-      if (ul + R < nu) TT::copy(slot, wp, G, nc, u0 + ul + R, unit_chunks(u0 + ul + R), lane);
-      cp_async_commit();
-      IT::template compute<NT>(u, ul, unit_chunks(u0 + ul), xq, xc, nblk, acc, lane);
-    }
-  }
-  cp_async_wait<0>();
+  ring_stream<TT, R>(ring, wp, G, nc, u0, nu, active, lane, [&](const typename TT::Unit& u, int ul, int nch) {
+    IT::template compute<NT>(u, ul, nch, xq, xc, nblk, acc, lane);
+  });
 
   /* ---- epilogue: lane (g, t) holds column 4 nt + t, rows g and g + 8 ---- */
   const int t = lane & 3, g = lane >> 2;
