@@ -326,7 +326,7 @@ export interface FileUploadResult {
   bytes: number;
   /** What the same weights would take as f32. */
   f32Bytes: number;
-  /** The loader's time: per tensor a device allocation and the upload (after a warm-up upload). */
+  /** The loader's time: one device allocation and the upload of the file ranges (after a warm-up upload). */
   seconds: number;
   gbps: number;
   /** Against the pinned host -> device bandwidth measured in the same run. */
@@ -336,8 +336,8 @@ export interface FileUploadResult {
 /**
  * Times the loader: the given tensors, file -> GPU as raw blocks (VRAM checked first), then freed.
  * One untimed upload of the first tensor goes first, so one-time costs (the pinned staging buffers,
- * the copy stream and its events) stay out of the timing. The timed region is the loader's own loop:
- * per tensor a device allocation (cudaMalloc) and the upload, nothing else.
+ * the copy stream and its events) stay out of the timing. The timed region is the loader's own work:
+ * one device allocation (cudaMalloc) for all the tensors and the upload of their file ranges.
  */
 export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
   if (tensors.length > 0) uploadTensor(gpu, file, tensors[0]!).buffer.dispose();
@@ -345,7 +345,7 @@ export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly Gg
   try {
     gpu.synchronize();
   } finally {
-    for (const t of report.tensors) t.buffer.dispose();
+    report.arena.dispose();
   }
   const gbps = report.uploadedBytes / report.seconds / 1e9;
   return { bytes: report.uploadedBytes, f32Bytes: report.f32Bytes, seconds: report.seconds, gbps, fractionOfPinned: gbps / pinnedGBps };

@@ -9,6 +9,8 @@ import type { DeviceBuffer, Gpu } from './device.js';
 
 /** Bytes per native upload call: big enough to stream at full speed, small enough for progress. */
 const UPLOAD_STEP = 256 << 20;
+/** Neighbouring tensors whose data lies at most this far apart in the file are read as one range. */
+const MERGE_GAP = 64 << 10;
 /** Room left on the device for kernels' scratch and the runtime. */
 const VRAM_HEADROOM = 256 << 20;
 
@@ -18,9 +20,21 @@ export interface DeviceTensor {
   readonly buffer: DeviceBuffer;
 }
 
+/** Where a tensor's raw blocks sit in an upload's arena. */
+export interface ArenaTensor {
+  readonly tensor: GgufTensorInfo;
+  /** Byte offset in the arena. */
+  readonly offset: number;
+}
+
 export interface UploadReport {
-  tensors: DeviceTensor[];
-  /** Bytes that went to the GPU (the quantized size). */
+  /**
+   * One device allocation holding every tensor: tensors that are neighbours in the file are copied
+   * as one range, the file's alignment padding between them included. dispose() frees them all.
+   */
+  arena: DeviceBuffer;
+  tensors: ArenaTensor[];
+  /** Bytes of the tensors that went to the GPU (the quantized size, padding not counted). */
   uploadedBytes: number;
   /** What the same weights would take as f32. */
   f32Bytes: number;
@@ -58,21 +72,73 @@ export function uploadTensor(gpu: Gpu, file: GgufFile, tensor: GgufTensorInfo, p
   return { tensor, buffer };
 }
 
-/** Uploads many tensors (a whole file), after checking they fit. Unsupported types are refused up front. */
+/** A stretch of the file read in one go, and where it lands in the arena. */
+interface Range {
+  fileOffset: number;
+  bytes: number;
+  arenaOffset: number;
+}
+
+/**
+ * Groups tensors into file ranges: sorted by offset, a tensor joins the previous range when its
+ * data starts at most MERGE_GAP bytes after that range ends (a real file's data section is one
+ * range). Returns the ranges and each tensor's offset in the arena they fill back to back.
+ */
+export function planArena(file: GgufFile, tensors: readonly GgufTensorInfo[]): { ranges: Range[]; placed: ArenaTensor[]; bytes: number } {
+  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
+  const ranges: Range[] = [];
+  const placed: ArenaTensor[] = [];
+  let arena = 0;
+  for (const t of sorted) {
+    const size = file.requireSize(t);
+    const last = ranges.at(-1);
+    const gap = last ? t.offset - (last.fileOffset + last.bytes) : -1;
+    if (last && gap >= 0 && gap <= MERGE_GAP) {
+      placed.push({ tensor: t, offset: last.arenaOffset + (t.offset - last.fileOffset) });
+      last.bytes += gap + size;
+      arena += gap + size;
+    } else {
+      ranges.push({ fileOffset: t.offset, bytes: size, arenaOffset: arena });
+      placed.push({ tensor: t, offset: arena });
+      arena += size;
+    }
+  }
+  // back in the caller's order
+  const order = new Map(tensors.map((t, i) => [t, i]));
+  placed.sort((a, b) => order.get(a.tensor)! - order.get(b.tensor)!);
+  return { ranges, placed, bytes: arena };
+}
+
+/**
+ * Uploads many tensors (a whole file) into one device allocation, after checking it fits:
+ * unsupported types are refused up front, neighbouring tensors are read as one range, so the
+ * pipelined file -> GPU copy runs over long stretches instead of restarting per tensor.
+ */
 export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], progress: (bytes: number) => void = () => {}): UploadReport {
-  const total = tensors.reduce((s, t) => s + file.requireSize(t), 0);
-  checkVram(gpu, total, `uploading ${tensors.length} tensors`);
+  if (!file.header.littleEndian && tensors.length > 0) throw new InputError(file.path, 'big-endian tensor data cannot be used on the GPU', tensors[0]!.name);
+  for (const t of tensors) {
+    if (!isSupportedType(t.typeId)) throw new InputError(file.path, `type ${describeType(t)} is not supported on the GPU`, t.name);
+  }
+  const { ranges, placed, bytes } = planArena(file, tensors);
+  checkVram(gpu, bytes, `uploading ${tensors.length} tensors`);
   const started = performance.now();
-  const uploaded: DeviceTensor[] = [];
+  const arena = gpu.alloc(bytes, `allocating ${formatBytes(bytes)} for ${tensors.length} tensors`);
   try {
-    for (const t of tensors) uploaded.push(uploadTensor(gpu, file, t, progress));
+    for (const r of ranges) {
+      for (let done = 0; done < r.bytes; done += UPLOAD_STEP) {
+        const n = Math.min(UPLOAD_STEP, r.bytes - done);
+        gpu.uploadFile(arena, file.source.fd, r.fileOffset + done, n, r.arenaOffset + done);
+        progress(n);
+      }
+    }
   } catch (error) {
-    for (const u of uploaded) u.buffer.dispose();
+    arena.dispose();
     throw error;
   }
   return {
-    tensors: uploaded,
-    uploadedBytes: total,
+    arena,
+    tensors: placed,
+    uploadedBytes: tensors.reduce((s, t) => s + file.requireSize(t), 0),
     f32Bytes: tensors.reduce((s, t) => s + 4 * t.elements, 0),
     seconds: (performance.now() - started) / 1000,
   };

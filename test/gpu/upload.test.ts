@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GpuError } from '../../src/errors.js';
 import type { DeviceBuffer } from '../../src/gpu/device.js';
+import { uploadTensors } from '../../src/gpu/loader.js';
+import { GgufFile } from '../../src/gguf/file.js';
+import { isSupportedType } from '../../src/quant/index.js';
+import { QUANTS } from '../cli/helpers.js';
 import { openGpuOrReason } from './gpu-helpers.js';
 
 const { gpu, reason } = openGpuOrReason();
@@ -87,6 +91,26 @@ describe.skipIf(!gpu)(`GPU uploads${reason ? ` (${reason})` : ''}`, () => {
       expect(Buffer.compare(back, src)).toBe(0);
     } finally {
       buf.dispose();
+    }
+  });
+  it('uploads a file\'s tensors into one arena, each at its planned offset, byte for byte', () => {
+    const file = GgufFile.open(QUANTS);
+    try {
+      const tensors = file.tensors.filter((t) => isSupportedType(t.typeId));
+      const report = uploadTensors(gpu!, file, tensors);
+      try {
+        expect(report.tensors.map((p) => p.tensor)).toEqual(tensors);
+        const all = new Uint8Array(report.arena.bytes);
+        gpu!.download(report.arena, all);
+        for (const { tensor, offset } of report.tensors) {
+          const want = file.readTensorBytes(tensor);
+          expect(Buffer.from(all.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
+        }
+      } finally {
+        report.arena.dispose();
+      }
+    } finally {
+      file.close();
     }
   });
 });

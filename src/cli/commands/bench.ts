@@ -140,7 +140,7 @@ export function renderGpu(r: GpuBenchReport): string {
   lines.push(`device copy ${r.peaks.copyGBps.toFixed(0)} GB/s (read + write), upload ${r.peaks.uploadGBps.toFixed(1)} GB/s (pinned host -> device)`);
   const u = r.upload;
   lines.push(
-    `file -> GPU (loader, raw blocks, after a warm-up upload; a cudaMalloc per tensor included): ` +
+    `file -> GPU (loader, raw blocks into one allocation, after a warm-up upload): ` +
       `${(u.bytes / 1e6).toFixed(0)} MB in ${(u.seconds * 1000).toFixed(1)} ms = ${u.gbps.toFixed(1)} GB/s ` +
       `(${(100 * u.fractionOfPinned).toFixed(0)}% of pinned); as f32 it would be ${(u.f32Bytes / 1e6).toFixed(0)} MB`,
   );

@@ -1,0 +1,73 @@
+// The loader's arena plan (src/gpu/loader.ts planArena), checked without a GPU: copying each planned
+// file range to its arena offset must put every tensor's bytes where the plan says.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GgufFile } from '../src/gguf/file.js';
+import { writeGguf } from '../src/gguf/writer.js';
+import { planArena } from '../src/gpu/loader.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gguf-gpu-plan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fileWith(sizes: number[], alignment = 32): GgufFile {
+  // F32 vectors of the given element counts, data i + 1 so that every tensor's bytes differ
+  const tensors = sizes.map((n, i) => {
+    const data = new Float32Array(n).map((_, k) => (i + 1) * 1000 + k);
+    return { name: `t${i}`, typeId: 0, shape: [n], data: new Uint8Array(data.buffer) };
+  });
+  const path = join(dir, `f${sizes.join('-')}-${alignment}.gguf`);
+  writeFileSync(path, writeGguf({ tensors, alignment }));
+  return GgufFile.open(path);
+}
+
+function arenaFromPlan(file: GgufFile, plan: ReturnType<typeof planArena>): Uint8Array {
+  const arena = new Uint8Array(plan.bytes);
+  for (const r of plan.ranges) arena.set(file.source.read(r.fileOffset, r.bytes), r.arenaOffset);
+  return arena;
+}
+
+describe('planArena', () => {
+  it('puts every tensor at its planned offset, neighbours in one range with their padding', () => {
+    const file = fileWith([3, 100, 7, 1, 64]);
+    try {
+      const plan = planArena(file, file.tensors);
+      expect(plan.ranges).toHaveLength(1);
+      const arena = arenaFromPlan(file, plan);
+      for (const { tensor, offset } of plan.placed) {
+        const want = file.readTensorBytes(tensor);
+        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
+      }
+    } finally {
+      file.close();
+    }
+  });
+
+  it("keeps the caller's order, skips tensors left out, and splits ranges at big gaps", () => {
+    const file = fileWith([5, 40000, 9, 30000, 11]); // the 160 KB and 120 KB tensors are left out below
+    try {
+      const wanted = [file.tensors[4]!, file.tensors[0]!, file.tensors[2]!];
+      const plan = planArena(file, wanted);
+      expect(plan.placed.map((p) => p.tensor.name)).toEqual(['t4', 't0', 't2']);
+      expect(plan.ranges).toHaveLength(3); // the left-out tensors are gaps over 64 KiB
+      expect(plan.bytes).toBe(4 * (5 + 9 + 11));
+      const arena = arenaFromPlan(file, plan);
+      for (const { tensor, offset } of plan.placed) {
+        const want = file.readTensorBytes(tensor);
+        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
+      }
+    } finally {
+      file.close();
+    }
+  });
+
+  it('plans nothing for no tensors', () => {
+    const file = fileWith([4]);
+    try {
+      expect(planArena(file, [])).toEqual({ ranges: [], placed: [], bytes: 0 });
+    } finally {
+      file.close();
+    }
+  });
+});
