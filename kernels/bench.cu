@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if !GG_IS_HIP
+#if GG_HAVE_BLAS
 #include <dlfcn.h>
 #endif
 
@@ -147,71 +147,113 @@ extern "C" GG_API int gg_bench_dequantize(int32_t ggml_type, void* const* srcs, 
 #if GG_HAVE_BLAS
 namespace {
 
-/* The few cuBLAS entry points used, declared here (cuBLAS is dlopen'ed; no header needed). Enum
- * arguments are passed as int, as the C ABI does; values from cublas_api.h / library_types.h. */
-typedef int (*cublas_create_fn)(void** handle);
-typedef int (*cublas_set_stream_fn)(void* handle, cudaStream_t stream);
-typedef int (*cublas_gemm_ex_fn)(void* handle, int transa, int transb, int m, int n, int k, const void* alpha,
-                                 const void* A, int Atype, int lda, const void* B, int Btype, int ldb,
-                                 const void* beta, void* C, int Ctype, int ldc, int computeType, int algo);
-typedef const char* (*cublas_status_name_fn)(int status);
-constexpr int kOpN = 0, kOpT = 1;                       /* CUBLAS_OP_N, CUBLAS_OP_T */
-constexpr int kR32F = 0, kR16F = 2, kR16BF = 14;        /* CUDA_R_32F, CUDA_R_16F, CUDA_R_16BF */
-constexpr int kCompute32F = 68;                         /* CUBLAS_COMPUTE_32F */
-constexpr int kGemmDefault = -1;                        /* CUBLAS_GEMM_DEFAULT */
-constexpr int kStatusAllocFailed = 3, kStatusNotInitialized = 1, kStatusExecutionFailed = 13;
+/* The few cuBLAS / hipBLAS entry points used, declared here (the library is dlopen'ed; no header
+ * needed). Enum arguments are passed as int, as the C ABI does. Both GemmEx functions take the same
+ * argument list; only the enum values differ. */
+typedef int (*blas_create_fn)(void** handle);
+typedef int (*blas_set_stream_fn)(void* handle, cudaStream_t stream);
+typedef int (*blas_gemm_ex_fn)(void* handle, int transa, int transb, int m, int n, int k, const void* alpha,
+                               const void* A, int Atype, int lda, const void* B, int Btype, int ldb,
+                               const void* beta, void* C, int Ctype, int ldc, int computeType, int algo);
+typedef const char* (*blas_status_name_fn)(int status);
+
+/* Enum values of one BLAS dialect. */
+struct BlasEnums {
+  int op_n, op_t;
+  int r32f, r16f, r16bf;
+  int compute32f;
+  int gemm_default;
+  int alloc_failed, not_initialized, execution_failed; /* statuses */
+};
+#if !GG_IS_HIP
+/* cublas_api.h / library_types.h */
+constexpr BlasEnums kCublas = {0, 1, 0, 2, 14, 68, -1, 3, 1, 13};
+constexpr const char* kBlasName = "cuBLAS";
+constexpr const char* kBlasEnv = "GGUF_GPU_CUBLAS";
+const char* const kBlasLibs[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+#else
+/* hipblas.h: the legacy hipblasDatatype_t values (ROCm 5, hipblasGemmEx), and the hipDataType /
+ * hipblasComputeType_t values of the v2 API (hipblasGemmEx_v2 in ROCm 6, hipblasGemmEx from ROCm 7) */
+constexpr BlasEnums kHipblasV1 = {111, 112, 151, 150, 168, 151, 160, 2, 1, 5};
+constexpr BlasEnums kHipblasV2 = {111, 112, 0, 2, 14, 2, 160, 2, 1, 5};
+constexpr const char* kBlasName = "hipBLAS";
+constexpr const char* kBlasEnv = "GGUF_GPU_HIPBLAS";
+const char* const kBlasLibs[] = {"libhipblas.so.3", "libhipblas.so.2", "libhipblas.so.1", "libhipblas.so.0", "libhipblas.so"};
+#endif
 
 struct Blas {
   bool tried;
   void* lib;
   char where[512];
-  cublas_create_fn create;
-  cublas_set_stream_fn set_stream;
-  cublas_gemm_ex_fn gemm_ex;
-  cublas_status_name_fn status_name;
+  BlasEnums e;
+  blas_create_fn create;
+  blas_set_stream_fn set_stream;
+  blas_gemm_ex_fn gemm_ex;
+  blas_status_name_fn status_name;
   void* handle[kMaxDevices];
 };
 Blas g_blas;
 
+/* Binds the entry points of an opened library; false when one is missing. */
+bool blas_bind(void* h, const char* name) {
+#if !GG_IS_HIP
+  (void)name;
+  g_blas.e = kCublas;
+  g_blas.create = reinterpret_cast<blas_create_fn>(dlsym(h, "cublasCreate_v2"));
+  g_blas.set_stream = reinterpret_cast<blas_set_stream_fn>(dlsym(h, "cublasSetStream_v2"));
+  g_blas.gemm_ex = reinterpret_cast<blas_gemm_ex_fn>(dlsym(h, "cublasGemmEx"));
+  g_blas.status_name = reinterpret_cast<blas_status_name_fn>(dlsym(h, "cublasGetStatusName"));
+#else
+  g_blas.create = reinterpret_cast<blas_create_fn>(dlsym(h, "hipblasCreate"));
+  g_blas.set_stream = reinterpret_cast<blas_set_stream_fn>(dlsym(h, "hipblasSetStream"));
+  g_blas.status_name = reinterpret_cast<blas_status_name_fn>(dlsym(h, "hipblasStatusToString"));
+  g_blas.gemm_ex = reinterpret_cast<blas_gemm_ex_fn>(dlsym(h, "hipblasGemmEx_v2"));
+  if (g_blas.gemm_ex != nullptr) {
+    g_blas.e = kHipblasV2;
+  } else {
+    g_blas.gemm_ex = reinterpret_cast<blas_gemm_ex_fn>(dlsym(h, "hipblasGemmEx"));
+    /* ROCm 7's libhipblas.so.3 dropped the legacy types: its hipblasGemmEx is the v2 one */
+    g_blas.e = strstr(name, ".so.3") != nullptr ? kHipblasV2 : kHipblasV1;
+  }
+#endif
+  return g_blas.create && g_blas.set_stream && g_blas.gemm_ex;
+}
+
 int blas_load(void) {
   if (g_blas.lib != nullptr) return GG_OK;
-  if (g_blas.tried)
-    return gg_fail(GG_ERR_UNSUPPORTED, "", "cuBLAS is not available: %s", g_blas.where);
+  if (g_blas.tried) return gg_fail(GG_ERR_UNSUPPORTED, "", "%s is not available: %s", kBlasName, g_blas.where);
   g_blas.tried = true;
-  const char* env = getenv("GGUF_GPU_CUBLAS");
-  const char* names[] = {env, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-  for (const char* name : names) {
+  const char* env = getenv(kBlasEnv);
+  char tried[384] = "";
+  for (int i = -1; i < (int)(sizeof kBlasLibs / sizeof kBlasLibs[0]); ++i) {
+    const char* name = i < 0 ? env : kBlasLibs[i];
     if (name == nullptr || name[0] == '\0') continue;
+    const size_t used = strlen(tried);
+    snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", name);
     void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (h == nullptr) continue;
-    g_blas.create = reinterpret_cast<cublas_create_fn>(dlsym(h, "cublasCreate_v2"));
-    g_blas.set_stream = reinterpret_cast<cublas_set_stream_fn>(dlsym(h, "cublasSetStream_v2"));
-    g_blas.gemm_ex = reinterpret_cast<cublas_gemm_ex_fn>(dlsym(h, "cublasGemmEx"));
-    g_blas.status_name = reinterpret_cast<cublas_status_name_fn>(dlsym(h, "cublasGetStatusName"));
-    if (g_blas.create && g_blas.set_stream && g_blas.gemm_ex) {
+    if (blas_bind(h, name)) {
       g_blas.lib = h;
       snprintf(g_blas.where, sizeof g_blas.where, "%s", name);
       return GG_OK;
     }
     dlclose(h);
   }
-  snprintf(g_blas.where, sizeof g_blas.where,
-           "dlopen found none of %s%slibcublas.so.13, libcublas.so.12, libcublas.so (set GGUF_GPU_CUBLAS to its path)",
-           env ? env : "", env ? ", " : "");
-  return gg_fail(GG_ERR_UNSUPPORTED, "", "cuBLAS is not available: %s", g_blas.where);
+  snprintf(g_blas.where, sizeof g_blas.where, "dlopen found none of %s (set %s to its path)", tried, kBlasEnv);
+  return gg_fail(GG_ERR_UNSUPPORTED, "", "%s is not available: %s", kBlasName, g_blas.where);
 }
 
 int blas_fail(int status, const char* what, int line) {
   const char* name = g_blas.status_name ? g_blas.status_name(status) : nullptr;
   char num[32];
   if (name == nullptr) {
-    snprintf(num, sizeof num, "cuBLAS status %d", status);
+    snprintf(num, sizeof num, "%s status %d", kBlasName, status);
     name = num;
   }
-  const int st = status == kStatusAllocFailed ? GG_ERR_OUT_OF_MEMORY
-                 : status == kStatusNotInitialized ? GG_ERR_NO_DEVICE
-                 : status == kStatusExecutionFailed ? GG_ERR_LAUNCH
-                                                    : GG_ERR_RUNTIME;
+  const int st = status == g_blas.e.alloc_failed ? GG_ERR_OUT_OF_MEMORY
+                 : status == g_blas.e.not_initialized ? GG_ERR_NO_DEVICE
+                 : status == g_blas.e.execution_failed ? GG_ERR_LAUNCH
+                                                       : GG_ERR_RUNTIME;
   (void)cudaGetLastError();
   return gg_fail(st, name, "%s failed: %s at bench.cu:%d", what, name, line);
 }
@@ -225,9 +267,9 @@ int blas_handle(void** out) {
   if (g_blas.handle[dev] == nullptr) {
     void* h = nullptr;
     int r = g_blas.create(&h);
-    if (r != 0) return blas_fail(r, "cublasCreate_v2(&handle)", __LINE__);
+    if (r != 0) return blas_fail(r, "creating the BLAS handle", __LINE__);
     r = g_blas.set_stream(h, gg_compute_stream());
-    if (r != 0) return blas_fail(r, "cublasSetStream_v2(handle, 0)", __LINE__);
+    if (r != 0) return blas_fail(r, "setting the BLAS handle's stream", __LINE__);
     g_blas.handle[dev] = h;
   }
   *out = g_blas.handle[dev];
@@ -243,8 +285,7 @@ extern "C" GG_API int gg_bench_blas(int32_t dtype, void* const* ws, int32_t n_bu
 #if !GG_HAVE_BLAS
   (void)dtype; (void)ws; (void)n_bufs; (void)x; (void)y; (void)rows; (void)row_len; (void)batch;
   (void)warmup; (void)launches; (void)samples; (void)out_us;
-  return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_bench_blas: this library was built without a BLAS (" GG_RUNTIME_NAME
-                                         " build without hipBLAS)");
+  return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_bench_blas: this " GG_RUNTIME_NAME " build has no BLAS baseline");
 #else
   GG_TRY(check_bufs("gg_bench_blas", ws, n_bufs));
   if (dtype != GG_DTYPE_F16 && dtype != GG_DTYPE_BF16)
@@ -256,15 +297,16 @@ extern "C" GG_API int gg_bench_blas(int32_t dtype, void* const* ws, int32_t n_bu
   GG_TRY(gg_bench_check_args(warmup, launches, samples, out_us));
   void* h = nullptr;
   GG_TRY(blas_handle(&h));
-  const int ab = dtype == GG_DTYPE_F16 ? kR16F : kR16BF;
+  const BlasEnums& e = g_blas.e;
+  const int ab = dtype == GG_DTYPE_F16 ? e.r16f : e.r16bf;
   const int m = (int)rows, n = (int)batch, k = (int)row_len;
   const float alpha = 1.0f, beta = 0.0f;
   /* column-major view: y (rows x batch, ld rows) = W^T (W stored k x rows, ld k) * x (k x batch) */
   return gg_time_launches(warmup, launches, samples, out_us, [&](int64_t i) {
-    const int r = g_blas.gemm_ex(h, kOpT, kOpN, m, n, k, &alpha, ws[i % n_bufs], ab, k, x, ab, k, &beta, y, kR32F, m,
-                                 kCompute32F, kGemmDefault);
-    if (r != 0) return blas_fail(r, "cublasGemmEx(handle, T, N, rows, batch, row_len, ...)", __LINE__);
-    GG_CHECK_LAUNCH("cublasGemmEx kernel");
+    const int r = g_blas.gemm_ex(h, e.op_t, e.op_n, m, n, k, &alpha, ws[i % n_bufs], ab, k, x, ab, k, &beta, y, e.r32f,
+                                 m, e.compute32f, e.gemm_default);
+    if (r != 0) return blas_fail(r, "GemmEx(handle, T, N, rows, batch, row_len, ...)", __LINE__);
+    GG_CHECK_LAUNCH("GemmEx kernel");
     return (int)GG_OK;
   });
 #endif

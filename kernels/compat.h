@@ -8,7 +8,7 @@
  *
  * Also defined here, for both vendors:
  *   GG_IS_HIP        1 under HIP, 0 under CUDA
- *   GG_HAVE_BLAS     1 when the dense-GEMM baseline (cuBLAS, loaded at run time) is compiled in
+ *   GG_HAVE_BLAS     1 when the dense-GEMM baseline (cuBLAS / hipBLAS, loaded at run time) is compiled in
  *   WARP_SIZE        threads per warp/wavefront in device code (32 on NVIDIA; 64 on CDNA such as
  *                    gfx90a, 32 on RDNA such as gfx1030). Host code must not use it under HIP,
  *                    where it is only known per device architecture.
@@ -102,8 +102,9 @@
 #define __shfl_up_sync(mask, v, d) __shfl_up((v), (d))
 #define __syncwarp(...) ((void)0)
 
-/* no hipBLAS in Debian bookworm (HIP 5.2): the dense-GEMM baseline is compiled out under HIP */
-#define GG_HAVE_BLAS 0
+/* hipBLAS is loaded at run time (dlopen, bench.cu) like cuBLAS: no header or library at build time
+ * (Debian bookworm's HIP 5.2 has none) */
+#define GG_HAVE_BLAS 1
 
 #if defined(__AMDGCN_WAVEFRONT_SIZE)
 #define GG_WARP_SIZE_VALUE __AMDGCN_WAVEFRONT_SIZE

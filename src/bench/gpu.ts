@@ -114,7 +114,7 @@ export function benchBlas(gpu: Gpu, dtype: 'bf16' | 'f16', ws: readonly DeviceBu
   const it = iters((2 * rows * rowLength * batch) / 3e8);
   const out = new Float32Array(it.samples);
   const status = gpu.lib.gg_bench_blas(DTYPE[dtype], ptrs(ws), ws.length, x.ptr, y.ptr, rows, rowLength, batch, it.warmup, it.launches, it.samples, out);
-  if (status === 6) return null; // no BLAS in this build (HIP without hipBLAS)
+  if (status === 6) return null; // no cuBLAS / hipBLAS library found at run time
   gpu.check(status, `timing ${dtype} cuBLAS`);
   return timing(out);
 }

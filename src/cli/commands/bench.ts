@@ -58,7 +58,7 @@ export function parseShape(text: string): { rows: number; rowLength: number } {
 }
 
 export interface GpuBenchReport {
-  device: { name: string; computeCapability: string; smCount: number; l2Bytes: number; totalBytes: number };
+  device: { name: string; computeCapability: string; smCount: number; l2Bytes: number; totalBytes: number; runtime?: 'CUDA' | 'HIP' };
   cache: CacheMode;
   peaks: Peaks;
   results: BenchRow[];
@@ -110,7 +110,14 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
   }
   const blas = options.baselines && !file ? gpuBench.benchDenseBlas(gpu, sources[0]!.rows, sources[0]!.rowLength, batches.filter((b) => b >= 8)) : [];
   const report: GpuBenchReport = {
-    device: { name: gpu.info.name, computeCapability: gpu.info.computeCapability, smCount: gpu.info.smCount, l2Bytes: gpu.info.l2Bytes, totalBytes: gpu.info.totalBytes },
+    device: {
+      name: gpu.info.name,
+      computeCapability: gpu.info.computeCapability,
+      smCount: gpu.info.smCount,
+      l2Bytes: gpu.info.l2Bytes,
+      totalBytes: gpu.info.totalBytes,
+      runtime: gpu.info.isHip ? 'HIP' : 'CUDA',
+    },
     cache: options.cache,
     peaks: { ...base, dequant, blas },
     upload,
@@ -144,12 +151,13 @@ export function renderGpu(r: GpuBenchReport): string {
       `${(u.bytes / 1e6).toFixed(0)} MB in ${(u.seconds * 1000).toFixed(1)} ms = ${u.gbps.toFixed(1)} GB/s ` +
       `(${(100 * u.fractionOfPinned).toFixed(0)}% of pinned); as f32 it would be ${(u.f32Bytes / 1e6).toFixed(0)} MB`,
   );
-  for (const b of r.peaks.blas) lines.push(`dense ${b.dtype} cuBLAS n=${b.batch}: ${b.us.toFixed(1)} us, ${b.tflops.toFixed(0)} TFLOP/s`);
+  const blas = r.device.runtime === 'HIP' ? 'hipBLAS' : 'cuBLAS';
+  for (const b of r.peaks.blas) lines.push(`dense ${b.dtype} ${blas} n=${b.batch}: ${b.us.toFixed(1)} us, ${b.tflops.toFixed(0)} TFLOP/s`);
   lines.push('');
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   lines.push(
     table(
-      ['type', 'tensor', 'n', 'us', 'min-max', 'GB/s', 'floor us', 'of floor', 'TFLOP/s', 'NMSE', 'f16 cuBLAS', 'unfused', 'kernel'],
+      ['type', 'tensor', 'n', 'us', 'min-max', 'GB/s', 'floor us', 'of floor', 'TFLOP/s', 'NMSE', `f16 ${blas}`, 'unfused', 'kernel'],
       r.results.map((x) => [
         x.type,
         x.tensor,
@@ -191,7 +199,7 @@ function renderCpu(rows: CpuBenchRow[], refGflops: number): string {
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('time fused dequant+matmul against the streaming floor, cuBLAS and the unfused path (or the CPU decoders)')
+    .description('time fused dequant+matmul against the streaming floor, cuBLAS (hipBLAS on AMD) and the unfused path (or the CPU decoders)')
     .argument('[file]', 'GGUF file: bench its own tensors and shapes; without one, generated weights of --shape')
     .option('--types <list>', 'types to bench without a file (the CPU bench: all types unless given)', DEFAULT_TYPES)
     .option('--shape <rowsxcols>', 'weights shape ROWSxROW_LENGTH (ne1 x ne0)', '4096x14336')
