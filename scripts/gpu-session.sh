@@ -38,6 +38,9 @@ step "bench over a file"
 timeout 60 $cli bench ../shared/fixtures/ggml-quants.gguf --cache warm > "$out/bench-file.txt" 2>&1
 tail -12 "$out/bench-file.txt"
 
+step "upload probe (fill threads x piece size)"
+timeout 90 node scripts/upload-probe.js 2>&1 | tail -14
+
 # The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
 not_slow='^(?!.*over 1 GiB)'
 gpu_vitest="npx vitest run --config vitest.gpu.config.ts"
