@@ -74,21 +74,35 @@ export function activations(rowLength: number, batch: number, seed: number): Flo
   return randomNormal(seededRandom(seed), rowLength * batch);
 }
 
+export interface MatmulInput {
+  x: Float32Array;
+  batch: number;
+}
+
+/** Decodes the tensor on the CPU in chunks of rows (bounded memory), handing each chunk to `use`. */
+function forEachDecodedChunk(t: TensorSource, use: (row: number, n: number, w: Float32Array) => void): void {
+  const step = rowsPerChunk(t);
+  for (let row = 0; row < t.rows; row += step) {
+    const n = Math.min(step, t.rows - row);
+    use(row, n, cpuRows(t, row, n));
+  }
+}
+
+/** Accumulates the float64 products of decoded rows [row, row + n) into ys (one per input). */
+function addReference(t: TensorSource, inputs: readonly MatmulInput[], ys: Float64Array[], row: number, n: number, w: Float32Array): void {
+  inputs.forEach(({ x, batch }, i) => {
+    const part = referenceMatmul(w, n, t.rowLength, x, batch);
+    for (let j = 0; j < batch; j++) ys[i]!.set(part.subarray(j * n, (j + 1) * n), j * t.rows + row);
+  });
+}
+
 /**
  * float64 y [batch][rows] for the whole tensor, one result per activation set, decoding W once in
  * chunks of rows (decoding is the expensive part for a large tensor).
  */
-export function referenceOutputs(t: TensorSource, inputs: readonly { x: Float32Array; batch: number }[]): Float64Array[] {
+export function referenceOutputs(t: TensorSource, inputs: readonly MatmulInput[]): Float64Array[] {
   const ys = inputs.map(({ batch }) => new Float64Array(batch * t.rows));
-  const step = rowsPerChunk(t);
-  for (let row = 0; row < t.rows; row += step) {
-    const n = Math.min(step, t.rows - row);
-    const w = cpuRows(t, row, n);
-    inputs.forEach(({ x, batch }, i) => {
-      const part = referenceMatmul(w, n, t.rowLength, x, batch);
-      for (let j = 0; j < batch; j++) ys[i]!.set(part.subarray(j * n, (j + 1) * n), j * t.rows + row);
-    });
-  }
+  forEachDecodedChunk(t, (row, n, w) => addReference(t, inputs, ys, row, n, w));
   return ys;
 }
 
@@ -126,23 +140,27 @@ export function cpuSelfCheck(t: TensorSource): DequantCheck {
   return check;
 }
 
-/** GPU dequantization of the whole tensor against the CPU decoder, bit for bit. */
-export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: DeviceBuffer): DequantCheck {
+/**
+ * GPU dequantization of the whole tensor against the CPU decoder, bit for bit; with `inputs`, the
+ * float64 reference products (as referenceOutputs) come from the same decoded rows, so a tensor is
+ * decoded on the CPU once for both checks.
+ */
+export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: DeviceBuffer, inputs: readonly MatmulInput[] = []): DequantCheck & { refs: Float64Array[] } {
   const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
-  const step = rowsPerChunk(t);
+  const refs = inputs.map(({ batch }) => new Float64Array(batch * t.rows));
   const rowBytes = t.nbytes / t.rows;
-  const out = gpu.alloc(Math.min(step, t.rows) * t.rowLength * 4, `allocating the dequantized output of ${t.name}`);
+  const out = gpu.alloc(Math.min(rowsPerChunk(t), t.rows) * t.rowLength * 4, `allocating the dequantized output of ${t.name}`);
   try {
-    for (let row = 0; row < t.rows; row += step) {
-      const n = Math.min(step, t.rows - row);
+    forEachDecodedChunk(t, (row, n, w) => {
       gpu.memsetPoison(out);
       gpu.dequantize(t.typeId, raw, out, n, t.rowLength, 'f32', row * rowBytes);
       const got = new Float32Array(n * t.rowLength);
       gpu.download(out, new Uint8Array(got.buffer));
-      compareF32(got, cpuRows(t, row, n), check, row * t.rowLength);
-    }
+      compareF32(got, w, check, row * t.rowLength);
+      addReference(t, inputs, refs, row, n, w);
+    });
   } finally {
     out.dispose();
   }
-  return check;
+  return { ...check, refs };
 }

@@ -12,7 +12,6 @@ import {
   cpuSelfCheck,
   gpuDequantCheck,
   NMSE_BAR,
-  referenceOutputs,
   unsupportedReason,
   type TensorVerdict,
 } from '../../verify.js';
@@ -81,14 +80,15 @@ async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: n
   const verdict: TensorVerdict = { tensor: t.name, type: t.typeName, shape: [...t.shape], pass: true };
   const raw = uploadSource(gpu, t);
   try {
-    verdict.dequant = gpuDequantCheck(gpu, t, raw);
+    // one CPU decode of the tensor serves both the bit-exact dequant check and the float64 references
+    const inputs = batches.map((batch) => ({ batch, x: activations(t.rowLength, batch, seed + batch) }));
+    const { refs, ...dequant } = gpuDequantCheck(gpu, t, raw, inputs);
+    verdict.dequant = dequant;
     verdict.pass = verdict.dequant.mismatches === 0;
     if (batches.length > 0) {
       const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
       try {
-        const inputs = batches.map((batch) => ({ batch, x: activations(t.rowLength, batch, seed + batch) }));
         const runs = inputs.map(({ x, batch }) => gpuMatmul(gpu, w, x, batch));
-        const refs = referenceOutputs(t, inputs);
         verdict.matmul = runs.map((run, i) => {
           const e = nmse(run.y, refs[i]!);
           return { batch: inputs[i]!.batch, nmse: e, kernel: run.kernel, pass: e <= NMSE_BAR };
