@@ -11,6 +11,9 @@
 #include <string.h>
 #if GG_HAVE_BLAS
 #include <dlfcn.h>
+#if GG_IS_HIP
+#include <link.h> /* dlinfo's link_map */
+#endif
 #endif
 
 namespace {
@@ -212,8 +215,14 @@ bool blas_bind(void* h, const char* name) {
     g_blas.e = kHipblasV2;
   } else {
     g_blas.gemm_ex = reinterpret_cast<blas_gemm_ex_fn>(dlsym(h, "hipblasGemmEx"));
-    /* ROCm 7's libhipblas.so.3 dropped the legacy types: its hipblasGemmEx is the v2 one */
-    g_blas.e = strstr(name, ".so.3") != nullptr ? kHipblasV2 : kHipblasV1;
+    /* ROCm 7's libhipblas.so.3 dropped the legacy types: its hipblasGemmEx is the v2 one. The file
+     * that was loaded decides (a symlink such as libhipblas.so names no version). */
+    char real[4096] = "";
+    struct link_map* lm = nullptr;
+    const char* file = name;
+    if (dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != nullptr && lm->l_name != nullptr && realpath(lm->l_name, real) != nullptr)
+      file = real;
+    g_blas.e = strstr(file, ".so.3") != nullptr ? kHipblasV2 : kHipblasV1;
   }
 #endif
   return g_blas.create && g_blas.set_stream && g_blas.gemm_ex;

@@ -365,8 +365,8 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
 /* Launches a decode kernel over (row blocks, slices) for `batch` columns, `cols` per launch. The
  * kernels take (wp, x, y, part, counters, rows, Gn, K, nc, units, ups, S, columns, x_vec). */
 template <class Kernel>
-int launch_decode(Kernel* kernel, int per_unit, int ring, int cols, const void* w, const float* x, float* y, int64_t rows,
-                  int64_t K, int batch, const Geom& g, int (&smem_limit)[64]) {
+int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int cols, const void* w, const float* x, float* y,
+                  int64_t rows, int64_t K, int batch, const Geom& g, int (&smem_limit)[64]) {
   DecPlan p = {0, 0, 0, 0};
   GG_TRY(dec_plan(g, per_unit, ring, &p));
   GG_TRY(smem_optin(kernel, p.smem, smem_limit));
@@ -383,7 +383,7 @@ int launch_decode(Kernel* kernel, int per_unit, int ring, int cols, const void* 
     const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
     kernel<<<grid, mmf::kDecThreads, p.smem, st>>>(wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows,
                                                     (int)g.Gn, (int)K, (int)g.nc, (int)g.units, p.ups, p.S, nb, xvec);
-    GG_CHECK_LAUNCH("k_decode");
+    GG_CHECK_LAUNCH(name);
   }
   return GG_OK;
 }
@@ -391,8 +391,8 @@ int launch_decode(Kernel* kernel, int per_unit, int ring, int cols, const void* 
 template <class TT, int NT, bool SPLIT>
 int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
-  return launch_decode(mmf::k_decode<TT, NT, SPLIT>, mmf::dec_smem_per_unit<TT, NT, SPLIT>(), mmf::dec_ring_bytes<TT, NT>(),
-                       NT * 8, w, x, y, rows, K, batch, g, smem_limit);
+  return launch_decode(mmf::k_decode<TT, NT, SPLIT>, "k_decode", mmf::dec_smem_per_unit<TT, NT, SPLIT>(),
+                       mmf::dec_ring_bytes<TT, NT>(), NT * 8, w, x, y, rows, K, batch, g, smem_limit);
 }
 
 template <class TT, int NT>
@@ -410,8 +410,8 @@ template <> struct I8For<mmf::TQ4_K> { using type = mmf::I8Q4_K; };
 template <class IT, int NT>
 int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
-  return launch_decode(mmf::k_decode_i8<IT, NT>, mmf::i8_smem_per_unit<IT, NT>(), mmf::i8_ring_bytes<IT, NT>(), 4 * NT, w, x,
-                       y, rows, K, batch, g, smem_limit);
+  return launch_decode(mmf::k_decode_i8<IT, NT>, "k_decode_i8", mmf::i8_smem_per_unit<IT, NT>(), mmf::i8_ring_bytes<IT, NT>(),
+                       4 * NT, w, x, y, rows, K, batch, g, smem_limit);
 }
 
 template <class TT, int NT>

@@ -51,7 +51,24 @@ describe('planArena', () => {
       const plan = planArena(file, wanted);
       expect(plan.placed.map((p) => p.tensor.name)).toEqual(['t4', 't0', 't2']);
       expect(plan.ranges).toHaveLength(3); // the left-out tensors are gaps over 64 KiB
-      expect(plan.bytes).toBe(4 * (5 + 9 + 11));
+      expect(plan.ranges.map((r) => r.arenaOffset)).toEqual([0, 256, 512]); // each range 256-aligned
+      expect(plan.bytes).toBe(512 + 4 * 11);
+      const arena = arenaFromPlan(file, plan);
+      for (const { tensor, offset } of plan.placed) {
+        const want = file.readTensorBytes(tensor);
+        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
+      }
+    } finally {
+      file.close();
+    }
+  });
+
+  it('places a tensor asked for twice at both positions of the caller\'s list', () => {
+    const file = fileWith([3, 5]);
+    try {
+      const [a, b] = file.tensors as [typeof file.tensors[0], typeof file.tensors[0]];
+      const plan = planArena(file, [a!, b!, a!]);
+      expect(plan.placed.map((p) => p.tensor.name)).toEqual(['t0', 't1', 't0']);
       const arena = arenaFromPlan(file, plan);
       for (const { tensor, offset } of plan.placed) {
         const want = file.readTensorBytes(tensor);

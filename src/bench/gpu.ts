@@ -115,7 +115,7 @@ export function benchBlas(gpu: Gpu, dtype: 'bf16' | 'f16', ws: readonly DeviceBu
   const out = new Float32Array(it.samples);
   const status = gpu.lib.gg_bench_blas(DTYPE[dtype], ptrs(ws), ws.length, x.ptr, y.ptr, rows, rowLength, batch, it.warmup, it.launches, it.samples, out);
   if (status === 6) return null; // no cuBLAS / hipBLAS library found at run time
-  gpu.check(status, `timing ${dtype} cuBLAS`);
+  gpu.check(status, `timing the dense ${dtype} GEMM (${gpu.info.isHip ? 'hipBLAS' : 'cuBLAS'})`);
   return timing(out);
 }
 

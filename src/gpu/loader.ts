@@ -79,33 +79,37 @@ interface Range {
   arenaOffset: number;
 }
 
+/** Where each range starts in the arena: enough for any kernel's loads (the file keeps tensors
+ * aligned within a range). */
+const RANGE_ALIGN = 256;
+
 /**
  * Groups tensors into file ranges: sorted by offset, a tensor joins the previous range when its
  * data starts at most MERGE_GAP bytes after that range ends (a real file's data section is one
- * range). Returns the ranges and each tensor's offset in the arena they fill back to back.
+ * range). Ranges are laid out back to back in the arena, each starting RANGE_ALIGN-aligned.
+ * Returns the ranges, each tensor's arena offset (in the caller's order, repeats included) and the
+ * arena's size.
  */
 export function planArena(file: GgufFile, tensors: readonly GgufTensorInfo[]): { ranges: Range[]; placed: ArenaTensor[]; bytes: number } {
-  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
+  const order = tensors.map((tensor, i) => ({ tensor, i })).sort((a, b) => a.tensor.offset - b.tensor.offset);
   const ranges: Range[] = [];
-  const placed: ArenaTensor[] = [];
+  const placed: ArenaTensor[] = new Array(tensors.length);
   let arena = 0;
-  for (const t of sorted) {
+  for (const { tensor: t, i } of order) {
     const size = file.requireSize(t);
     const last = ranges.at(-1);
     const gap = last ? t.offset - (last.fileOffset + last.bytes) : -1;
     if (last && gap >= 0 && gap <= MERGE_GAP) {
-      placed.push({ tensor: t, offset: last.arenaOffset + (t.offset - last.fileOffset) });
+      placed[i] = { tensor: t, offset: last.arenaOffset + (t.offset - last.fileOffset) };
       last.bytes += gap + size;
-      arena += gap + size;
+      arena = last.arenaOffset + last.bytes;
     } else {
-      ranges.push({ fileOffset: t.offset, bytes: size, arenaOffset: arena });
-      placed.push({ tensor: t, offset: arena });
-      arena += size;
+      const start = Math.ceil(arena / RANGE_ALIGN) * RANGE_ALIGN;
+      ranges.push({ fileOffset: t.offset, bytes: size, arenaOffset: start });
+      placed[i] = { tensor: t, offset: start };
+      arena = start + size;
     }
   }
-  // back in the caller's order
-  const order = new Map(tensors.map((t, i) => [t, i]));
-  placed.sort((a, b) => order.get(a.tensor)! - order.get(b.tensor)!);
   return { ranges, placed, bytes: arena };
 }
 
@@ -113,12 +117,15 @@ export function planArena(file: GgufFile, tensors: readonly GgufTensorInfo[]): {
  * Uploads many tensors (a whole file) into one device allocation, after checking it fits:
  * unsupported types are refused up front, neighbouring tensors are read as one range, so the
  * pipelined file -> GPU copy runs over long stretches instead of restarting per tensor.
+ * `progress` gets the file bytes moved, the padding between neighbours included.
  */
 export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], progress: (bytes: number) => void = () => {}): UploadReport {
   if (!file.header.littleEndian && tensors.length > 0) throw new InputError(file.path, 'big-endian tensor data cannot be used on the GPU', tensors[0]!.name);
   for (const t of tensors) {
     if (!isSupportedType(t.typeId)) throw new InputError(file.path, `type ${describeType(t)} is not supported on the GPU`, t.name);
   }
+  // first on the plain sum (cheap, before planning a model that cannot fit), then on the arena
+  checkVram(gpu, tensors.reduce((sum, t) => sum + file.requireSize(t), 0), `uploading ${tensors.length} tensors`);
   const { ranges, placed, bytes } = planArena(file, tensors);
   checkVram(gpu, bytes, `uploading ${tensors.length} tensors`);
   const started = performance.now();
