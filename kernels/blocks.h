@@ -210,4 +210,16 @@ static inline const char* gg_type_name(int type) {
 /* ggml's kvalues_iq4nl codebook (IQ4_NL and IQ4_XS). */
 #define GG_IQ4NL_VALUES {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113}
 
+/* Q4_K / Q5_K: the 6-bit scale and min number j (0..7) from the 12 scale bytes S (block byte 4 on;
+ * every file that includes this one is built by nvcc or hipcc). */
+__device__ __forceinline__ void gg_scale_min_k4(const uint8_t* S, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = S[j] & 63;
+    m = S[j + 4] & 63;
+  } else {
+    sc = (S[j + 4] & 15) | ((S[j - 4] >> 6) << 4);
+    m = (S[j + 4] >> 4) | ((S[j] >> 6) << 4);
+  }
+}
+
 #endif /* GG_BLOCKS_H */

@@ -274,17 +274,6 @@ template <> struct Dec<GG_TYPE_Q3_K> {
   }
 };
 
-/* Q4_K / Q5_K 6-bit scale and min number j (0..7) from the 12 scale bytes at offset 4. */
-__device__ __forceinline__ void scale_min_k4(const Blk& b, int j, uint32_t& sc, uint32_t& m) {
-  if (j < 4) {
-    sc = b.u8(4 + j) & 63u;
-    m = b.u8(4 + j + 4) & 63u;
-  } else {
-    sc = (b.u8(4 + j + 4) & 15u) | ((b.u8(4 + j - 4) >> 6) << 4);
-    m = (b.u8(4 + j + 4) >> 4) | ((b.u8(4 + j) >> 6) << 4);
-  }
-}
-
 template <> struct Dec<GG_TYPE_Q4_K> {
   /* weight 64c + 32s + l, v = qs[32c + l]: d1 = rn(d * sc_{2c+s}); m1 = rn(dmin * m_{2c+s});
    * y = rn(rn(d1 * (s ? v >> 4 : v & 15)) - m1) */
@@ -293,10 +282,10 @@ template <> struct Dec<GG_TYPE_Q4_K> {
     const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
     const float d = gg_h2f((uint16_t)b.u16(0));
     const float dmin = gg_h2f((uint16_t)b.u16(2));
-    uint32_t sc, m;
-    scale_min_k4(b, 2 * c + s, sc, m);
-    const float d1 = __fmul_rn(d, (float)(int)sc);
-    const float m1 = __fmul_rn(dmin, (float)(int)m);
+    int sc, m;
+    gg_scale_min_k4(b.tile + b.off + 4, 2 * c + s, sc, m);
+    const float d1 = __fmul_rn(d, (float)sc);
+    const float m1 = __fmul_rn(dmin, (float)m);
     const int sh = s ? 4 : 0;
     uint32_t w[V / 4];
     b.words<V / 4>(16 + 32 * c + l0, w);
@@ -315,10 +304,10 @@ template <> struct Dec<GG_TYPE_Q5_K> {
     const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
     const float d = gg_h2f((uint16_t)b.u16(0));
     const float dmin = gg_h2f((uint16_t)b.u16(2));
-    uint32_t sc, m;
-    scale_min_k4(b, 2 * c + s, sc, m);
-    const float d1 = __fmul_rn(d, (float)(int)sc);
-    const float m1 = __fmul_rn(dmin, (float)(int)m);
+    int sc, m;
+    gg_scale_min_k4(b.tile + b.off + 4, 2 * c + s, sc, m);
+    const float d1 = __fmul_rn(d, (float)sc);
+    const float m1 = __fmul_rn(dmin, (float)m);
     const int sh = s ? 4 : 0;
     const int hb = 2 * c + s;
     uint32_t wq[V / 4], wh[V / 4];

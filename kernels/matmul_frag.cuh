@@ -1030,6 +1030,20 @@ __device__ __forceinline__ uint32_t raw_half(const uint8_t* p) { return (uint32_
 __device__ __forceinline__ int nib_row(int i) { return i & 1; } /* 0: row g, 1: row g+8 */
 __device__ __forceinline__ int nib_k(int i, int t) { return 2 * t + 8 * ((i >> 1) & 1) + (i >> 2); }
 
+/* Q4_0 / Q8_0 (block of TS bytes, fp16 d first): the scales of chunk c of row group G as lane row g
+ * reads them, d of (g, block 2c), (g+8, 2c), (g, 2c+1), (g+8, 2c+1); 0 outside the matrix. */
+template <int TS>
+__device__ __forceinline__ void pack_block_scales(const uint8_t* __restrict__ raw, uint8_t* __restrict__ sc, int64_t rows,
+                                                  int64_t nb, int64_t nc, int64_t G, int64_t c, int g) {
+  uint32_t h[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int64_t r = G * 16 + g + 8 * (i & 1), b = 2 * c + (i >> 1);
+    h[i] = (r < rows && b < nb) ? raw_half(raw + (r * nb + b) * TS) : 0u;
+  }
+  ((uint2*)sc)[(G * nc + c) * 8 + g] = make_uint2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
+}
+
 __global__ void k_pack_q4_0(const uint8_t* __restrict__ raw, uint8_t* __restrict__ qs, uint8_t* __restrict__ sc,
                             int64_t rows, int64_t nb, int64_t Gn, int64_t nc) {
   const int64_t total = Gn * nc * 32;
@@ -1049,15 +1063,7 @@ __global__ void k_pack_q4_0(const uint8_t* __restrict__ raw, uint8_t* __restrict
       w[s] = v;
     }
     ((uint4*)qs)[idx] = make_uint4(w[0], w[1], w[2], w[3]);
-    if (t == 0) {
-      uint32_t h[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int64_t r = rr[i & 1], b = 2 * c + (i >> 1);
-        h[i] = (r < rows && b < nb) ? raw_half(raw + (r * nb + b) * 18) : 0u;
-      }
-      ((uint2*)sc)[(G * nc + c) * 8 + g] = make_uint2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
-    }
+    if (t == 0) pack_block_scales<18>(raw, sc, rows, nb, nc, G, c, g);
   }
 }
 
@@ -1086,15 +1092,7 @@ __global__ void k_pack_q8_0(const uint8_t* __restrict__ raw, uint8_t* __restrict
       }
     }
     ((uint4*)qs)[idx] = make_uint4(w[0], w[1], w[2], w[3]);
-    if (blk == 0 && t == 0) {
-      uint32_t h[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int64_t r = rr[i & 1], bb = 2 * c + (i >> 1);
-        h[i] = (r < rows && bb < nb) ? raw_half(raw + (r * nb + bb) * 34) : 0u;
-      }
-      ((uint2*)sc)[(G * nc + c) * 8 + g] = make_uint2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
-    }
+    if (blk == 0 && t == 0) pack_block_scales<34>(raw, sc, rows, nb, nc, G, c, g);
   }
 }
 

@@ -45,17 +45,6 @@ __device__ __forceinline__ uint32_t rd32(const uint8_t* p) {
 __device__ __forceinline__ float h2f(const uint8_t* p) { return gg_h2f((uint16_t)rd16(p)); }
 __device__ __forceinline__ float bf2f(uint32_t bits) { return __uint_as_float(bits << 16); }
 
-/* (scale, min) j of the 12 packed 6-bit Q4_K / Q5_K scale bytes S. */
-__device__ __forceinline__ void scale_min_k4(const uint8_t* S, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = S[j] & 63;
-    m = S[j + 4] & 63;
-  } else {
-    sc = (S[j + 4] & 15) | ((S[j - 4] >> 6) << 4);
-    m = (S[j + 4] >> 4) | ((S[j] >> 6) << 4);
-  }
-}
-
 /* out[i] = W[row][k + i], i < 8; k a multiple of 8 (and of nothing else). row points at the
  * row's first block. For the float types the caller guarantees k + 8 <= row_len. */
 template <int T> __device__ __forceinline__ void gen_dq8(const uint8_t* __restrict__ row, int64_t k, float (&o)[8]);
@@ -166,7 +155,7 @@ template <> __device__ __forceinline__ void gen_dq8<GG_TYPE_Q4_K>(const uint8_t*
   const int c = j >> 6, l0 = j & 63, hi = l0 >= 32;
   const float d = h2f(b), dmin = h2f(b + 2);
   int sc, m;
-  scale_min_k4(b + 4, 2 * c + hi, sc, m);
+  gg_scale_min_k4(b + 4, 2 * c + hi, sc, m);
   const float d1 = d * (float)sc, m1 = dmin * (float)m;
   const uint8_t* q = b + 16 + 32 * c + (l0 & 31);
 #pragma unroll
@@ -179,7 +168,7 @@ template <> __device__ __forceinline__ void gen_dq8<GG_TYPE_Q5_K>(const uint8_t*
   const int c = j >> 6, l0 = j & 63, hi = l0 >= 32;
   const float d = h2f(b), dmin = h2f(b + 2);
   int sc, m;
-  scale_min_k4(b + 4, 2 * c + hi, sc, m);
+  gg_scale_min_k4(b + 4, 2 * c + hi, sc, m);
   const float d1 = d * (float)sc, m1 = dmin * (float)m;
   const uint8_t* q = b + 48 + 32 * c + (l0 & 31);
   const uint8_t* qh = b + 16 + (l0 & 31);
