@@ -22,10 +22,14 @@ function fileWith(sizes: number[], alignment = 32): GgufFile {
   return GgufFile.open(path);
 }
 
-function arenaFromPlan(file: GgufFile, plan: ReturnType<typeof planArena>): Uint8Array {
+/** Copies each planned file range to its arena offset, then finds every tensor's bytes where the plan says. */
+function expectTensorsInPlace(file: GgufFile, plan: ReturnType<typeof planArena>): void {
   const arena = new Uint8Array(plan.bytes);
   for (const r of plan.ranges) arena.set(file.source.read(r.fileOffset, r.bytes), r.arenaOffset);
-  return arena;
+  for (const { tensor, offset } of plan.placed) {
+    const want = file.readTensorBytes(tensor);
+    expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
+  }
 }
 
 describe('planArena', () => {
@@ -34,11 +38,7 @@ describe('planArena', () => {
     try {
       const plan = planArena(file, file.tensors);
       expect(plan.ranges).toHaveLength(1);
-      const arena = arenaFromPlan(file, plan);
-      for (const { tensor, offset } of plan.placed) {
-        const want = file.readTensorBytes(tensor);
-        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
-      }
+      expectTensorsInPlace(file, plan);
     } finally {
       file.close();
     }
@@ -53,11 +53,7 @@ describe('planArena', () => {
       expect(plan.ranges).toHaveLength(3); // the left-out tensors are gaps over 64 KiB
       expect(plan.ranges.map((r) => r.arenaOffset)).toEqual([0, 256, 512]); // each range 256-aligned
       expect(plan.bytes).toBe(512 + 4 * 11);
-      const arena = arenaFromPlan(file, plan);
-      for (const { tensor, offset } of plan.placed) {
-        const want = file.readTensorBytes(tensor);
-        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
-      }
+      expectTensorsInPlace(file, plan);
     } finally {
       file.close();
     }
@@ -69,11 +65,7 @@ describe('planArena', () => {
       const [a, b] = file.tensors as [typeof file.tensors[0], typeof file.tensors[0]];
       const plan = planArena(file, [a!, b!, a!]);
       expect(plan.placed.map((p) => p.tensor.name)).toEqual(['t0', 't1', 't0']);
-      const arena = arenaFromPlan(file, plan);
-      for (const { tensor, offset } of plan.placed) {
-        const want = file.readTensorBytes(tensor);
-        expect(Buffer.from(arena.subarray(offset, offset + want.length)).equals(Buffer.from(want)), tensor.name).toBe(true);
-      }
+      expectTensorsInPlace(file, plan);
     } finally {
       file.close();
     }

@@ -53,18 +53,28 @@ export function checkVram(gpu: Gpu, bytes: number, what: string): void {
   }
 }
 
-/** Uploads one tensor's raw blocks, reporting bytes as they go. */
-export function uploadTensor(gpu: Gpu, file: GgufFile, tensor: GgufTensorInfo, progress: (bytes: number) => void = () => {}): DeviceTensor {
+/** Refuses, with the tensor's name, what cannot go to the GPU as raw blocks. */
+function requireGpuReady(file: GgufFile, tensor: GgufTensorInfo): void {
   if (!file.header.littleEndian) throw new InputError(file.path, 'big-endian tensor data cannot be used on the GPU', tensor.name);
   if (!isSupportedType(tensor.typeId)) throw new InputError(file.path, `type ${describeType(tensor)} is not supported on the GPU`, tensor.name);
+}
+
+/** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. */
+function uploadRange(gpu: Gpu, file: GgufFile, dst: DeviceBuffer, fileOffset: number, bytes: number, dstOffset: number, progress: (bytes: number) => void): void {
+  for (let done = 0; done < bytes; done += UPLOAD_STEP) {
+    const n = Math.min(UPLOAD_STEP, bytes - done);
+    gpu.uploadFile(dst, file.source.fd, fileOffset + done, n, dstOffset + done);
+    progress(n);
+  }
+}
+
+/** Uploads one tensor's raw blocks, reporting bytes as they go. */
+export function uploadTensor(gpu: Gpu, file: GgufFile, tensor: GgufTensorInfo, progress: (bytes: number) => void = () => {}): DeviceTensor {
+  requireGpuReady(file, tensor);
   const nbytes = file.requireSize(tensor);
   const buffer = gpu.alloc(nbytes, `allocating ${formatBytes(nbytes)} for tensor ${tensor.name}`);
   try {
-    for (let done = 0; done < nbytes; done += UPLOAD_STEP) {
-      const n = Math.min(UPLOAD_STEP, nbytes - done);
-      gpu.uploadFile(buffer, file.source.fd, tensor.offset + done, n, done);
-      progress(n);
-    }
+    uploadRange(gpu, file, buffer, tensor.offset, nbytes, 0, progress);
   } catch (error) {
     buffer.dispose();
     throw error;
@@ -120,24 +130,16 @@ export function planArena(file: GgufFile, tensors: readonly GgufTensorInfo[]): {
  * `progress` gets the file bytes moved, the padding between neighbours included.
  */
 export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], progress: (bytes: number) => void = () => {}): UploadReport {
-  if (!file.header.littleEndian && tensors.length > 0) throw new InputError(file.path, 'big-endian tensor data cannot be used on the GPU', tensors[0]!.name);
-  for (const t of tensors) {
-    if (!isSupportedType(t.typeId)) throw new InputError(file.path, `type ${describeType(t)} is not supported on the GPU`, t.name);
-  }
+  for (const t of tensors) requireGpuReady(file, t);
   // first on the plain sum (cheap, before planning a model that cannot fit), then on the arena
-  checkVram(gpu, tensors.reduce((sum, t) => sum + file.requireSize(t), 0), `uploading ${tensors.length} tensors`);
+  const tensorBytes = tensors.reduce((sum, t) => sum + file.requireSize(t), 0);
+  checkVram(gpu, tensorBytes, `uploading ${tensors.length} tensors`);
   const { ranges, placed, bytes } = planArena(file, tensors);
   checkVram(gpu, bytes, `uploading ${tensors.length} tensors`);
   const started = performance.now();
   const arena = gpu.alloc(bytes, `allocating ${formatBytes(bytes)} for ${tensors.length} tensors`);
   try {
-    for (const r of ranges) {
-      for (let done = 0; done < r.bytes; done += UPLOAD_STEP) {
-        const n = Math.min(UPLOAD_STEP, r.bytes - done);
-        gpu.uploadFile(arena, file.source.fd, r.fileOffset + done, n, r.arenaOffset + done);
-        progress(n);
-      }
-    }
+    for (const r of ranges) uploadRange(gpu, file, arena, r.fileOffset, r.bytes, r.arenaOffset, progress);
   } catch (error) {
     arena.dispose();
     throw error;
@@ -145,7 +147,7 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
   return {
     arena,
     tensors: placed,
-    uploadedBytes: tensors.reduce((s, t) => s + file.requireSize(t), 0),
+    uploadedBytes: tensorBytes,
     f32Bytes: tensors.reduce((s, t) => s + 4 * t.elements, 0),
     seconds: (performance.now() - started) / 1000,
   };
