@@ -310,9 +310,9 @@ extern "C" GG_API int gg_synchronize(void) {
 namespace {
 
 /* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
- * (128 slots), filled by min(8, hardware threads) threads. Tuning knobs for experiments
+ * (128 slots), filled by min(12, hardware threads) threads. Tuning knobs for experiments
  * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 65536;
- * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 8. */
+ * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 16. */
 gg_pipe::Plan read_upload_plan() {
   gg_pipe::Plan plan;
   size_t kb = 1024;

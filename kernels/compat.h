@@ -179,6 +179,21 @@ __device__ __forceinline__ void gg_cp_async_wait(void) {
 #endif
 }
 
+/* Programmatic dependent launch (CUDA, sm_90+; no-ops elsewhere). A kernel launched with it may
+ * start while the kernel before it in the stream is still running: gg_pdl_wait() blocks until that
+ * kernel has completed and its writes are visible (at once when there is no such kernel);
+ * gg_pdl_release() lets the next kernel, if launched with it, start before this one ends. */
+__device__ __forceinline__ void gg_pdl_wait(void) {
+#if !GG_IS_HIP && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void gg_pdl_release(void) {
+#if !GG_IS_HIP && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 /* Sum of v over the whole warp/wavefront; every lane gets the total. */
 __device__ __forceinline__ float gg_warp_sum(float v) {
 #pragma unroll

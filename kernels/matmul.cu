@@ -79,6 +79,23 @@ bool is_frag_type(int t) {
 }
 #endif
 
+#if !GG_IS_HIP
+/* The current device's compute capability major, looked up once per device. */
+int cc_major(int* out) {
+  static int major[64];
+  static bool known[64];
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  if (!known[dev]) {
+    GG_CHECK(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev));
+    known[dev] = true;
+  }
+  *out = major[dev];
+  return GG_OK;
+}
+#endif
+
 /* Whether the current device runs the tensor-core path: CUDA, compute capability >= 8.0.
  * The packed layout of a type depends on this, so pack and matmul must see the same device. */
 int frag_path(int type, bool* out) {
@@ -88,18 +105,9 @@ int frag_path(int type, bool* out) {
   return GG_OK;
 #else
   if (!is_frag_type(type)) return GG_OK;
-  static int cc_major[64];
-  static bool known[64];
-  int dev = 0;
-  GG_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
-  if (!known[dev]) {
-    int major = 0;
-    GG_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    cc_major[dev] = major;
-    known[dev] = true;
-  }
-  *out = cc_major[dev] >= 8;
+  int major = 0;
+  GG_TRY(cc_major(&major));
+  *out = major >= 8;
   return GG_OK;
 #endif
 }
@@ -320,6 +328,8 @@ int knob_slices() { static const int v = env_int("GG_MM_SLICES", 0); return v; }
 int knob_split() { static const int v = env_int("GG_MM_SPLIT", -1); return v; }
 /* GG_MM_I8=0 keeps the dispatch table off the int8 decode kernels (for A/B runs of the same build). */
 int knob_i8() { static const int v = env_int("GG_MM_I8", 1); return v; }
+/* GG_MM_PDL=0 launches the decode kernels without programmatic dependent launch. */
+int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -362,8 +372,35 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   return GG_OK;
 }
 
+/* Launches kernel, with programmatic dependent launch (sm_90+) where pdl is set: it may start
+ * while the kernel before it in the stream finishes, and must gg_pdl_wait() before it touches
+ * what that kernel may write. */
+template <class... P, class... A>
+cudaError_t launch_pdl(bool pdl, void (*kernel)(P...), dim3 grid, int threads, int smem, cudaStream_t st, A... args) {
+  if (pdl) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3((unsigned)threads);
+    cfg.dynamicSmemBytes = (size_t)smem;
+    cfg.stream = st;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, args...);
+    const cudaError_t last = cudaGetLastError(); /* clears it, as GG_CHECK_LAUNCH does */
+    return err != cudaSuccess ? err : last;
+  }
+  kernel<<<grid, threads, smem, st>>>(args...);
+  return cudaGetLastError();
+}
+
 /* Launches a decode kernel over (row blocks, slices) for `batch` columns, `cols` per launch. The
- * kernels take (wp, x, y, part, counters, rows, Gn, K, nc, units, ups, S, columns, x_vec). */
+ * kernels take (wp, x, y, part, counters, rows, Gn, K, nc, units, ups, S, columns, flags): flags
+ * mmf::kDecXAligned when x's column slice is 16-byte aligned, mmf::kDecPdl when launched with
+ * programmatic dependent launch (then each CTA starts its weight stream before waiting for the
+ * previous kernel: weights are never written by a kernel, x, y and the split-K scratch may be). */
 template <class Kernel>
 int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int cols, const void* w, const float* x, float* y,
                   int64_t rows, int64_t K, int batch, const Geom& g, int (&smem_limit)[64]) {
@@ -374,16 +411,20 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)most * (uint64_t)(g.Gn * 16) * 4u : 0u;
   Scratch* s = nullptr;
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
+  int major = 0;
+  GG_TRY(cc_major(&major));
+  const bool pdl = knob_pdl() != 0 && major >= 9;
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
   cudaStream_t st = gg_compute_stream();
   for (int c0 = 0; c0 < batch; c0 += cols) {
     const int nb = batch - c0 < cols ? batch - c0 : cols;
     const float* xc = x + (int64_t)c0 * K;
-    const int xvec = (((uintptr_t)xc) & 15u) == 0 ? 1 : 0;
-    kernel<<<grid, mmf::kDecThreads, p.smem, st>>>(wp, xc, y + (int64_t)c0 * rows, (float*)s->buf, s->counters, (int)rows,
-                                                    (int)g.Gn, (int)K, (int)g.nc, (int)g.units, p.ups, p.S, nb, xvec);
-    GG_CHECK_LAUNCH(name);
+    const int flags = ((((uintptr_t)xc) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0);
+    const cudaError_t err = launch_pdl(pdl, kernel, grid, mmf::kDecThreads, p.smem, st, wp, xc, y + (int64_t)c0 * rows,
+                                       (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
+                                       (int)g.units, p.ups, p.S, nb, flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, name, __FILE__, __LINE__, 1);
   }
   return GG_OK;
 }

@@ -628,6 +628,9 @@ struct TQ6_K {
 /* ------------------------------------------------------------------------------ decode */
 
 constexpr int kDecThreads = 256; /* 8 warps = 8 row groups = 128 rows per CTA */
+/* the decode kernels' flags argument */
+constexpr int kDecXAligned = 1; /* x's column slices are 16-byte aligned: float4 loads */
+constexpr int kDecPdl = 2;      /* launched with programmatic dependent launch (matmul.cu launch_pdl) */
 constexpr int kDecWarps = 8;
 
 /* Shared memory of a decode CTA: the weight rings (8 warps x R slots), then per unit of its slice:
@@ -750,7 +753,7 @@ template <class TT, int NT, bool SPLIT>
 __global__ void __launch_bounds__(kDecThreads, DecMinBlocks<TT, NT, SPLIT>::value)
 k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
          unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
-         int x_vec) {
+         int flags) {
   extern __shared__ uint4 dsm[];
   __shared__ unsigned s_colmax[NT * 8];
   __shared__ float s_scale[NT * 8];
@@ -771,7 +774,15 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   float* xsum = (float*)(xs + (SPLIT ? 2 : 1) * lo_off);
   const int64_t G = (int64_t)rb * kDecWarps + warp;
   const bool active = G < Gn;
+  const bool pdl = (flags & kDecPdl) != 0;
 
+  /* Under programmatic dependent launch the weights start streaming at once, while the previous
+   * kernel may still be writing x, y or the split-K scratch; everything below waits for it. */
+  if (pdl) {
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+    gg_pdl_release();
+    gg_pdl_wait();
+  }
 
   /* ---- stage x[0 .. batch)[k0 .. k0 + KS) as f16 B fragments ----
    * Flat over (column, float4 of the slice): each column's slice is KS/4 float4s, a multiple of
@@ -782,7 +793,7 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   __syncthreads();
   const int f4 = KS / 4;
   const int total = batch * f4;
-  const bool xv = x_vec != 0;
+  const bool xv = (flags & kDecXAligned) != 0;
   for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
     float4 v[4];
 #pragma unroll
@@ -804,8 +815,11 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
     }
   }
   /* now start streaming this warp's weights (R units, one cp.async group each): issued after the
-   * x loads above, so those do not queue behind the weight burst */
-  ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+   * x loads above, so those do not queue behind the weight burst (unless already started) */
+  if (!pdl) {
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+    gg_pdl_release();
+  }
   __syncthreads();
   if (tid < NT * 8) {
     float ds;

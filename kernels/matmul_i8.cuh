@@ -197,7 +197,7 @@ template <class IT, int NT>
 __global__ void __launch_bounds__(kDecThreads, 2)
 k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
             unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
-            int x_vec) {
+            int flags) {
   using TT = typename IT::TT;
   extern __shared__ uint4 dsm[];
   __shared__ int s_last;
@@ -218,10 +218,12 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 
   /* ---- x[0 .. batch)[k0 .. k0 + KS) -> digits. Flat over (column, float4 of the slice); an
    * aligned 8-lane group is one 32-weight block of one column. The first round's loads go out
-   * before the weight ring is filled, so they do not queue behind it. ---- */
+   * before the weight ring is filled, so they do not queue behind it, except under programmatic
+   * dependent launch: then the weights start streaming at once, while the previous kernel may
+   * still be writing x, y or the split-K scratch, and everything else waits for it. ---- */
   const int f4 = KS / 4;
   const int total = batch * f4;
-  const bool xv = x_vec != 0;
+  const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
   float4 v[4];
   auto load_round = [&](int i0) {
 #pragma unroll
@@ -232,8 +234,13 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
       if (i < total && k0 + 4 * f < K) v[r] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
     }
   };
+  if (pdl) {
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+    gg_pdl_wait();
+  }
   load_round(0);
-  ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+  if (!pdl) ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+  gg_pdl_release();
   uint8_t* xqb = (uint8_t*)xq;
   for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
     if (i0 > 0) load_round(i0);

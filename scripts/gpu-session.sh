@@ -70,7 +70,7 @@ done
 # f16 tensor-core types, (c) the int8 decode kernels (batches 1, 5, 17: one launch, two launches of
 # 4 columns, a remainder), (d) the generic types and the rest of matmul.test.ts.
 race_batches=1,9,40,65
-race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices'
+race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices|chained products'
 race_c='int8 decode kernels'
 step "compute-sanitizer racecheck over the GPU tests (4 processes)"
 t=$(left)

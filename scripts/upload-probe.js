@@ -59,7 +59,7 @@ function main() {
     for (let o = 0; o < BYTES; o += chunk.length) writeFileSync(path, chunk, { flag: o === 0 ? 'w' : 'a' });
     const self = fileURLToPath(import.meta.url);
     console.log('threads  piece KiB  pinned GB/s  memory GB/s  file 1 call  file 32 MiB calls');
-    for (const threads of [1, 2, 4, 8]) {
+    for (const threads of [4, 8, 12, 16]) {
       for (const piece of [256, 1024, 4096]) {
         const env = { ...process.env, GG_UPLOAD_THREADS: String(threads), GG_UPLOAD_PIECE_KB: String(piece) };
         const out = spawnSync(process.execPath, [self, '--child', path], { env, encoding: 'utf8' });

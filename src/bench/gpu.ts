@@ -1,7 +1,7 @@
 // GPU benchmark: ceilings first (streaming floor for the same bytes, device copy, dense cuBLAS,
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
 import { DTYPE, type DeviceBuffer, type Gpu } from '../gpu/device.js';
-import { uploadTensor, uploadTensors } from '../gpu/loader.js';
+import { uploadTensor, uploadTensors, type UploadReport } from '../gpu/loader.js';
 import { packWeights, type PackedWeights } from '../gpu/matmul.js';
 import type { GgufFile } from '../gguf/file.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
@@ -333,20 +333,30 @@ export interface FileUploadResult {
   fractionOfPinned: number;
 }
 
+/** Timed loader uploads per measurement; the median is reported. */
+const UPLOAD_REPEATS = 3;
+
 /**
  * Times the loader: the given tensors, file -> GPU as raw blocks (VRAM checked first), then freed.
  * One untimed upload of the first tensor goes first, so one-time costs (the pinned staging buffers,
- * the copy stream and its events) stay out of the timing. The timed region is the loader's own work:
- * one device allocation (cudaMalloc) for all the tensors and the upload of their file ranges.
+ * the copy stream and its events, the fill threads) stay out of the timing. Each timed region is the
+ * loader's own work: one device allocation (cudaMalloc) for all the tensors and the upload of their
+ * file ranges (each upload call returns once its copies are done); the median of UPLOAD_REPEATS.
  */
 export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
   if (tensors.length > 0) uploadTensor(gpu, file, tensors[0]!).buffer.dispose();
-  const report = uploadTensors(gpu, file, tensors, progress);
-  try {
-    gpu.synchronize();
-  } finally {
-    report.arena.dispose();
+  const times: number[] = [];
+  let report: UploadReport | undefined;
+  for (let i = 0; i < UPLOAD_REPEATS; i++) {
+    report = uploadTensors(gpu, file, tensors, i === 0 ? progress : () => {});
+    try {
+      gpu.synchronize();
+    } finally {
+      report.arena.dispose();
+    }
+    times.push(report.seconds);
   }
-  const gbps = report.uploadedBytes / report.seconds / 1e9;
-  return { bytes: report.uploadedBytes, f32Bytes: report.f32Bytes, seconds: report.seconds, gbps, fractionOfPinned: gbps / pinnedGBps };
+  const seconds = timing(times).us; // the median (timing() takes any unit)
+  const gbps = report!.uploadedBytes / seconds / 1e9;
+  return { bytes: report!.uploadedBytes, f32Bytes: report!.f32Bytes, seconds, gbps, fractionOfPinned: gbps / pinnedGBps };
 }

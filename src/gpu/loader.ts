@@ -7,8 +7,12 @@ import { isSupportedType } from '../quant/index.js';
 import { formatBytes } from '../cli/format.js';
 import type { DeviceBuffer, Gpu } from './device.js';
 
-/** Bytes per native upload call: big enough to stream at full speed, small enough for progress. */
-const UPLOAD_STEP = 256 << 20;
+/**
+ * Bytes per native upload call: each call ends by draining its pipeline (~0.2 ms on the H100
+ * host, 4% of a 256 MiB call at 45 GB/s, 1% of 1 GiB), and 1 GiB still updates progress every
+ * ~25 ms.
+ */
+const UPLOAD_STEP = 1 << 30;
 /** Neighbouring tensors whose data lies at most this far apart in the file are read as one range. */
 const MERGE_GAP = 64 << 10;
 /** Room left on the device for kernels' scratch and the runtime. */

@@ -123,6 +123,44 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
   // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
+  it('chained products, each reading the one before it, queued without waiting (launches that overlap their predecessor wait for it)', () => {
+    // The decode kernels start streaming weights before the previous kernel has finished
+    // (programmatic dependent launch on sm_90): x, y and the split-K scratch must still wait. Each
+    // level's x is the previous level's y, poisoned with NaN until that kernel writes it.
+    const g = gpu!;
+    const size = 4096;
+    const levels = 3;
+    for (const [id, batch] of [[2, 1], [12, 3], [14, 8], [8, 16]] as const) {
+      const t = generatedTensor(id, size, size, 4100 + id);
+      const raw = g.alloc(t.nbytes);
+      const ys = Array.from({ length: levels + 1 }, () => g.alloc(batch * size * 4));
+      try {
+        g.upload(raw, t.read(0, t.nbytes));
+        const w = packWeights(g, raw, id, size, size);
+        try {
+          const x0 = activations(size, batch, 99 + id);
+          g.upload(ys[0]!, new Uint8Array(x0.buffer));
+          for (let i = 1; i <= levels; i++) g.memsetPoison(ys[i]!);
+          for (let i = 1; i <= levels; i++) g.matmul(id, w.buffer, ys[i - 1]!, ys[i]!, size, size, batch);
+          const host = ys.map((y) => {
+            const v = new Float32Array(batch * size);
+            g.download(y, new Uint8Array(v.buffer));
+            return v;
+          });
+          for (let i = 1; i <= levels; i++) {
+            const e = nmse(host[i]!, referenceOutput(t, host[i - 1]!, batch));
+            expect(e, `${ggmlTypeById(id)!.name} n=${batch} level ${i} (${g.matmulKernelName(id, size, batch)})`).toBeLessThanOrEqual(NMSE_BAR);
+          }
+        } finally {
+          w.dispose();
+        }
+      } finally {
+        raw.dispose();
+        for (const y of ys) y.dispose();
+      }
+    }
+  });
+
   it('int8 decode kernels: every batch 1..17 on awkward shapes, each kernel forced', () => {
     // K with odd block counts and a short last decode unit (the 32-weight types), and one block
     const shapes = (id: number) =>
