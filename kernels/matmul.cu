@@ -328,6 +328,9 @@ int knob_slices() { static const int v = env_int("GG_MM_SLICES", 0); return v; }
 int knob_split() { static const int v = env_int("GG_MM_SPLIT", -1); return v; }
 /* GG_MM_I8=0 keeps the dispatch table off the int8 decode kernels (for A/B runs of the same build). */
 int knob_i8() { static const int v = env_int("GG_MM_I8", 1); return v; }
+/* GG_MM_XSTAGE=0: k_decode stages x itself in every CTA instead of reading it from k_xstage (which
+ * it does for launches of more than 4 columns). */
+int knob_xstage() { static const int v = env_int("GG_MM_XSTAGE", 1); return v; }
 /* GG_MM_PDL=0 launches the decode kernels without programmatic dependent launch. */
 int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
@@ -400,15 +403,25 @@ cudaError_t launch_pdl(bool pdl, void (*kernel)(P...), dim3 grid, int threads, i
  * kernels take (wp, x, y, part, counters, rows, Gn, K, nc, units, ups, S, columns, flags): flags
  * mmf::kDecXAligned when x's column slice is 16-byte aligned, mmf::kDecPdl when launched with
  * programmatic dependent launch (then each CTA starts its weight stream before waiting for the
- * previous kernel: weights are never written by a kernel, x, y and the split-K scratch may be). */
+ * previous kernel: weights are never written by a kernel, x, y and the split-K scratch may be),
+ * mmf::kDecXStaged when `stager` (k_decode without the hi/lo split) has staged x for it first.
+ * A Stager launches the staging kernel: (pdl, grid, stream, x, stage buffer, K, units, ups, flags). */
+using Stager = cudaError_t (*)(bool, dim3, cudaStream_t, const float*, uint8_t*, int, int, int, int);
 template <class Kernel>
 int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int cols, const void* w, const float* x, float* y,
-                  int64_t rows, int64_t K, int batch, const Geom& g, int (&smem_limit)[64]) {
+                  int64_t rows, int64_t K, int batch, const Geom& g, int (&smem_limit)[64], Stager stager = nullptr,
+                  int64_t (*stage_stride)(int) = nullptr) {
   DecPlan p = {0, 0, 0, 0};
   GG_TRY(dec_plan(g, per_unit, ring, &p));
   GG_TRY(smem_optin(kernel, p.smem, smem_limit));
   const int most = batch < cols ? batch : cols;
-  const uint64_t need = p.S > 1 ? (uint64_t)p.S * (uint64_t)most * (uint64_t)(g.Gn * 16) * 4u : 0u;
+  const uint64_t part_bytes = p.S > 1 ? (uint64_t)p.S * (uint64_t)most * (uint64_t)(g.Gn * 16) * 4u : 0u;
+  const uint64_t stage_at = (part_bytes + 255u) & ~(uint64_t)255u;
+  /* Staging x once pays from 5 columns on (H100, 4096 x 14336: Q4_0 n = 8 27.9 -> 23.8 us, n = 16
+   * 38.6 -> 27.8); with 1-2 columns the extra kernel on the critical path costs more than the
+   * conversion it saves (Q6_K n = 1 24.9 -> 27.5 us). */
+  const bool staged = stager != nullptr && knob_xstage() != 0 && most > 4;
+  const uint64_t need = staged ? stage_at + (uint64_t)p.S * (uint64_t)stage_stride(p.ups) : part_bytes;
   Scratch* s = nullptr;
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
   int major = 0;
@@ -417,10 +430,17 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
   cudaStream_t st = gg_compute_stream();
+  uint8_t* stage = (uint8_t*)s->buf + stage_at;
   for (int c0 = 0; c0 < batch; c0 += cols) {
     const int nb = batch - c0 < cols ? batch - c0 : cols;
     const float* xc = x + (int64_t)c0 * K;
-    const int flags = ((((uintptr_t)xc) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0);
+    int flags = ((((uintptr_t)xc) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0);
+    if (staged) {
+      const cudaError_t err = stager(pdl, dim3((unsigned)p.S, (unsigned)nb), st, xc, stage, (int)K, (int)g.units, p.ups, flags);
+      if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage", __FILE__, __LINE__, 1);
+      xc = (const float*)stage;
+      flags |= mmf::kDecXStaged;
+    }
     const cudaError_t err = launch_pdl(pdl, kernel, grid, mmf::kDecThreads, p.smem, st, wp, xc, y + (int64_t)c0 * rows,
                                        (float*)s->buf, s->counters, (int)rows, (int)g.Gn, (int)K, (int)g.nc,
                                        (int)g.units, p.ups, p.S, nb, flags);
@@ -429,11 +449,18 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   return GG_OK;
 }
 
+template <class TT, int NT>
+cudaError_t launch_xstage(bool pdl, dim3 grid, cudaStream_t st, const float* x, uint8_t* stage, int K, int units, int ups,
+                          int flags) {
+  return launch_pdl(pdl, mmf::k_xstage<TT, NT>, grid, mmf::kDecThreads, 0, st, x, stage, K, units, ups, flags);
+}
+
 template <class TT, int NT, bool SPLIT>
 int launch_decode_v(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
   return launch_decode(mmf::k_decode<TT, NT, SPLIT>, "k_decode", mmf::dec_smem_per_unit<TT, NT, SPLIT>(),
-                       mmf::dec_ring_bytes<TT, NT>(), NT * 8, w, x, y, rows, K, batch, g, smem_limit);
+                       mmf::dec_ring_bytes<TT, NT>(), NT * 8, w, x, y, rows, K, batch, g, smem_limit,
+                       SPLIT ? nullptr : launch_xstage<TT, NT>, SPLIT ? nullptr : mmf::xstage_stride<TT, NT>);
 }
 
 template <class TT, int NT>

@@ -631,6 +631,7 @@ constexpr int kDecThreads = 256; /* 8 warps = 8 row groups = 128 rows per CTA */
 /* the decode kernels' flags argument */
 constexpr int kDecXAligned = 1; /* x's column slices are 16-byte aligned: float4 loads */
 constexpr int kDecPdl = 2;      /* launched with programmatic dependent launch (matmul.cu launch_pdl) */
+constexpr int kDecXStaged = 4;  /* k_decode: x points at k_xstage's staged fragments */
 constexpr int kDecWarps = 8;
 
 /* Shared memory of a decode CTA: the weight rings (8 warps x R slots), then per unit of its slice:
@@ -749,6 +750,132 @@ template <class TT, int NT, bool SPLIT> struct DecMinBlocks {
   static constexpr int value = (SPLIT || (NT >= 4 && TT::kType == GG_TYPE_Q6_K)) ? 1 : 2;
 };
 
+/* Stages x[c][k0 .. k0 + KS) for columns c < ncols as f16 B fragments of layout column c_off + c:
+ * the column's max |x| over the slice gives a power-of-two scale (col_scale), then the scaled values
+ * go to xs rounded to f16 (with SPLIT also the remainder, in the lo plane), and with TT::XSUM the
+ * sums of 32-k blocks to xsum; descale[c_off + c] gets the factor that undoes the scale (and, with
+ * zero_rest, descale of the other NT * 8 columns 0). Flat over (column, float4 of the slice): each
+ * column's slice is KS/4 float4s, a multiple of 16, so a 16-lane group never straddles two columns
+ * and an 8-lane group is exactly one 32-k sub-block; four independent loads per thread per round.
+ * Layout columns >= c_off + ncols are left unwritten: they only feed outputs that are never stored.
+ * mid() runs between the max pass and the conversion pass. All kDecThreads threads take part; xs,
+ * xsum and descale may be shared or global memory, s_colmax and s_scale are shared (NT * 8). */
+template <class TT, int NT, bool SPLIT, class Mid>
+__device__ __forceinline__ void stage_x(const float* __restrict__ x, int K, int64_t k0, int KS, int ncols, int c_off,
+                                        bool xv, uint4* xs, float* xsum, unsigned* s_colmax, float* s_scale,
+                                        float* descale, bool zero_rest, Mid mid) {
+  const int tid = threadIdx.x, lane = tid & 31;
+  const int nsp = KS / 32;
+  const int lo_off = NT * nsp * 32; /* uint4 offset of the lo plane */
+  if (tid < NT * 8) s_colmax[tid] = 0u;
+  __syncthreads();
+  const int f4 = KS / 4;
+  const int total = ncols * f4;
+  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const int c = i / f4, f = i - c * f4;
+      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (i < total && k0 + 4 * f < K) v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      float m = fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w)));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 8));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      if ((lane & 15) == 0 && i < total) atomicMax(&s_colmax[c_off + i / f4], __float_as_uint(m));
+    }
+  }
+  mid();
+  __syncthreads();
+  if (tid < NT * 8) {
+    const int c = tid - c_off;
+    float ds = 0.0f;
+    s_scale[tid] = c >= 0 && c < ncols ? col_scale(__uint_as_float(s_colmax[tid]), &ds) : 0.0f;
+    if ((c >= 0 && c < ncols) || zero_rest) descale[tid] = ds;
+  }
+  __syncthreads();
+  uint32_t* xs32 = (uint32_t*)xs;
+  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
+    float4 v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const int c = i / f4, f = i - c * f4;
+      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (i < total && k0 + 4 * f < K) {
+        v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
+        const float sc = s_scale[c_off + c];
+        v[u].x *= sc; v[u].y *= sc; v[u].z *= sc; v[u].w *= sc;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int i = i0 + u * kDecThreads + tid;
+      const bool valid = i < total;
+      const int c = c_off + i / f4, f = i % f4;
+      const int nt = c >> 3, g = c & 7;
+      const int kr = 4 * f; /* k relative to the slice */
+      if (valid) {
+        const int st = kr >> 4, kk = kr & 15;
+        const int t = (kk & 7) >> 1, half = kk >> 3, spi = st >> 1, word = ((st & 1) << 1) | half;
+        const int idx = ((nt * nsp + spi) * 32 + g * 4 + t) * 4 + word;
+        const uint32_t h01 = pack_h2(v[u].x, v[u].y), h23 = pack_h2(v[u].z, v[u].w);
+        xs32[idx] = h01;
+        xs32[idx + 4] = h23;
+        if (SPLIT) { /* lo = x - f16(x), exact in f32, rounded to f16: x = hi + lo to ~2^-22 */
+          const float2 f01 = __half22float2(*reinterpret_cast<const __half2*>(&h01));
+          const float2 f23 = __half22float2(*reinterpret_cast<const __half2*>(&h23));
+          xs32[4 * lo_off + idx] = pack_h2(v[u].x - f01.x, v[u].y - f01.y);
+          xs32[4 * lo_off + idx + 4] = pack_h2(v[u].z - f23.x, v[u].w - f23.y);
+        }
+      }
+      if (TT::XSUM) {
+        float sm = (v[u].x + v[u].y) + (v[u].z + v[u].w);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 1);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 2);
+        sm += __shfl_xor_sync(0xffffffffu, sm, 4);
+        if (valid && (lane & 7) == 0) xsum[(nt * nsp + (kr >> 5)) * 8 + g] = sm;
+      }
+    }
+  }
+}
+
+/* Where k_xstage leaves slice sl's staged x (non-SPLIT layout): sl * xstage_stride bytes into the
+ * buffer, the fragments and sums of dec_smem_per_unit bytes per unit, then NT * 8 descale factors. */
+template <class TT, int NT> __host__ __device__ constexpr int xstage_descale_off(int ups) {
+  return (dec_smem_per_unit<TT, NT, false>() * ups + 15) & ~15;
+}
+template <class TT, int NT> __host__ __device__ constexpr int64_t xstage_stride(int ups) {
+  return xstage_descale_off<TT, NT>(ups) + NT * 8 * 4;
+}
+
+/* x -> staged f16 fragments of every (slice, column) for k_decode, once per launch instead of once
+ * per row block: CTA (slice, column). Launched with programmatic dependent launch: it lets the
+ * decode kernel start streaming its weights at once, and waits for the kernel that wrote x. */
+template <class TT, int NT>
+__global__ void __launch_bounds__(kDecThreads)
+k_xstage(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int ups, int flags) {
+  __shared__ unsigned s_colmax[NT * 8];
+  __shared__ float s_scale[NT * 8];
+  gg_pdl_release();
+  gg_pdl_wait();
+  const int sl = blockIdx.x, c = blockIdx.y;
+  const int u0 = sl * ups;
+  const int nu = min(ups, units_row - u0);
+  const int KS = nu * TT::UK;
+  uint8_t* base = stage + sl * xstage_stride<TT, NT>(ups);
+  uint4* xs = (uint4*)base;
+  stage_x<TT, NT, false>(x + (int64_t)c * K, K, (int64_t)u0 * TT::UK, KS, 1, c, (flags & kDecXAligned) != 0, xs,
+                         (float*)(xs + NT * (KS / 32) * 32), s_colmax, s_scale,
+                         (float*)(base + xstage_descale_off<TT, NT>(ups)), false, [] {});
+}
+
 template <class TT, int NT, bool SPLIT>
 __global__ void __launch_bounds__(kDecThreads, DecMinBlocks<TT, NT, SPLIT>::value)
 k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
@@ -783,95 +910,40 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
     gg_pdl_release();
     gg_pdl_wait();
   }
+  auto start_ring = [&] { /* issued after the x loads, so those do not queue behind the weight burst */
+    if (!pdl) {
+      ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+      gg_pdl_release();
+    }
+  };
 
-  /* ---- stage x[0 .. batch)[k0 .. k0 + KS) as f16 B fragments ----
-   * Flat over (column, float4 of the slice): each column's slice is KS/4 float4s, a multiple of
-   * 16, so a 16-lane group never straddles two columns and an 8-lane group is exactly one 32-k
-   * sub-block. Four independent loads per thread per round. Columns >= batch are left unwritten:
-   * they only feed output columns that are never stored. */
-  if (tid < NT * 8) s_colmax[tid] = 0u;
-  __syncthreads();
-  const int f4 = KS / 4;
-  const int total = batch * f4;
-  const bool xv = (flags & kDecXAligned) != 0;
-  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
-    float4 v[4];
+  if (!SPLIT && (flags & kDecXStaged) != 0) {
+    /* ---- x already staged by k_xstage (x points at its buffer): copy this slice's block ---- */
+    const uint8_t* base = (const uint8_t*)x + sl * xstage_stride<TT, NT>(ups);
+    const uint4* src = (const uint4*)base;
+    const int n16 = dec_smem_per_unit<TT, NT, false>() * nu / 16;
+    for (int i0 = 0; i0 < n16; i0 += 4 * kDecThreads) {
+      uint4 v[4];
 #pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int i = i0 + u * kDecThreads + tid;
-      const int c = i / f4, f = i - c * f4;
-      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      if (i < total && k0 + 4 * f < K) v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
-    }
+      for (int u = 0; u < 4; ++u) {
+        const int i = i0 + u * kDecThreads + tid;
+        if (i < n16) v[u] = __ldcg(src + i);
+      }
 #pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int i = i0 + u * kDecThreads + tid;
-      float m = fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w)));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 8));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-      if ((lane & 15) == 0 && i < total) atomicMax(&s_colmax[i / f4], __float_as_uint(m));
-    }
-  }
-  /* now start streaming this warp's weights (R units, one cp.async group each): issued after the
-   * x loads above, so those do not queue behind the weight burst (unless already started) */
-  if (!pdl) {
-    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
-    gg_pdl_release();
-  }
-  __syncthreads();
-  if (tid < NT * 8) {
-    float ds;
-    s_scale[tid] = tid < batch ? col_scale(__uint_as_float(s_colmax[tid]), &ds) : 0.0f;
-    s_descale[tid] = tid < batch ? ds : 0.0f;
-  }
-  __syncthreads();
-  uint32_t* xs32 = (uint32_t*)xs;
-  for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
-    float4 v[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int i = i0 + u * kDecThreads + tid;
-      const int c = i / f4, f = i - c * f4;
-      v[u] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      if (i < total && k0 + 4 * f < K) {
-        v[u] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
-        const float sc = s_scale[c];
-        v[u].x *= sc; v[u].y *= sc; v[u].z *= sc; v[u].w *= sc;
+      for (int u = 0; u < 4; ++u) {
+        const int i = i0 + u * kDecThreads + tid;
+        if (i < n16) xs[i] = v[u];
       }
     }
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int i = i0 + u * kDecThreads + tid;
-      const bool valid = i < total;
-      const int c = i / f4, f = i - c * f4;
-      const int nt = c >> 3, g = c & 7;
-      const int kr = 4 * f; /* k relative to the slice */
-      if (valid) {
-        const int st = kr >> 4, kk = kr & 15;
-        const int t = (kk & 7) >> 1, half = kk >> 3, spi = st >> 1, word = ((st & 1) << 1) | half;
-        const int idx = ((nt * nsp + spi) * 32 + g * 4 + t) * 4 + word;
-        const uint32_t h01 = pack_h2(v[u].x, v[u].y), h23 = pack_h2(v[u].z, v[u].w);
-        xs32[idx] = h01;
-        xs32[idx + 4] = h23;
-        if (SPLIT) { /* lo = x - f16(x), exact in f32, rounded to f16: x = hi + lo to ~2^-22 */
-          const float2 f01 = __half22float2(*reinterpret_cast<const __half2*>(&h01));
-          const float2 f23 = __half22float2(*reinterpret_cast<const __half2*>(&h23));
-          xs32[4 * lo_off + idx] = pack_h2(v[u].x - f01.x, v[u].y - f01.y);
-          xs32[4 * lo_off + idx + 4] = pack_h2(v[u].z - f23.x, v[u].w - f23.y);
-        }
-      }
-      if (TT::XSUM) {
-        float sm = (v[u].x + v[u].y) + (v[u].z + v[u].w);
-        sm += __shfl_xor_sync(0xffffffffu, sm, 1);
-        sm += __shfl_xor_sync(0xffffffffu, sm, 2);
-        sm += __shfl_xor_sync(0xffffffffu, sm, 4);
-        if (valid && (lane & 7) == 0) xsum[(nt * nsp + (kr >> 5)) * 8 + g] = sm;
-      }
-    }
+    if (tid < NT * 8) s_descale[tid] = __ldcg((const float*)(base + xstage_descale_off<TT, NT>(ups)) + tid);
+    start_ring();
+    __syncthreads();
+  } else {
+    /* ---- stage x[0 .. batch)[k0 .. k0 + KS) here ---- */
+    stage_x<TT, NT, SPLIT>(x, K, k0, KS, batch, 0, (flags & kDecXAligned) != 0, xs, xsum, s_colmax, s_scale, s_descale,
+                           true, start_ring);
+    __syncthreads();
   }
-  __syncthreads();
 
   /* ---- stream the weights ---- */
   float acc[NT][4];

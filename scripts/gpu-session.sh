@@ -26,7 +26,7 @@ timeout 60 $cli bench --types q4_0,q4_K --batch 1 --cache warm --no-baselines > 
 node -e '
   const r = require(process.argv[1]);
   const u = r.upload;
-  console.log(`copy ${r.peaks.copyGBps.toFixed(0)} GB/s, pinned upload ${r.peaks.uploadGBps.toFixed(1)} GB/s, file->GPU ${u.gbps.toFixed(1)} GB/s (${(100 * u.fractionOfPinned).toFixed(0)}%)`);
+  console.log(`copy ${r.peaks.copyGBps.toFixed(0)} GB/s, pinned upload ${r.peaks.uploadGBps.toFixed(1)} GB/s, file->GPU copy ${u.gbps.toFixed(1)} GB/s (${(100 * u.fractionOfPinned).toFixed(0)}% of pinned; allocation ${(1000 * u.allocSeconds).toFixed(1)} ms of ${(1000 * u.seconds).toFixed(1)})`);
   for (const b of r.peaks.blas) console.log(`cuBLAS ${b.dtype} n=${b.batch}: ${b.us.toFixed(1)} us ${b.tflops.toFixed(0)} TFLOP/s`);
   for (const d of r.peaks.dequant) console.log(`dequant ${d.type}->${d.dtype}: ${d.us.toFixed(1)} us ${(100 * d.fractionOfCopy).toFixed(0)}% of copy`);
   for (const x of r.results) console.log([x.type, x.batch, x.us.toFixed(2), x.floorUs.toFixed(2), (100 * x.fraction).toFixed(0) + "%", x.tflops.toFixed(1), x.nmse?.toExponential(1), x.kernel].join(" "));

@@ -328,8 +328,11 @@ export interface FileUploadResult {
   f32Bytes: number;
   /** The loader's time: one device allocation and the upload of the file ranges (after a warm-up upload). */
   seconds: number;
+  /** Of which the device allocation. */
+  allocSeconds: number;
+  /** The copy's bandwidth: bytes over the time after the allocation. */
   gbps: number;
-  /** Against the pinned host -> device bandwidth measured in the same run. */
+  /** gbps against the pinned host -> device bandwidth measured in the same run. */
   fractionOfPinned: number;
 }
 
@@ -340,23 +343,23 @@ const UPLOAD_REPEATS = 3;
  * Times the loader: the given tensors, file -> GPU as raw blocks (VRAM checked first), then freed.
  * One untimed upload of the first tensor goes first, so one-time costs (the pinned staging buffers,
  * the copy stream and its events, the fill threads) stay out of the timing. Each timed region is the
- * loader's own work: one device allocation (cudaMalloc) for all the tensors and the upload of their
- * file ranges (each upload call returns once its copies are done); the median of UPLOAD_REPEATS.
+ * loader's own work: one device allocation (cudaMalloc) for all the tensors, timed apart, and the
+ * upload of their file ranges (each upload call returns once its copies are done); the run with the
+ * median total of UPLOAD_REPEATS.
  */
 export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
   if (tensors.length > 0) uploadTensor(gpu, file, tensors[0]!).buffer.dispose();
-  const times: number[] = [];
-  let report: UploadReport | undefined;
+  const reports: UploadReport[] = [];
   for (let i = 0; i < UPLOAD_REPEATS; i++) {
-    report = uploadTensors(gpu, file, tensors, i === 0 ? progress : () => {});
+    const report = uploadTensors(gpu, file, tensors, i === 0 ? progress : () => {});
     try {
       gpu.synchronize();
     } finally {
       report.arena.dispose();
     }
-    times.push(report.seconds);
+    reports.push(report);
   }
-  const seconds = timing(times).us; // the median (timing() takes any unit)
-  const gbps = report!.uploadedBytes / seconds / 1e9;
-  return { bytes: report!.uploadedBytes, f32Bytes: report!.f32Bytes, seconds, gbps, fractionOfPinned: gbps / pinnedGBps };
+  const median = reports.sort((a, b) => a.seconds - b.seconds)[reports.length >> 1]!;
+  const gbps = median.uploadedBytes / (median.seconds - median.allocSeconds) / 1e9;
+  return { bytes: median.uploadedBytes, f32Bytes: median.f32Bytes, seconds: median.seconds, allocSeconds: median.allocSeconds, gbps, fractionOfPinned: gbps / pinnedGBps };
 }

@@ -42,7 +42,10 @@ export interface UploadReport {
   uploadedBytes: number;
   /** What the same weights would take as f32. */
   f32Bytes: number;
+  /** Wall time of the whole upload, the allocation included. */
   seconds: number;
+  /** Of which the device allocation (cudaMalloc of the arena). */
+  allocSeconds: number;
 }
 
 /** Fails before anything is allocated when the device cannot hold `bytes` more. */
@@ -142,6 +145,7 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
   checkVram(gpu, bytes, `uploading ${tensors.length} tensors`);
   const started = performance.now();
   const arena = gpu.alloc(bytes, `allocating ${formatBytes(bytes)} for ${tensors.length} tensors`);
+  const allocated = performance.now();
   try {
     for (const r of ranges) uploadRange(gpu, file, arena, r.fileOffset, r.bytes, r.arenaOffset, progress);
   } catch (error) {
@@ -154,5 +158,6 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
     uploadedBytes: tensorBytes,
     f32Bytes: tensors.reduce((s, t) => s + 4 * t.elements, 0),
     seconds: (performance.now() - started) / 1000,
+    allocSeconds: (allocated - started) / 1000,
   };
 }

@@ -148,8 +148,8 @@ export function renderGpu(r: GpuBenchReport): string {
   const u = r.upload;
   lines.push(
     `file -> GPU (loader, raw blocks into one allocation, after a warm-up upload): ` +
-      `${(u.bytes / 1e6).toFixed(0)} MB in ${(u.seconds * 1000).toFixed(1)} ms = ${u.gbps.toFixed(1)} GB/s ` +
-      `(${(100 * u.fractionOfPinned).toFixed(0)}% of pinned); as f32 it would be ${(u.f32Bytes / 1e6).toFixed(0)} MB`,
+      `${(u.bytes / 1e6).toFixed(0)} MB in ${(u.seconds * 1000).toFixed(1)} ms: allocation ${(u.allocSeconds * 1000).toFixed(1)} ms, ` +
+      `copy ${u.gbps.toFixed(1)} GB/s (${(100 * u.fractionOfPinned).toFixed(0)}% of pinned); as f32 it would be ${(u.f32Bytes / 1e6).toFixed(0)} MB`,
   );
   const blas = r.device.runtime === 'HIP' ? 'hipBLAS' : 'cuBLAS';
   for (const b of r.peaks.blas) lines.push(`dense ${b.dtype} ${blas} n=${b.batch}: ${b.us.toFixed(1)} us, ${b.tflops.toFixed(0)} TFLOP/s`);
