@@ -632,6 +632,7 @@ constexpr int kDecThreads = 256; /* 8 warps = 8 row groups = 128 rows per CTA */
 constexpr int kDecXAligned = 1; /* x's column slices are 16-byte aligned: float4 loads */
 constexpr int kDecPdl = 2;      /* launched with programmatic dependent launch (matmul.cu launch_pdl) */
 constexpr int kDecXStaged = 4;  /* k_decode: x points at k_xstage's staged fragments */
+constexpr int kDecPreShift = 8; /* bits 8..11: ring slots filled before the PDL wait (ring_pre_slots) */
 constexpr int kDecWarps = 8;
 
 /* Shared memory of a decode CTA: the weight rings (8 warps x R slots), then per unit of its slice:
@@ -655,15 +656,23 @@ template <class TT> __device__ __forceinline__ int unit_chunks(int nc, int u) {
   const int n = nc - kCPU * u;
   return n < kCPU ? n : kCPU;
 }
-/* Requests units u0 .. u0 + R - 1 (those that exist) into the ring's slots. */
+/* Requests units u0 + from .. u0 + to - 1 (those that exist) into the ring's slots, one commit group
+ * per slot: slots must be filled in order, from 0 to R, in one call or several. */
 template <class TT, int R>
 __device__ __forceinline__ void ring_fill(uint8_t* ring, const WP& wp, int64_t G, int nc, int u0, int nu, bool active,
-                                          int lane) {
+                                          int lane, int from = 0, int to = R) {
 #pragma unroll
   for (int i = 0; i < R; ++i) {
+    if (i < from || i >= to) continue;
     if (active && i < nu) TT::copy(ring + i * TT::SLOT, wp, G, nc, u0 + i, unit_chunks<TT>(nc, u0 + i), lane);
     cp_async_commit();
   }
+}
+/* Under programmatic dependent launch, how many ring slots a decode kernel fills before it waits for
+ * the previous kernel (flags bits kDecPreShift..+3; 0: all), the rest after its x loads are out. */
+template <int R> __device__ __forceinline__ int ring_pre_slots(int flags) {
+  const int pre = (flags >> kDecPreShift) & 15;
+  return pre == 0 || pre > R ? R : pre;
 }
 /* Hands units u0 .. u0 + nu - 1 to compute(unit, ul, chunks) in order, refilling each slot as soon
  * as every lane has read it. Leaves no copy in flight. */
@@ -905,8 +914,9 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
 
   /* Under programmatic dependent launch the weights start streaming at once, while the previous
    * kernel may still be writing x, y or the split-K scratch; everything below waits for it. */
+  const int pre = ring_pre_slots<R>(flags);
   if (pdl) {
-    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane, 0, pre);
     gg_pdl_release();
     gg_pdl_wait();
   }
@@ -914,6 +924,8 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
     if (!pdl) {
       ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
       gg_pdl_release();
+    } else if (pre < R) {
+      ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane, pre, R);
     }
   };
 

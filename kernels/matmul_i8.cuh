@@ -234,12 +234,16 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
       if (i < total && k0 + 4 * f < K) v[r] = load_x4(x + (int64_t)c * K + k0 + 4 * f, xv);
     }
   };
+  const int pre = ring_pre_slots<R>(flags);
   if (pdl) {
-    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane, 0, pre);
     gg_pdl_wait();
   }
   load_round(0);
-  if (!pdl) ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+  if (!pdl)
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane);
+  else if (pre < R)
+    ring_fill<TT, R>(ring, wp, G, nc, u0, nu, active, lane, pre, R);
   gg_pdl_release();
   uint8_t* xqb = (uint8_t*)xq;
   for (int i0 = 0; i0 < total; i0 += 4 * kDecThreads) {
