@@ -9,7 +9,8 @@
  *
  * Files: matmul_generic.cuh (every type, raw blocks, SIMT f32: the portable / HIP path),
  * matmul_frag.cuh (Q4_0, Q8_0, Q4_K, Q6_K on tensor cores from a re-laid-out "packed" copy; its
- * header comment documents the layout and the kernels), this file (ABI, dispatch, scratch).
+ * header comment documents the layout and the kernels), matmul_i8.cuh (int8 decode),
+ * matmul_wgmma.cuh (the sm_90a prefill GEMM), this file (ABI, dispatch, scratch).
  * Design notes, predictions and measurements: kernels/NOTES.md.
  *
  * ABI (kernels/gguf_gpu.h):
@@ -28,7 +29,9 @@
  *   6 imma_decode_n4   Q4_0, Q8_0, Q4_K on int8 tensor cores (matmul_i8.cuh), 4 columns per launch
  *   7 imma_decode_n8   ... 8 columns
  *   8 imma_decode_n16  ... 16 columns
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..5
+ *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh), 2 warpgroups per CTA
+ *  10 wgmma_gemm_256x64  ... 4 warpgroups, 256 rows x 64 columns per CTA
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..10
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -37,6 +40,7 @@
 #if !GG_IS_HIP
 #include "matmul_frag.cuh"
 #include "matmul_i8.cuh"
+#include "matmul_wgmma.cuh"
 #endif
 
 #include <stdio.h>
@@ -57,11 +61,14 @@ enum KernelId {
   K_I8_4 = 6,
   K_I8_8 = 7,
   K_I8_16 = 8,
-  K_COUNT = 9
+  K_WG_128 = 9,
+  K_WG_256 = 10,
+  K_COUNT = 11
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
-                                           "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16"};
+                                           "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
+                                           "wgmma_gemm_128x128", "wgmma_gemm_256x64"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -92,6 +99,34 @@ int cc_major(int* out) {
     known[dev] = true;
   }
   *out = major[dev];
+  return GG_OK;
+}
+#endif
+
+#if !GG_IS_HIP
+/* Whether the current device runs this library's sm_90a code (wgmma): asked of the device once,
+ * because a build without the sm_90a target runs the plain sm_90 (or PTX) code on the same chip. */
+int has_wgmma(bool* out) {
+  static int state[64]; /* 0 unknown, 1 no, 2 yes */
+  int dev = 0;
+  GG_CHECK(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
+  if (state[dev] == 0) {
+    int major = 0, minor = 0, flag = 0;
+    GG_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    GG_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    if (major == 9 && minor == 0) {
+      int* d = nullptr;
+      GG_CHECK(cudaMalloc(&d, sizeof(int)));
+      mmf::k_wgmma_probe<<<1, 1>>>(d);
+      cudaError_t e = cudaGetLastError();
+      if (e == cudaSuccess) e = cudaMemcpy(&flag, d, sizeof(int), cudaMemcpyDeviceToHost);
+      cudaFree(d);
+      GG_CHECK(e);
+    }
+    state[dev] = flag == 1 ? 2 : 1;
+  }
+  *out = state[dev] == 2;
   return GG_OK;
 }
 #endif
@@ -336,6 +371,9 @@ int knob_xstage() { static const int v = env_int("GG_MM_XSTAGE", 1); return v; }
 int knob_pre_slots() { static const int v = env_int("GG_MM_PRE", -1); return v; }
 /* GG_MM_PDL=0 launches the decode kernels without programmatic dependent launch. */
 int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
+/* GG_MM_WG: the prefill kernel the dispatch table picks where wgmma exists: 0 the mma.sync GEMM,
+ * 1 wgmma_gemm_128x128, 2 wgmma_gemm_256x64. */
+int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -528,6 +566,36 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
   return GG_OK;
 }
 
+template <class TT, int NWG, int BN>
+int launch_prefill_wg_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  bool wg = false;
+  GG_TRY(has_wgmma(&wg));
+  if (!wg)
+    return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: the wgmma kernels need an sm_90 device (H100/H200) and a library "
+                   "built for sm_90a");
+  static int smem_limit[64];
+  constexpr int smem = mmf::wg_smem_bytes<TT, NWG, BN>();
+  GG_TRY(smem_optin(mmf::k_prefill_wg<TT, NWG, BN>, smem, smem_limit));
+  const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
+  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>();
+  const uint64_t ds_off = (xw_bytes + 255u) & ~(uint64_t)255u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * BN * 4u, 0, &s));
+  uint4* xw = (uint4*)s->buf;
+  float* ds = (float*)((uint8_t*)s->buf + ds_off);
+  constexpr int GROUPS = 4 * NWG;
+  if ((uint64_t)(g.Gn + GROUPS - 1) / GROUPS > 0x7fffffffULL || NCT > 65535)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  cudaStream_t st = gg_compute_stream();
+  mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+  GG_CHECK_LAUNCH("k_xprep_wg");
+  const dim3 grid((unsigned)((g.Gn + GROUPS - 1) / GROUPS), (unsigned)NCT);
+  mmf::k_prefill_wg<TT, NWG, BN><<<grid, 128 * NWG, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc,
+                                                                (int)NCT, batch);
+  GG_CHECK_LAUNCH("k_prefill_wg");
+  return GG_OK;
+}
+
 template <class TT>
 int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch) {
   const Geom g = frag_geom(TT::kType, rows, K);
@@ -555,6 +623,8 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       }
       return GG_OK;
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
+    case K_WG_128: return launch_prefill_wg_t<TT, 2, 128>(w, x, y, rows, K, batch, g);
+    case K_WG_256: return launch_prefill_wg_t<TT, 4, 64>(w, x, y, rows, K, batch, g);
     case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
     case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
     case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
@@ -628,7 +698,15 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
     else if (batch <= 16) *k = K_DEC16;
     else if (batch <= kDecodeMaxBatch) *k = K_DEC32;
     else if (rows >= 0 && rows * (int64_t)batch < 8192) *k = K_DEC32;
-    else *k = K_PREFILL;
+    else {
+      *k = K_PREFILL;
+#if !GG_IS_HIP
+      bool wg = false;
+      GG_TRY(has_wgmma(&wg));
+      if (wg && knob_wg() == 1) *k = K_WG_128;
+      else if (wg && knob_wg() == 2) *k = K_WG_256;
+#endif
+    }
   } else {
     *k = batch <= kGemvMaxBatch ? K_GEN_GEMV : K_GEN_GEMM;
   }

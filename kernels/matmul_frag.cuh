@@ -983,6 +983,25 @@ constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 l
 template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
 template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
 
+/* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
+ * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. */
+__device__ __forceinline__ float column_scale(const float* __restrict__ xr, int K, float* red, float* descale) {
+  float m = 0.0f;
+  for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (threadIdx.x == 0) red[0] = m;
+  }
+  __syncthreads();
+  return col_scale(red[0], descale);
+}
+
 /* x f32 [batch][K] -> xp: f16 B fragments [chunk][NTtot][2][32 lanes][16 B], scaled per column;
  * descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
 __global__ void __launch_bounds__(256)
@@ -993,22 +1012,7 @@ k_xprep(const float* __restrict__ x, uint32_t* __restrict__ xp, float* __restric
   const int nt = c >> 3, g = c & 7;
   const float* xr = x + (int64_t)c * K;
   float sc = 0.0f, ds = 1.0f;
-  if (c < batch) {
-    float m = 0.0f;
-    for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-      if (threadIdx.x == 0) red[0] = m;
-    }
-    __syncthreads();
-    sc = col_scale(red[0], &ds);
-  }
+  if (c < batch) sc = column_scale(xr, K, red, &ds);
   if (threadIdx.x == 0) descale[c] = ds;
   for (int p = threadIdx.x; p < Kp / 2; p += blockDim.x) {
     const int k = 2 * p;

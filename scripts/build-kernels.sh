@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU kernel library from every kernels/*.cu file.
 #
-#   bash scripts/build-kernels.sh            CUDA: sm_80 sm_86 sm_89 sm_90 + compute_90 PTX -> build/libgguf_gpu.so
-#   bash scripts/build-kernels.sh --quick    CUDA: sm_90 only (development)
+#   bash scripts/build-kernels.sh            CUDA: sm_80 sm_86 sm_89 sm_90a + compute_90 PTX -> build/libgguf_gpu.so
+#   bash scripts/build-kernels.sh --quick    CUDA: sm_90a only (development)
 #   bash scripts/build-kernels.sh --hip      HIP (AMD): gfx90a gfx1030 -> build/libgguf_gpu_hip.so
 #   add --check                              warnings are errors; print register/spill use per kernel
 #
@@ -42,9 +42,9 @@ if [ "$mode" = cuda ]; then
   if [ -n "${CUDA_ARCHS:-}" ]; then
     archs=($CUDA_ARCHS)
   elif [ $quick = 1 ]; then
-    archs=(90)
+    archs=(90a)
   else
-    archs=(80 86 89 90)
+    archs=(80 86 89 90a)
   fi
   gencode=()
   for a in "${archs[@]}"; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done

@@ -30,7 +30,8 @@ function runOnGpu(t: TensorSource, x: Float32Array, batch: number, kernel = -1) 
  * where time is short (scripts/gpu-session.sh, under racecheck); that list still reaches every
  * f16 tensor-core and generic kernel with these row counts (37 and 301): n <= 8 mma_decode_n8 /
  * generic_gemv, 9-16 mma_decode_n16, 17-64 mma_decode_n32 (40: one launch of 32 and the rest on
- * n8), above 64 mma_gemm_128x128 when rows * batch >= 8192 (65: 301 rows) and mma_decode_n32 below
+ * n8), above 64 the prefill GEMM (wgmma_gemm_128x128 on sm_90a, mma_gemm_128x128 elsewhere) when
+ * rows * batch >= 8192 (65: 301 rows) and mma_decode_n32 below
  * (65: 37 rows), and generic_gemm above 8. (These problems are too small for the int8 kernels,
  * rows * batch < 2048: the int8 tests below force them and are not affected by the variable.)
  */
@@ -112,7 +113,8 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       }
       // the batch sizes reached every f16 tensor-core or generic kernel (also with GGUF_GPU_TEST_BATCHES)
       const tensorCore = !gpu!.matmulKernelName(id, 4096, 8).startsWith('generic_');
-      const all = tensorCore ? ['mma_decode_n8', 'mma_decode_n16', 'mma_decode_n32', 'mma_gemm_128x128'] : ['generic_gemv', 'generic_gemm'];
+      const prefill = gpu!.matmulKernelName(id, 4096, 512);
+      const all = tensorCore ? ['mma_decode_n8', 'mma_decode_n16', 'mma_decode_n32', prefill] : ['generic_gemv', 'generic_gemm'];
       expect([...kernels], `${name}: kernels reached at batch ${batches.join(',')}`).toEqual(expect.arrayContaining(all));
     });
   }
@@ -205,6 +207,33 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         }
       }
     }
+  });
+
+  // Kernel indices 5, 9 and 10: the prefill GEMMs (mma.sync; wgmma 128x128 and 256x64 on sm_90a),
+  // forced on row counts and batches that are not multiples of their tiles, and odd chunk counts.
+  const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 512).startsWith('wgmma_') : false;
+  it('prefill GEMMs, each forced, on awkward shapes', () => {
+    const kernels = wgmma ? [5, 9, 10] : [5];
+    for (const id of [2, 8, 12, 14]) {
+      const short = id === 2 || id === 8 ? 160 : 768; // 3 chunks of 64 (Q4_0 / Q8_0: 5 blocks, one of padding)
+      for (const [rowLength, rows] of [[1024, 37], [2816, 301], [short, 200]] as const) {
+        const t = generatedTensor(id, rowLength, rows, 7000 + id);
+        for (const batch of [65, 130, 257]) {
+          const x = activations(rowLength, batch, 13 * batch);
+          const ref = referenceOutput(t, x, batch);
+          for (const kernel of kernels) {
+            const run = runOnGpu(t, x, batch, kernel);
+            const e = nmse(run.y, ref);
+            expect(e, `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} (${run.kernel})`).toBeLessThanOrEqual(NMSE_BAR);
+          }
+        }
+      }
+    }
+  });
+
+  it.skipIf(wgmma)('the wgmma kernels refuse a device or library without sm_90a, and say so', () => {
+    const t = generatedTensor(2, 256, 128, 5);
+    expect(() => runOnGpu(t, activations(256, 65, 1), 65, 9)).toThrow(/wgmma kernels need an sm_90 device/);
   });
 
   // 4096 rows: 8 slices per row block at this K, every tensor-core type through the dispatch table.
