@@ -29,9 +29,8 @@
  *   6 imma_decode_n4   Q4_0, Q8_0, Q4_K on int8 tensor cores (matmul_i8.cuh), 4 columns per launch
  *   7 imma_decode_n8   ... 8 columns
  *   8 imma_decode_n16  ... 16 columns
- *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh), 2 warpgroups per CTA
- *  10 wgmma_gemm_256x64  ... 4 warpgroups, 256 rows x 64 columns per CTA
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..10
+ *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..9
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -62,13 +61,12 @@ enum KernelId {
   K_I8_8 = 7,
   K_I8_16 = 8,
   K_WG_128 = 9,
-  K_WG_256 = 10,
-  K_COUNT = 11
+  K_COUNT = 10
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
-                                           "wgmma_gemm_128x128", "wgmma_gemm_256x64"};
+                                           "wgmma_gemm_128x128"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -371,8 +369,7 @@ int knob_xstage() { static const int v = env_int("GG_MM_XSTAGE", 1); return v; }
 int knob_pre_slots() { static const int v = env_int("GG_MM_PRE", -1); return v; }
 /* GG_MM_PDL=0 launches the decode kernels without programmatic dependent launch. */
 int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
-/* GG_MM_WG: the prefill kernel the dispatch table picks where wgmma exists: 0 the mma.sync GEMM,
- * 1 wgmma_gemm_128x128, 2 wgmma_gemm_256x64. */
+/* GG_MM_WG=0 keeps the dispatch table on the mma.sync prefill GEMM where wgmma exists (A/B runs). */
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
@@ -566,7 +563,7 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
   return GG_OK;
 }
 
-template <class TT, int NWG, int BN>
+template <class TT>
 int launch_prefill_wg_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   bool wg = false;
   GG_TRY(has_wgmma(&wg));
@@ -574,24 +571,22 @@ int launch_prefill_wg_t(const void* w, const float* x, float* y, int64_t rows, i
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: the wgmma kernels need an sm_90 device (H100/H200) and a library "
                    "built for sm_90a");
   static int smem_limit[64];
-  constexpr int smem = mmf::wg_smem_bytes<TT, NWG, BN>();
-  GG_TRY(smem_optin(mmf::k_prefill_wg<TT, NWG, BN>, smem, smem_limit));
-  const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
-  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>();
+  constexpr int smem = mmf::wg_smem_bytes<TT>();
+  GG_TRY(smem_optin(mmf::k_prefill_wg<TT>, smem, smem_limit));
+  const int64_t NCT = ((int64_t)batch + 127) / 128;
+  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::kWgXBytes;
   const uint64_t ds_off = (xw_bytes + 255u) & ~(uint64_t)255u;
   Scratch* s = nullptr;
-  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * BN * 4u, 0, &s));
+  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * 128u * 4u, 0, &s));
   uint4* xw = (uint4*)s->buf;
   float* ds = (float*)((uint8_t*)s->buf + ds_off);
-  constexpr int GROUPS = 4 * NWG;
-  if ((uint64_t)(g.Gn + GROUPS - 1) / GROUPS > 0x7fffffffULL || NCT > 65535)
+  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NCT > 65535)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
   cudaStream_t st = gg_compute_stream();
-  mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+  mmf::k_xprep_wg<<<(unsigned)(NCT * 128), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
   GG_CHECK_LAUNCH("k_xprep_wg");
-  const dim3 grid((unsigned)((g.Gn + GROUPS - 1) / GROUPS), (unsigned)NCT);
-  mmf::k_prefill_wg<TT, NWG, BN><<<grid, 128 * NWG, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc,
-                                                                (int)NCT, batch);
+  const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT);
+  mmf::k_prefill_wg<TT><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   GG_CHECK_LAUNCH("k_prefill_wg");
   return GG_OK;
 }
@@ -623,8 +618,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       }
       return GG_OK;
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
-    case K_WG_128: return launch_prefill_wg_t<TT, 2, 128>(w, x, y, rows, K, batch, g);
-    case K_WG_256: return launch_prefill_wg_t<TT, 4, 64>(w, x, y, rows, K, batch, g);
+    case K_WG_128: return launch_prefill_wg_t<TT>(w, x, y, rows, K, batch, g);
     case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
     case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
     case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
@@ -703,8 +697,7 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
 #if !GG_IS_HIP
       bool wg = false;
       GG_TRY(has_wgmma(&wg));
-      if (wg && knob_wg() == 1) *k = K_WG_128;
-      else if (wg && knob_wg() == 2) *k = K_WG_256;
+      if (wg && knob_wg() != 0) *k = K_WG_128;
 #endif
     }
   } else {

@@ -3,20 +3,21 @@
  * builders it reuses). Built only into the sm_90a code of the library: other targets compile the
  * kernels to a trap, and the host asks k_wgmma_probe before it dispatches here.
  *
- * k_prefill_wg<Type, NWG, BN>: an output tile of 64 * NWG rows x BN columns per CTA of NWG
- * warpgroups. Per 64-k chunk: the raw W bytes of the tile's row groups and an f16 image of x
- * (BN columns x 64 k) are copied into shared memory (cp.async, S stages); warp w of the CTA builds
- * the A fragments of row group w in registers (f16(d * q), exactly as k_prefill does: the wgmma
- * register layout of A is the mma.m16n8k16 one, warp w % 4 holding rows 16 (w % 4) .. of its
- * warpgroup's 64), and its warpgroup issues 4 wgmma.m64nBNk16 with B read by the tensor cores from
- * the x image. The wgmma run asynchronously: chunk c's products overlap the A build of chunk c + 1
- * and the copies of chunk c + S - 2, one barrier per chunk.
+ * k_prefill_wg<Type>: output tile 128 rows x 128 columns per CTA, two warpgroups of 64 rows. Per
+ * 64-k chunk: the raw W bytes of the tile's 8 row groups and an f16 image of x (128 columns x 64 k)
+ * are copied into shared memory by all threads (cp.async, S stages, one CTA barrier per chunk);
+ * warp w builds the f16 A fragments of row group w in registers (f16(d * q), as k_prefill does)
+ * and stores them into its warpgroup's A tile; the warpgroup then issues 4 wgmma.m64n128k16
+ * reading A and B from shared memory. The wgmma run asynchronously: chunk c's products overlap
+ * the A build and copies of chunk c + 1.
  *
- * x image (k_xprep_wg): per (chunk, column tile) BN * 128 contiguous bytes in the canonical
- * K-major layout without swizzle: 8 x 8 "core matrices" (8 columns x 8 k, 128 bytes, a column's
- * 8 k contiguous), core (j / 8, k / 8) at byte ((j / 8) * 8 + k / 8) * 128. So the descriptor's
- * leading (K) byte offset is 128, its stride (N) byte offset 1024, and k16 step s starts 256 s
- * bytes in. x is scaled per column by a power of two, as in k_xprep (same accuracy: NMSE ~1e-7).
+ * Tiles (A: 64 rows of W, x image: 128 columns of x; 64 k each) in the canonical K-major layout
+ * without swizzle: "core matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together),
+ * core (r / 8, k / 8) at byte ((r / 8) * 8 + k / 8) * 128: the descriptor's leading (k) byte
+ * offset is 128, its stride (row) byte offset 1024, and k16 step s starts 256 s bytes in. x is
+ * scaled per column by a power of two, as in k_xprep: NMSE ~1e-7.
+ * Tried and slower (kernels/NOTES.md): a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle,
+ * and a warp-specialized variant whose ninth warp copied with bulk copies completing on mbarriers.
  */
 #ifndef GG_MATMUL_WGMMA_CUH
 #define GG_MATMUL_WGMMA_CUH
@@ -63,35 +64,18 @@ __device__ __forceinline__ void fence_proxy_async() {
 #endif
 }
 
-constexpr uint32_t kWgLbo = 128;  /* bytes between core matrices adjacent in k */
-constexpr uint32_t kWgSbo = 1024; /* bytes between core matrices adjacent in n (8-column groups) */
+/* Byte offset of 16-byte chunk kc of row r in a tile (see the top of the file). */
+__host__ __device__ constexpr int core_off(int r, int kc) { return ((r >> 3) * 8 + kc) * 128 + (r & 7) * 16; }
 
-/* Shared-memory matrix descriptor: start address, leading and stride byte offsets (all >> 4), no swizzle. */
+/* Shared-memory matrix descriptor of such a tile: start address, leading (k) byte offset 128 and
+ * stride (row) byte offset 1024, all >> 4; no swizzle. */
 __device__ __forceinline__ uint64_t wg_desc(const void* p) {
-  return (uint64_t)((smem_addr(p) & 0x3FFFFu) >> 4) | ((uint64_t)(kWgLbo >> 4) << 16) | ((uint64_t)(kWgSbo >> 4) << 32);
+  return (uint64_t)((smem_addr(p) & 0x3FFFFu) >> 4) | ((uint64_t)(128 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32);
 }
 
-/* D (m64 x n, f32) += A (m64 x k16, f16 registers) * B (k16 x n, f16 from the descriptor). The
+/* D (m64 x n128, f32) += A (m64 x k16) * B (k16 x n128), both f16 from shared memory. The
  * accumulators of n8 block i: d[4i + 0..3] = (row g, col 8i + 2t), (g, 8i + 2t + 1), (g + 8, 8i + 2t),
  * (g + 8, 8i + 2t + 1) of the warp's 16 rows (g = lane / 4, t = lane % 4). */
-__device__ __forceinline__ void wgmma_n64(float (&d)[32], uint64_t desc_a, uint64_t desc_b) {
-#if GG_MMF_WGMMA
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {"
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
-      "}, %32, %33, 1, 1, 1, 0, 0;"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-      : "l"(desc_a), "l"(desc_b));
-#else
-  (void)d; (void)desc_a; (void)desc_b;
-  __trap();
-#endif
-}
-
 __device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
 #if GG_MMF_WGMMA
   asm volatile(
@@ -116,28 +100,26 @@ __device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t desc_a, uint
 #endif
 }
 
-template <int BN> struct WgMma;
-template <> struct WgMma<64> {
-  static __device__ __forceinline__ void run(float (&d)[32], uint64_t a, uint64_t b) { wgmma_n64(d, a, b); }
-};
-template <> struct WgMma<128> {
-  static __device__ __forceinline__ void run(float (&d)[64], uint64_t a, uint64_t b) { wgmma_n128(d, a, b); }
-};
 
-constexpr int kWgStages = 6;        /* chunks in flight: kWgStages - 2 being copied, 2 being multiplied */
-constexpr int kWgABytes = 64 * 128; /* one warpgroup's f16 A tile of a chunk: 64 rows x 64 k */
-template <int BN> __host__ __device__ constexpr int wg_x_bytes() { return BN * 128; }
-template <class TT, int NWG, int BN> __host__ __device__ constexpr int wg_stage_bytes() {
-  return wg_x_bytes<BN>() + 4 * NWG * TT::PW;
-}
-/* the stages, then per warpgroup two A tiles (chunk c's is read by the tensor cores while chunk c + 1's is written) */
-template <class TT, int NWG, int BN> __host__ __device__ constexpr int wg_smem_bytes() {
-  return kWgStages * wg_stage_bytes<TT, NWG, BN>() + NWG * 2 * kWgABytes;
-}
+constexpr int kWgStages = 6;
+constexpr int kWgXBytes = 128 * 128; /* x image of a chunk: 128 columns x 64 k */
+constexpr int kWgABytes = 64 * 128;  /* a warpgroup's A tile of a chunk: 64 rows x 64 k */
 
-/* x f32 [batch][K] -> xw: f16 images [chunk][column tile][BN * 128 B] (layout above), scaled per
- * column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
-template <int BN>
+/* Shared memory, PWG = W bytes per row group and stage: the x images, the W stages, then two A
+ * tiles per warpgroup (chunk c's is read by the tensor cores while chunk c + 1's is written). */
+template <int PWG> struct WgSmem {
+  static constexpr int kW = kWgStages * kWgXBytes;
+  static constexpr int kA = kW + kWgStages * 8 * PWG;
+  static constexpr int kBytes = kA + 4 * kWgABytes;
+  static_assert(PWG % 16 == 0, "16-byte aligned copies and descriptors");
+  static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kWgXBytes; }
+  static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
+  static __device__ __forceinline__ uint8_t* a(uint8_t* sm, int wg, int c) { return sm + kA + (wg * 2 + (c & 1)) * kWgABytes; }
+};
+template <class TT> __host__ __device__ constexpr int wg_smem_bytes() { return WgSmem<TT::PW>::kBytes; }
+
+/* x f32 [batch][K] -> xw: f16 images [chunk][column tile][16 KB] (tile rows = columns of x), scaled
+ * per column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
 __global__ void __launch_bounds__(256)
 k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
            int NCT) {
@@ -147,7 +129,7 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
   float sc = 0.0f, ds = 1.0f;
   if (c < batch) sc = column_scale(xr, K, red, &ds);
   if (threadIdx.x == 0) descale[c] = ds;
-  const int ct = c / BN, j = c % BN;
+  const int ct = c >> 7, j = c & 127;
   for (int p = threadIdx.x; p < nc * 8; p += blockDim.x) { /* p: 8 consecutive k */
     const int k = 8 * p;
     uint32_t h[4] = {0u, 0u, 0u, 0u};
@@ -155,104 +137,106 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
 #pragma unroll
       for (int i = 0; i < 4; ++i) h[i] = pack_h2(__ldg(xr + k + 2 * i) * sc, __ldg(xr + k + 2 * i + 1) * sc);
     }
-    const int cc = k >> 6, kc = (k & 63) >> 3;
-    const int64_t idx = ((int64_t)cc * NCT + ct) * (BN * 8) + ((j >> 3) * 8 + kc) * 8 + (j & 7);
-    xw[idx] = make_uint4(h[0], h[1], h[2], h[3]);
+    const int64_t img = (int64_t)(k >> 6) * NCT + ct;
+    xw[img * (kWgXBytes / 16) + core_off(j, (k & 63) >> 3) / 16] = make_uint4(h[0], h[1], h[2], h[3]);
   }
 }
 
-template <class TT, int NWG, int BN>
-__device__ __forceinline__ void wg_load_stage(uint8_t* st, const WP& wp, const uint4* __restrict__ xw, int64_t gm0,
-                                              int64_t Gn, int64_t nc, int64_t c, int64_t NCT, int ct, int tid) {
-  constexpr int XP = wg_x_bytes<BN>() / 16, NTH = 128 * NWG, GROUPS = 4 * NWG;
-  const uint4* src = xw + ((int64_t)c * NCT + ct) * XP;
+/* Warp w's f16 A fragments of chunk c (built from its row group's W bytes) into its warpgroup's A
+ * tile: fragment register r of k16 step s holds (row g + 8 (r & 1), k 16 s + 8 (r >> 1) + 2 t, +1),
+ * i.e. 16-byte chunk 2 s + (r >> 1) of tile row 16 (w % 4) + 8 (r & 1) + g, bytes 4 t .. 4 t + 3:
+ * a warp's 32 stores of one (s, r) fill one core matrix, 128 contiguous bytes. */
+template <class TT>
+__device__ __forceinline__ void wg_store_a(uint8_t* at, const uint8_t* wst, int warp, int lane, int c) {
+  uint32_t A[4][4];
+  TT::afrag(wst, lane, c, A);
+  uint32_t* aw = (uint32_t*)(at + core_off(16 * (warp & 3), 0)) + lane;
 #pragma unroll
-  for (int i = 0; i < XP / NTH; ++i) cp_async16(st + (tid + i * NTH) * 16, src + tid + i * NTH);
-  uint8_t* ws = st + wg_x_bytes<BN>();
-  for (int i = tid; i < GROUPS * TT::kPieces; i += NTH) {
+  for (int s = 0; s < 4; ++s)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) aw[(core_off(8 * (r & 1), 2 * s + (r >> 1))) / 4] = A[s][r];
+}
+
+/* the warpgroup's products of one chunk: 4 k16 steps, 256 bytes apart in both tiles */
+__device__ __forceinline__ void wg_mma_chunk(float (&acc)[64], const uint8_t* at, const uint8_t* xt) {
+  pin_acc(acc);
+  wgmma_fence();
+#pragma unroll
+  for (int s = 0; s < 4; ++s) wgmma_n128(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
+  wgmma_commit();
+}
+
+__device__ __forceinline__ void wg_store_y(const float (&acc)[64], float* __restrict__ y, const float* __restrict__ descale,
+                                           int64_t gm0, int ct, int rows, int batch, int warp, int lane) {
+  const int t = lane & 3, g = lane >> 2;
+  const int64_t rA = (gm0 + warp) * 16 + g;
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int col = ct * 128 + 8 * i + 2 * t + (j & 1);
+      const int64_t r = rA + (j >> 1) * 8;
+      if (col < batch && r < rows) y[(int64_t)col * rows + r] = acc[4 * i + j] * __ldg(descale + col);
+    }
+  }
+}
+
+template <class TT>
+__device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xw, int64_t gm0,
+                                              int64_t Gn, int64_t nc, int64_t c, int64_t NCT, int ct, int tid) {
+  using L = WgSmem<TT::PW>;
+  const uint4* src = xw + ((int64_t)c * NCT + ct) * (kWgXBytes / 16);
+  uint8_t* xs = L::x(sm, s);
+#pragma unroll
+  for (int i = 0; i < kWgXBytes / 16 / 256; ++i) cp_async16(xs + (tid + i * 256) * 16, src + tid + i * 256);
+  uint8_t* ws = L::w(sm, s);
+  for (int i = tid; i < 8 * TT::kPieces; i += 256) {
     const int gl = i / TT::kPieces, pc = i % TT::kPieces;
     if (gm0 + gl < Gn) TT::stage_piece(ws + gl * TT::PW, wp, gm0 + gl, nc, c, pc);
   }
 }
 
-/* One chunk: wait for its bytes, request chunk c + S - 2, write the warp's f16 A fragments into its
- * warpgroup's A tile (the mma.m16n8k16 fragment registers a0..a3 of step s are core matrices
- * (2 w + {0, 1}, 2 s + {0, 1}) and a warp's 32 lanes fill one core matrix with one 4-byte store
- * each, in order), issue the 4 wgmma, and wait for chunk c - 1's, so that the next chunk may
- * overwrite that chunk's A tile and, after its barrier, its stage. */
-template <class TT, int NWG, int BN>
-__device__ __forceinline__ void wg_chunk(uint8_t* sm, int c, float (&acc)[BN / 2], const WP& wp,
-                                         const uint4* __restrict__ xw, int64_t gm0, int Gn, int nc, int NCT, int ct,
-                                         int tid, int warp, int lane) {
-  constexpr int STB = wg_stage_bytes<TT, NWG, BN>();
-  cp_async_wait<kWgStages - 3>();
-  fence_proxy_async();
-  __syncthreads();
-  const int cn = c + kWgStages - 2;
-  if (cn < nc) wg_load_stage<TT, NWG, BN>(sm + (cn % kWgStages) * STB, wp, xw, gm0, Gn, nc, cn, NCT, ct, tid);
-  cp_async_commit();
-  const uint8_t* st = sm + (c % kWgStages) * STB;
-  const int wg = warp >> 2, wq = warp & 3;
-  uint8_t* at = sm + kWgStages * STB + (wg * 2 + (c & 1)) * kWgABytes;
-  {
-    uint32_t A[4][4];
-    TT::afrag(st + wg_x_bytes<BN>() + warp * TT::PW, lane, c, A);
-    uint32_t* aw = (uint32_t*)(at + (2 * wq) * 8 * 128) + lane;
-#pragma unroll
-    for (int s = 0; s < 4; ++s)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) aw[((r & 1) * 8 + 2 * s + (r >> 1)) * 32] = A[s][r];
-  }
-  fence_proxy_async();
-  asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory"); /* the warpgroup's A tile is complete */
-  pin_acc(acc);
-  wgmma_fence();
-#pragma unroll
-  for (int s = 0; s < 4; ++s) WgMma<BN>::run(acc, wg_desc(at + 256 * s), wg_desc(st + 256 * s));
-  wgmma_commit();
-  wgmma_wait<1>();
-  pin_acc(acc);
-}
-
-template <class TT, int NWG, int BN>
-__global__ void __launch_bounds__(128 * NWG, 1)
+/* Per chunk c: wait for its bytes (one CTA barrier), request chunk c + S - 2 into the stage of
+ * chunk c - 2 (whose wgmma every warp has waited for), store A, issue the wgmma, wait for chunk
+ * c - 1's. */
+template <class TT>
+__global__ void __launch_bounds__(256, 1)
 k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
              int Gn, int nc, int NCT, int batch) {
   extern __shared__ uint4 wsm_[];
+  using L = WgSmem<TT::PW>;
   uint8_t* sm = (uint8_t*)wsm_;
-  constexpr int STB = wg_stage_bytes<TT, NWG, BN>();
-  static_assert(STB % 16 == 0, "stages must stay 16-byte aligned (cp.async, wgmma descriptors)");
-  static_assert(wg_x_bytes<BN>() / 16 % (128 * NWG) == 0, "x image copied in whole rounds of the CTA");
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int64_t gm0 = (int64_t)blockIdx.x * (4 * NWG);
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+  const int64_t gm0 = (int64_t)blockIdx.x * 8;
   const int ct = blockIdx.y;
-
 #pragma unroll
   for (int s = 0; s < kWgStages - 2; ++s) {
-    if (s < nc) wg_load_stage<TT, NWG, BN>(sm + s * STB, wp, xw, gm0, Gn, nc, s, NCT, ct, tid);
+    if (s < nc) wg_load_stage<TT>(sm, s, wp, xw, gm0, Gn, nc, s, NCT, ct, tid);
     cp_async_commit();
   }
-  float acc[BN / 2];
+  float acc[64];
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
   int c = 0;
   do { /* nc >= 1: a zero-trip path would join the accumulators' zeros in after the last wgmma, which ptxas serializes */
-    wg_chunk<TT, NWG, BN>(sm, c, acc, wp, xw, gm0, Gn, nc, NCT, ct, tid, warp, lane);
+    const int s = c % kWgStages;
+    cp_async_wait<kWgStages - 3>();
+    fence_proxy_async(); /* the x image is read by the tensor cores (async proxy) */
+    __syncthreads();
+    const int cn = c + kWgStages - 2;
+    if (cn < nc) wg_load_stage<TT>(sm, cn % kWgStages, wp, xw, gm0, Gn, nc, cn, NCT, ct, tid);
+    cp_async_commit();
+    uint8_t* at = L::a(sm, wg, c);
+    wg_store_a<TT>(at, L::w(sm, s) + warp * TT::PW, warp, lane, c);
+    fence_proxy_async();
+    asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory"); /* the warpgroup's A tile is complete */
+    wg_mma_chunk(acc, at, L::x(sm, s));
+    wgmma_wait<1>();
+    pin_acc(acc);
   } while (++c < nc);
   wgmma_wait<0>();
   cp_async_wait<0>();
-
-  const int t = lane & 3, g = lane >> 2;
-  const int64_t rA = (gm0 + warp) * 16 + g;
-#pragma unroll
-  for (int i = 0; i < BN / 8; ++i) {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int col = ct * BN + 8 * i + 2 * t + (j & 1);
-      const int64_t r = rA + (j >> 1) * 8;
-      if (col < batch && r < rows) y[(int64_t)col * rows + r] = acc[4 * i + j] * __ldg(descale + col);
-    }
-  }
+  wg_store_y(acc, y, descale, gm0, ct, rows, batch, warp, lane);
 }
 
 } /* namespace mmf */
