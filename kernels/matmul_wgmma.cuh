@@ -181,18 +181,20 @@ __device__ __forceinline__ void wg_store_y(const float (&acc)[64], float* __rest
   }
 }
 
+/* Copies of chunk c into stage s: 4 pieces of the x image per thread, and warp w the W bytes of
+ * row group w (lane L pieces L, L + 32, ...: known ranges, so stage_piece's branches fold). */
 template <class TT>
-__device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xw, int64_t gm0,
-                                              int64_t Gn, int64_t nc, int64_t c, int64_t NCT, int ct, int tid) {
+__device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xsrc, bool wvalid,
+                                              int64_t G, int64_t nc, int64_t c, int tid, int warp, int lane) {
   using L = WgSmem<TT::PW>;
-  const uint4* src = xw + ((int64_t)c * NCT + ct) * (kWgXBytes / 16);
-  uint8_t* xs = L::x(sm, s);
+  uint8_t* xs = L::x(sm, s) + tid * 16;
 #pragma unroll
-  for (int i = 0; i < kWgXBytes / 16 / 256; ++i) cp_async16(xs + (tid + i * 256) * 16, src + tid + i * 256);
-  uint8_t* ws = L::w(sm, s);
-  for (int i = tid; i < 8 * TT::kPieces; i += 256) {
-    const int gl = i / TT::kPieces, pc = i % TT::kPieces;
-    if (gm0 + gl < Gn) TT::stage_piece(ws + gl * TT::PW, wp, gm0 + gl, nc, c, pc);
+  for (int i = 0; i < kWgXBytes / 16 / 256; ++i) cp_async16(xs + i * 256 * 16, xsrc + i * 256);
+  if (wvalid) {
+    uint8_t* ws = L::w(sm, s) + warp * TT::PW;
+#pragma unroll
+    for (int j = 0; j < (TT::kPieces + 31) / 32; ++j)
+      if (lane + 32 * j < TT::kPieces) TT::stage_piece(ws, wp, G, nc, c, lane + 32 * j);
   }
 }
 
@@ -207,11 +209,14 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   using L = WgSmem<TT::PW>;
   uint8_t* sm = (uint8_t*)wsm_;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
-  const int64_t gm0 = (int64_t)blockIdx.x * 8;
+  const int64_t gm0 = (int64_t)blockIdx.x * 8, G = gm0 + warp;
+  const bool wvalid = G < Gn;
+  const uint4* xsrc = xw + (int64_t)blockIdx.y * (kWgXBytes / 16) + tid; /* chunk c: + c * xstep */
+  const int64_t xstep = (int64_t)NCT * (kWgXBytes / 16);
   const int ct = blockIdx.y;
 #pragma unroll
   for (int s = 0; s < kWgStages - 2; ++s) {
-    if (s < nc) wg_load_stage<TT>(sm, s, wp, xw, gm0, Gn, nc, s, NCT, ct, tid);
+    if (s < nc) wg_load_stage<TT>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, s, tid, warp, lane);
     cp_async_commit();
   }
   float acc[64];
@@ -224,7 +229,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     fence_proxy_async(); /* the x image is read by the tensor cores (async proxy) */
     __syncthreads();
     const int cn = c + kWgStages - 2;
-    if (cn < nc) wg_load_stage<TT>(sm, cn % kWgStages, wp, xw, gm0, Gn, nc, cn, NCT, ct, tid);
+    if (cn < nc) wg_load_stage<TT>(sm, cn % kWgStages, wp, xsrc + cn * xstep, wvalid, G, nc, cn, tid, warp, lane);
     cp_async_commit();
     uint8_t* at = L::a(sm, wg, c);
     wg_store_a<TT>(at, L::w(sm, s) + warp * TT::PW, warp, lane, c);
