@@ -34,6 +34,12 @@ node -e '
 grep "file -> GPU" "$out/bench-warm.txt"
 tail -3 "$out/bench-warm.txt"
 
+step "prefill A/B: the mma.sync GEMM (GG_MM_WG=0) against the dispatch table's, n = 512"
+GG_MM_WG=0 timeout 60 $cli bench --batch 512 --no-baselines --json 2> /dev/null | node -e '
+  let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
+    for (const x of JSON.parse(t).results) console.log([x.type, x.batch, x.us.toFixed(2), x.tflops.toFixed(1), x.nmse?.toExponential(1), x.kernel].join(" "));
+  });'
+
 step "bench over a file"
 timeout 60 $cli bench ../shared/fixtures/ggml-quants.gguf --cache warm > "$out/bench-file.txt" 2>&1
 tail -12 "$out/bench-file.txt"
@@ -68,7 +74,8 @@ done
 # racecheck: four processes at once over fewer batch sizes in the random-weights tests (still every
 # kernel: see test/gpu/matmul.test.ts), the tests split between them: (a) the dequant tests, (b) the
 # f16 tensor-core types, (c) the int8 decode kernels (batches 1, 5, 17: one launch, two launches of
-# 4 columns, a remainder), (d) the generic types and the rest of matmul.test.ts.
+# 4 columns, a remainder), (d) the generic types and the rest of matmul.test.ts (the forced prefill
+# GEMMs at batch 65 only).
 race_batches=1,9,40,65
 race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices|chained products'
 race_c='int8 decode kernels'
@@ -80,7 +87,7 @@ t=$(left)
 # 9 already reaches generic_gemm) run as separate processes, so a slow one cannot hide the other.
 timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/dequant.test.ts -t "$not_slow" > /tmp/racecheck-a.log 2>&1 &
-GGUF_GPU_TEST_BATCHES=1,9 timeout $t compute-sanitizer --tool racecheck --target-processes all \
+GGUF_GPU_TEST_BATCHES=1,9 GGUF_GPU_TEST_PREFILL_BATCHES=65 timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "^(?!.*($race_b|$race_c))" > /tmp/racecheck-d.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_b" > /tmp/racecheck-b.log 2>&1 &

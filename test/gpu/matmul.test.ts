@@ -212,13 +212,15 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   // Kernel indices 5 and 9: the prefill GEMMs (mma.sync; wgmma on sm_90a),
   // forced on row counts and batches that are not multiples of their tiles, and odd chunk counts.
   const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 512).startsWith('wgmma_') : false;
+  // GGUF_GPU_TEST_PREFILL_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
+  const PREFILL_BATCHES = (process.env.GGUF_GPU_TEST_PREFILL_BATCHES ?? '65,130,257').split(',').map(Number);
   it('prefill GEMMs, each forced, on awkward shapes', () => {
     const kernels = wgmma ? [5, 9] : [5];
     for (const id of [2, 8, 12, 14]) {
       const short = id === 2 || id === 8 ? 160 : 768; // 3 chunks of 64 (Q4_0 / Q8_0: 5 blocks, one of padding)
       for (const [rowLength, rows] of [[1024, 37], [2816, 301], [short, 200]] as const) {
         const t = generatedTensor(id, rowLength, rows, 7000 + id);
-        for (const batch of [65, 130, 257]) {
+        for (const batch of PREFILL_BATCHES) {
           const x = activations(rowLength, batch, 13 * batch);
           const ref = referenceOutput(t, x, batch);
           for (const kernel of kernels) {
