@@ -1029,22 +1029,25 @@ k_xprep(const float* __restrict__ x, uint32_t* __restrict__ xp, float* __restric
   }
 }
 
-/* x fragments: kPreXBytes / 16 / 256 pieces per thread; W: warp w copies row group w (lane L pieces
- * L, L + 32, ...: known ranges, so stage_piece's branches fold; a strided loop over all 8 groups'
- * pieces with divisions cost k_prefill_wg a third of its time on Q6_K). */
+/* A warp copies row group G's W pieces of chunk c into ws: lane L pieces L, L + 32, ... (known
+ * ranges, so stage_piece's branches fold; a strided loop over all 8 groups' pieces with divisions
+ * cost k_prefill_wg a third of its time on Q6_K). Both prefill GEMMs copy W this way. */
+template <class TT>
+__device__ __forceinline__ void copy_group_pieces(uint8_t* ws, const WP& wp, int64_t G, int64_t nc, int64_t c, int lane) {
+#pragma unroll
+  for (int j = 0; j < (TT::kPieces + 31) / 32; ++j)
+    if (lane + 32 * j < TT::kPieces) TT::stage_piece(ws, wp, G, nc, c, lane + 32 * j);
+}
+
+/* x fragments: kPreXBytes / 16 / 256 pieces per thread; W: warp w copies row group w. */
 template <class TT>
 __device__ __forceinline__ void pre_load_stage(uint8_t* st, const WP& wp, const uint4* __restrict__ xp, int64_t gm0,
                                                int64_t Gn, int64_t nc, int64_t c, int64_t NTtot, int nt0, int tid) {
   const uint4* src = xp + ((int64_t)c * NTtot + nt0) * 64;
 #pragma unroll
   for (int i = 0; i < kPreXBytes / 16 / kPreThreads; ++i) cp_async16(st + (tid + i * kPreThreads) * 16, src + tid + i * kPreThreads);
-  const int warp = tid >> 5, lane = tid & 31;
-  if (gm0 + warp < Gn) {
-    uint8_t* ws = st + kPreXBytes + warp * TT::PW;
-#pragma unroll
-    for (int j = 0; j < (TT::kPieces + 31) / 32; ++j)
-      if (lane + 32 * j < TT::kPieces) TT::stage_piece(ws, wp, gm0 + warp, nc, c, lane + 32 * j);
-  }
+  const int warp = tid >> 5;
+  if (gm0 + warp < Gn) copy_group_pieces<TT>(st + kPreXBytes + warp * TT::PW, wp, gm0 + warp, nc, c, tid & 31);
 }
 
 /* Prefill GEMM. Per k64 chunk c, one barrier: the raw W and x bytes of chunk c+3 are requested

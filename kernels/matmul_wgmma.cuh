@@ -182,7 +182,7 @@ __device__ __forceinline__ void wg_store_y(const float (&acc)[64], float* __rest
 }
 
 /* Copies of chunk c into stage s: 4 pieces of the x image per thread, and warp w the W bytes of
- * row group w (lane L pieces L, L + 32, ...: known ranges, so stage_piece's branches fold). */
+ * row group w (copy_group_pieces). */
 template <class TT>
 __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xsrc, bool wvalid,
                                               int64_t G, int64_t nc, int64_t c, int tid, int warp, int lane) {
@@ -190,12 +190,7 @@ __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, 
   uint8_t* xs = L::x(sm, s) + tid * 16;
 #pragma unroll
   for (int i = 0; i < kWgXBytes / 16 / 256; ++i) cp_async16(xs + i * 256 * 16, xsrc + i * 256);
-  if (wvalid) {
-    uint8_t* ws = L::w(sm, s) + warp * TT::PW;
-#pragma unroll
-    for (int j = 0; j < (TT::kPieces + 31) / 32; ++j)
-      if (lane + 32 * j < TT::kPieces) TT::stage_piece(ws, wp, G, nc, c, lane + 32 * j);
-  }
+  if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
 }
 
 /* Per chunk c: wait for its bytes (one CTA barrier), request chunk c + S - 2 into the stage of
