@@ -118,7 +118,11 @@ extern "C" GG_API int gg_type_layout(int32_t ggml_type, int32_t* block_size, int
 namespace {
 
 constexpr int kMaxDevices = 64;
-constexpr size_t kChunk = (size_t)64 << 20; /* pinned staging: two buffers of this size */
+/* Pinned staging: two buffers of this size. Uploads cycle through all 32 MiB of it: on the H100
+ * host that reached 83-85% of the pinned bandwidth where 128 MiB reached 75-80%, in the same runs
+ * (scripts/upload-probe.js; likely because the pieces are still in the CPU's cache when the copy
+ * engine reads them). */
+constexpr size_t kChunk = (size_t)16 << 20;
 
 struct DevState {
   bool ready;
@@ -310,8 +314,8 @@ extern "C" GG_API int gg_synchronize(void) {
 namespace {
 
 /* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
- * (128 slots), filled by min(12, hardware threads) threads. Tuning knobs for experiments
- * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 65536;
+ * (32 slots), filled by min(12, hardware threads) threads. Tuning knobs for experiments
+ * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 16384;
  * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 16. */
 gg_pipe::Plan read_upload_plan() {
   gg_pipe::Plan plan;

@@ -41,8 +41,9 @@ void pause_us(std::mt19937& rng, int max_us) {
 // A copy engine: jobs run in queue order on one thread; job i completes when done >= i + 1.
 class FakeDevice {
  public:
-  FakeDevice(size_t slot_bytes, int slots, uint8_t* dst, int max_delay_us, int fail_copy_at)
-      : stage_(slot_bytes * (size_t)slots), slot_bytes_(slot_bytes), last_(slots, 0), dst_(dst),
+  // gap: bytes between neighbouring slots (a copy that runs over a slot's end then copies them)
+  FakeDevice(size_t slot_bytes, int slots, uint8_t* dst, int max_delay_us, int fail_copy_at, size_t gap = 0)
+      : stage_((slot_bytes + gap) * (size_t)slots, 0xA5), slot_bytes_(slot_bytes + gap), last_(slots, 0), dst_(dst),
         max_delay_us_(max_delay_us), fail_copy_at_(fail_copy_at), engine_([this] { engine(); }) {}
   ~FakeDevice() {
     {
@@ -117,7 +118,7 @@ class FakeDevice {
   }
 
   std::vector<uint8_t> stage_;
-  size_t slot_bytes_;
+  size_t slot_bytes_; /* stride: a slot and the gap after it */
   std::vector<uint64_t> last_;
   uint8_t* dst_;
   int max_delay_us_;
@@ -136,14 +137,14 @@ class FakeDevice {
 struct SlowFill {
   const uint8_t* src;
   int max_delay_us;
-  uint64_t fail_at;  // ~0: never
+  uint64_t fail_at;  // the piece holding this source offset fails; ~0: never
   int operator()(uint8_t* buf, uint64_t off, size_t n, gg_pipe::FillError* e) const {
     thread_local std::mt19937 rng(std::hash<std::thread::id>()(std::this_thread::get_id()));
     pause_us(rng, max_delay_us);
-    if (off == fail_at) {
+    if (off <= fail_at && fail_at < off + n) {
       e->status = GG_ERR_IO;
       e->sys_errno = 0;
-      snprintf(e->text, sizeof e->text, "injected failure at %llu", (unsigned long long)off);
+      snprintf(e->text, sizeof e->text, "injected failure at %llu", (unsigned long long)fail_at);
       return GG_ERR_IO;
     }
     return gg_pipe::MemoryFill{src}(buf, off, n, e);
@@ -157,20 +158,21 @@ std::vector<uint8_t> pattern(size_t n, unsigned seed) {
   return v;
 }
 
-void round_trip(uint64_t bytes, size_t piece, int slots, int threads, int fill_delay, int copy_delay) {
+void round_trip(uint64_t bytes, size_t piece, int slots, int threads, int fill_delay, int copy_delay, size_t gap = 0) {
   ++g_cases;
   const std::vector<uint8_t> src = pattern(bytes, (unsigned)(bytes * 31 + piece));
   std::vector<uint8_t> dst(bytes + 1, 0xEE);
   int st;
   {
-    FakeDevice dev(piece, slots, dst.data(), copy_delay, -1);
+    FakeDevice dev(piece, slots, dst.data(), copy_delay, -1, gap);
     st = gg_pipe::run(dev, SlowFill{src.data(), fill_delay, ~0ull}, bytes, gg_pipe::Plan{piece, slots, threads});
     dev.finish();
   }
-  CHECK(st == GG_OK, "bytes %llu piece %zu slots %d threads %d: status %d", (unsigned long long)bytes, piece, slots,
-        threads, st);
+  CHECK(st == GG_OK, "bytes %llu piece %zu slots %d threads %d gap %zu: status %d", (unsigned long long)bytes, piece,
+        slots, threads, gap, st);
   CHECK(memcmp(src.data(), dst.data(), bytes) == 0 && dst[bytes] == 0xEE,
-        "bytes %llu piece %zu slots %d threads %d: device bytes differ", (unsigned long long)bytes, piece, slots, threads);
+        "bytes %llu piece %zu slots %d threads %d gap %zu: device bytes differ", (unsigned long long)bytes, piece, slots,
+        threads, gap);
 }
 
 void fill_failure(int threads, uint64_t fail_piece) {
@@ -195,7 +197,7 @@ void copy_failure(int threads) {
   const uint64_t bytes = 40 * piece;
   const std::vector<uint8_t> src = pattern(bytes, 4);
   std::vector<uint8_t> dst(bytes);
-  FakeDevice dev(piece, 8, dst.data(), 10, 17);
+  FakeDevice dev(piece, 8, dst.data(), 10, 5);
   const int st = gg_pipe::run(dev, SlowFill{src.data(), 10, ~0ull}, bytes, gg_pipe::Plan{piece, 8, threads});
   dev.finish();
   CHECK(st == GG_ERR_RUNTIME, "copy failure (threads %d): status %d", threads, st);
@@ -262,6 +264,7 @@ int main() {
       }
       round_trip(60 * piece, piece, slots, threads, 200, 0);  // reading is the bottleneck
       round_trip(60 * piece, piece, slots, threads, 0, 200);  // copying is the bottleneck
+      round_trip(60 * piece + 9, piece, slots, threads, 20, 20, 64);  // slots apart: no copy may span two
     }
     for (uint64_t fail_piece : {(uint64_t)0, (uint64_t)5, (uint64_t)64}) fill_failure(threads, fail_piece);
     copy_failure(threads);
