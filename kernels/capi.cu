@@ -314,7 +314,7 @@ extern "C" GG_API int gg_synchronize(void) {
 namespace {
 
 /* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
- * (32 slots), filled by min(12, hardware threads) threads. Tuning knobs for experiments
+ * (32 slots), filled by min(10, hardware threads) threads. Tuning knobs for experiments
  * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 16384;
  * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 16. */
 gg_pipe::Plan read_upload_plan() {

@@ -30,7 +30,8 @@
  *   7 imma_decode_n8   ... 8 columns
  *   8 imma_decode_n16  ... 16 columns
  *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh)
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..9
+ *  10 wgmma_gemm_128x256 ... 256-column tiles
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..10
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -61,12 +62,13 @@ enum KernelId {
   K_I8_8 = 7,
   K_I8_16 = 8,
   K_WG_128 = 9,
-  K_COUNT = 10
+  K_WG_256 = 10,
+  K_COUNT = 11
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
-                                           "wgmma_gemm_128x128"};
+                                           "wgmma_gemm_128x128", "wgmma_gemm_128x256"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -126,6 +128,25 @@ int has_wgmma(bool* out) {
   }
   *out = state[dev] == 2;
   return GG_OK;
+}
+
+/* The wgmma GEMM's split of K: in two parts (both adding into a zeroed y) when its tiles fill at
+ * most half the SMs. */
+int wg_parts(int64_t tiles, int sms, int64_t chunks) { return tiles * 2 <= sms && chunks >= 2 ? 2 : 1; }
+
+/* Whether the 128 x 256 tiles beat the 128 x 128 ones for this shape (rows < 0: large). Time ~
+ * waves x chunks per CTA x time per chunk, a 256-column chunk taking 1.7x a 128-column one (H100,
+ * 4096 x 14336: n = 512 172.5 us against 203.4; n = 256 148.0 against 119.3, where the wide tiles
+ * leave half the SMs idle). */
+bool wg_wide(int64_t rows, int batch, int sms) {
+  const int64_t row_tiles = rows < 0 ? 1024 : (rows + 127) / 128;
+  auto cost = [&](int bn, double per_chunk) {
+    const int64_t tiles = row_tiles * ((batch + bn - 1) / bn);
+    const int parts = wg_parts(tiles, sms, 2);
+    const int64_t waves = (tiles * parts + sms - 1) / sms;
+    return (double)waves * per_chunk / parts;
+  };
+  return cost(256, 1.7) < cost(128, 1.0);
 }
 #endif
 
@@ -563,32 +584,42 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
   return GG_OK;
 }
 
+template <class TT, int BN>
+int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  constexpr int smem = mmf::wg_smem_bytes<TT, BN>();
+  GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
+  const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
+  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>();
+  const uint64_t ds_off = (xw_bytes + 255u) & ~(uint64_t)255u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * BN * 4u, 0, &s));
+  uint4* xw = (uint4*)s->buf;
+  float* ds = (float*)((uint8_t*)s->buf + ds_off);
+  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NCT > 65535)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  int sms = 0;
+  GG_TRY(gg_sm_count(&sms));
+  const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
+  cudaStream_t st = gg_compute_stream();
+  if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
+  mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+  GG_CHECK_LAUNCH("k_xprep_wg");
+  const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
+  mmf::k_prefill_wg<TT, BN><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
+  GG_CHECK_LAUNCH("k_prefill_wg");
+  return GG_OK;
+}
+
 template <class TT>
-int launch_prefill_wg_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+int launch_prefill_wg_t(int bn, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   bool wg = false;
   GG_TRY(has_wgmma(&wg));
   if (!wg)
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: the wgmma kernels need an sm_90 device (H100/H200) and a library "
                    "built for sm_90a");
-  static int smem_limit[64];
-  constexpr int smem = mmf::wg_smem_bytes<TT>();
-  GG_TRY(smem_optin(mmf::k_prefill_wg<TT>, smem, smem_limit));
-  const int64_t NCT = ((int64_t)batch + 127) / 128;
-  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::kWgXBytes;
-  const uint64_t ds_off = (xw_bytes + 255u) & ~(uint64_t)255u;
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * 128u * 4u, 0, &s));
-  uint4* xw = (uint4*)s->buf;
-  float* ds = (float*)((uint8_t*)s->buf + ds_off);
-  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NCT > 65535)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
-  cudaStream_t st = gg_compute_stream();
-  mmf::k_xprep_wg<<<(unsigned)(NCT * 128), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
-  GG_CHECK_LAUNCH("k_xprep_wg");
-  const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT);
-  mmf::k_prefill_wg<TT><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
-  GG_CHECK_LAUNCH("k_prefill_wg");
-  return GG_OK;
+  if (bn == 256) return launch_prefill_wg_bn<TT, 256>(w, x, y, rows, K, batch, g);
+  return launch_prefill_wg_bn<TT, 128>(w, x, y, rows, K, batch, g);
 }
 
 template <class TT>
@@ -618,7 +649,8 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       }
       return GG_OK;
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
-    case K_WG_128: return launch_prefill_wg_t<TT>(w, x, y, rows, K, batch, g);
+    case K_WG_128: return launch_prefill_wg_t<TT>(128, w, x, y, rows, K, batch, g);
+    case K_WG_256: return launch_prefill_wg_t<TT>(256, w, x, y, rows, K, batch, g);
     case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
     case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
     case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
@@ -697,7 +729,11 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
 #if !GG_IS_HIP
       bool wg = false;
       GG_TRY(has_wgmma(&wg));
-      if (wg && knob_wg() != 0) *k = K_WG_128;
+      if (wg && knob_wg() != 0) {
+        int sms = 0;
+        GG_TRY(gg_sm_count(&sms));
+        *k = wg_wide(rows, batch, sms) ? K_WG_256 : K_WG_128;
+      }
 #endif
     }
   } else {

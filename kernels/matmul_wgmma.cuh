@@ -100,26 +100,47 @@ __device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t desc_a, uint
 #endif
 }
 
+/* The same with n256: 128 accumulators, n8 block i in d[4i + 0..3]. */
+__device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+#if GG_MMF_WGMMA
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+      "}, %128, %129, 1, 1, 1, 0, 0;"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(desc_a), "l"(desc_b));
+#else
+  (void)d; (void)desc_a; (void)desc_b;
+  __trap();
+#endif
+}
 
-constexpr int kWgStages = 6;
-constexpr int kWgXBytes = 128 * 128; /* x image of a chunk: 128 columns x 64 k */
-constexpr int kWgABytes = 64 * 128;  /* a warpgroup's A tile of a chunk: 64 rows x 64 k */
+
+/* Output tile 128 x BN: BN = 128 (m64n128, 6 stages) or 256 (m64n256, 4 stages: its x image is
+ * twice the size). */
+template <int BN> __host__ __device__ constexpr int wg_stages() { return BN == 256 ? 4 : 6; }
+template <int BN> __host__ __device__ constexpr int wg_x_bytes() { return BN * 128; } /* x image of a chunk: BN columns x 64 k */
+constexpr int kWgABytes = 64 * 128;                                 /* a warpgroup's A tile of a chunk: 64 rows x 64 k */
 
 /* Shared memory, PWG = W bytes per row group and stage: the x images, the W stages, then two A
  * tiles per warpgroup (chunk c's is read by the tensor cores while chunk c + 1's is written). */
-template <int PWG> struct WgSmem {
-  static constexpr int kW = kWgStages * kWgXBytes;
-  static constexpr int kA = kW + kWgStages * 8 * PWG;
+template <int PWG, int BN> struct WgSmem {
+  static constexpr int kStages = wg_stages<BN>();
+  static constexpr int kX = wg_x_bytes<BN>();
+  static constexpr int kW = kStages * kX;
+  static constexpr int kA = kW + kStages * 8 * PWG;
   static constexpr int kBytes = kA + 4 * kWgABytes;
   static_assert(PWG % 16 == 0, "16-byte aligned copies and descriptors");
-  static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kWgXBytes; }
+  static_assert(kBytes <= 227 * 1024, "fits an sm_90 block's shared memory");
+  static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kX; }
   static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
   static __device__ __forceinline__ uint8_t* a(uint8_t* sm, int wg, int c) { return sm + kA + (wg * 2 + (c & 1)) * kWgABytes; }
 };
-template <class TT> __host__ __device__ constexpr int wg_smem_bytes() { return WgSmem<TT::PW>::kBytes; }
+template <class TT, int BN> __host__ __device__ constexpr int wg_smem_bytes() { return WgSmem<TT::PW, BN>::kBytes; }
 
-/* x f32 [batch][K] -> xw: f16 images [chunk][column tile][16 KB] (tile rows = columns of x), scaled
- * per column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
+/* x f32 [batch][K] -> xw: f16 images [chunk][column tile][BN * 128 bytes] (tile rows = columns of x),
+ * scaled per column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
+template <int BN>
 __global__ void __launch_bounds__(256)
 k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
            int NCT) {
@@ -129,7 +150,7 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
   float sc = 0.0f, ds = 1.0f;
   if (c < batch) sc = column_scale(xr, K, red, &ds);
   if (threadIdx.x == 0) descale[c] = ds;
-  const int ct = c >> 7, j = c & 127;
+  const int ct = c / BN, j = c % BN;
   for (int p = threadIdx.x; p < nc * 8; p += blockDim.x) { /* p: 8 consecutive k */
     const int k = 8 * p;
     uint32_t h[4] = {0u, 0u, 0u, 0u};
@@ -138,7 +159,7 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
       for (int i = 0; i < 4; ++i) h[i] = pack_h2(__ldg(xr + k + 2 * i) * sc, __ldg(xr + k + 2 * i + 1) * sc);
     }
     const int64_t img = (int64_t)(k >> 6) * NCT + ct;
-    xw[img * (kWgXBytes / 16) + core_off(j, (k & 63) >> 3) / 16] = make_uint4(h[0], h[1], h[2], h[3]);
+    xw[img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16] = make_uint4(h[0], h[1], h[2], h[3]);
   }
 }
 
@@ -158,85 +179,98 @@ __device__ __forceinline__ void wg_store_a(uint8_t* at, const uint8_t* wst, int 
 }
 
 /* the warpgroup's products of one chunk: 4 k16 steps, 256 bytes apart in both tiles */
-__device__ __forceinline__ void wg_mma_chunk(float (&acc)[64], const uint8_t* at, const uint8_t* xt) {
+template <int BN>
+__device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint8_t* at, const uint8_t* xt) {
   pin_acc(acc);
   wgmma_fence();
 #pragma unroll
-  for (int s = 0; s < 4; ++s) wgmma_n128(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
+  for (int s = 0; s < 4; ++s) {
+    if constexpr (BN == 256) wgmma_n256(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
+    else wgmma_n128(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
+  }
   wgmma_commit();
 }
 
-__device__ __forceinline__ void wg_store_y(const float (&acc)[64], float* __restrict__ y, const float* __restrict__ descale,
-                                           int64_t gm0, int ct, int rows, int batch, int warp, int lane) {
+/* split: the K range is cut in two and both halves add into y, zeroed before (fl(0 + a) + b =
+ * fl(a + b) = fl(b + a): the same bits whichever half comes first). */
+template <int BN>
+__device__ __forceinline__ void wg_store_y(const float (&acc)[BN / 2], float* __restrict__ y, const float* __restrict__ descale,
+                                           int64_t gm0, int ct, int rows, int batch, int warp, int lane, bool split) {
   const int t = lane & 3, g = lane >> 2;
   const int64_t rA = (gm0 + warp) * 16 + g;
 #pragma unroll
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < BN / 8; ++i) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int col = ct * 128 + 8 * i + 2 * t + (j & 1);
+      const int col = ct * BN + 8 * i + 2 * t + (j & 1);
       const int64_t r = rA + (j >> 1) * 8;
-      if (col < batch && r < rows) y[(int64_t)col * rows + r] = acc[4 * i + j] * __ldg(descale + col);
+      if (col < batch && r < rows) {
+        const float v = acc[4 * i + j] * __ldg(descale + col);
+        if (split) atomicAdd(y + (int64_t)col * rows + r, v);
+        else y[(int64_t)col * rows + r] = v;
+      }
     }
   }
 }
 
 /* Copies of chunk c into stage s: 4 pieces of the x image per thread, and warp w the W bytes of
  * row group w (copy_group_pieces). */
-template <class TT>
+template <class TT, int BN>
 __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xsrc, bool wvalid,
                                               int64_t G, int64_t nc, int64_t c, int tid, int warp, int lane) {
-  using L = WgSmem<TT::PW>;
+  using L = WgSmem<TT::PW, BN>;
   uint8_t* xs = L::x(sm, s) + tid * 16;
 #pragma unroll
-  for (int i = 0; i < kWgXBytes / 16 / 256; ++i) cp_async16(xs + i * 256 * 16, xsrc + i * 256);
+  for (int i = 0; i < L::kX / 16 / 256; ++i) cp_async16(xs + i * 256 * 16, xsrc + i * 256);
   if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
 }
 
 /* Per chunk c: wait for its bytes (one CTA barrier), request chunk c + S - 2 into the stage of
  * chunk c - 2 (whose wgmma every warp has waited for), store A, issue the wgmma, wait for chunk
- * c - 1's. */
-template <class TT>
+ * c - 1's. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
+template <class TT, int BN>
 __global__ void __launch_bounds__(256, 1)
 k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
              int Gn, int nc, int NCT, int batch) {
   extern __shared__ uint4 wsm_[];
-  using L = WgSmem<TT::PW>;
+  using L = WgSmem<TT::PW, BN>;
+  constexpr int S = L::kStages;
   uint8_t* sm = (uint8_t*)wsm_;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
   const int64_t gm0 = (int64_t)blockIdx.x * 8, G = gm0 + warp;
   const bool wvalid = G < Gn;
-  const uint4* xsrc = xw + (int64_t)blockIdx.y * (kWgXBytes / 16) + tid; /* chunk c: + c * xstep */
-  const int64_t xstep = (int64_t)NCT * (kWgXBytes / 16);
+  const int64_t xstep = (int64_t)NCT * (L::kX / 16);
   const int ct = blockIdx.y;
+  const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
+  const uint4* xsrc = xw + (int64_t)blockIdx.y * (L::kX / 16) + tid + c0 * xstep; /* chunk c0 + i: + i * xstep */
 #pragma unroll
-  for (int s = 0; s < kWgStages - 2; ++s) {
-    if (s < nc) wg_load_stage<TT>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, s, tid, warp, lane);
+  for (int s = 0; s < S - 2; ++s) {
+    if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, c0 + s, tid, warp, lane);
     cp_async_commit();
   }
-  float acc[64];
+  float acc[BN / 2];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0.0f;
-  int c = 0;
-  do { /* nc >= 1: a zero-trip path would join the accumulators' zeros in after the last wgmma, which ptxas serializes */
-    const int s = c % kWgStages;
-    cp_async_wait<kWgStages - 3>();
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  int i = 0; /* chunk c0 + i, in stage i % S */
+  do { /* c1 > c0: a zero-trip path would join the accumulators' zeros in after the last wgmma, which ptxas serializes */
+    const int s = i % S;
+    cp_async_wait<S - 3>();
     fence_proxy_async(); /* the x image is read by the tensor cores (async proxy) */
     __syncthreads();
-    const int cn = c + kWgStages - 2;
-    if (cn < nc) wg_load_stage<TT>(sm, cn % kWgStages, wp, xsrc + cn * xstep, wvalid, G, nc, cn, tid, warp, lane);
+    const int in = i + S - 2;
+    if (c0 + in < c1) wg_load_stage<TT, BN>(sm, in % S, wp, xsrc + in * xstep, wvalid, G, nc, c0 + in, tid, warp, lane);
     cp_async_commit();
-    uint8_t* at = L::a(sm, wg, c);
-    wg_store_a<TT>(at, L::w(sm, s) + warp * TT::PW, warp, lane, c);
+    uint8_t* at = L::a(sm, wg, i);
+    wg_store_a<TT>(at, L::w(sm, s) + warp * TT::PW, warp, lane, c0 + i);
     fence_proxy_async();
     asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory"); /* the warpgroup's A tile is complete */
-    wg_mma_chunk(acc, at, L::x(sm, s));
+    wg_mma_chunk<BN>(acc, at, L::x(sm, s));
     wgmma_wait<1>();
     pin_acc(acc);
-  } while (++c < nc);
+  } while (c0 + ++i < c1);
   wgmma_wait<0>();
   cp_async_wait<0>();
-  wg_store_y(acc, y, descale, gm0, ct, rows, batch, warp, lane);
+  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
 }
 
 } /* namespace mmf */

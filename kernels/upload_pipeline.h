@@ -124,9 +124,10 @@ struct FillError {
   char text[480];
 };
 
-/* On the 16-core H100 host, fills from memory or the page cache reached 69-76% of the pinned
- * bandwidth with 8 threads, 78-82% with 12 and 69-75% with 16 (scripts/upload-probe.js). */
-constexpr int kDefaultThreads = 12;
+/* On the 16-core H100 host (grouped copies, 32 MiB of staging), 10 fill threads reached 90-94% of
+ * the pinned bandwidth on 1 GiB and 81-84% on 176 MiB, 12 threads 92-93% and 73-75% in the same run
+ * (and 80-83% on 176 MiB in another), 8 threads 69-87% on a 1 GiB file (scripts/upload-probe.js). */
+constexpr int kDefaultThreads = 10;
 
 /* Worker threads for a machine: min(kDefaultThreads, hardware threads). */
 inline int default_threads() {

@@ -30,7 +30,7 @@ function runOnGpu(t: TensorSource, x: Float32Array, batch: number, kernel = -1) 
  * where time is short (scripts/gpu-session.sh, under racecheck); that list still reaches every
  * f16 tensor-core and generic kernel with these row counts (37 and 301): n <= 8 mma_decode_n8 /
  * generic_gemv, 9-16 mma_decode_n16, 17-64 mma_decode_n32 (40: one launch of 32 and the rest on
- * n8), above 64 the prefill GEMM (wgmma_gemm_128x128 on sm_90a, mma_gemm_128x128 elsewhere) when
+ * n8), above 64 the prefill GEMM (wgmma_gemm_128x128 or _128x256 on sm_90a, mma_gemm_128x128 elsewhere) when
  * rows * batch >= 8192 (65: 301 rows) and mma_decode_n32 below
  * (65: 37 rows), and generic_gemm above 8. (These problems are too small for the int8 kernels,
  * rows * batch < 2048: the int8 tests below force them and are not affected by the variable.)
@@ -209,13 +209,14 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
-  // Kernel indices 5 and 9: the prefill GEMMs (mma.sync; wgmma on sm_90a),
-  // forced on row counts and batches that are not multiples of their tiles, and odd chunk counts.
+  // Kernel indices 5, 9 and 10: the prefill GEMMs (mma.sync; wgmma with 128- and 256-column tiles on
+  // sm_90a), forced on row counts and batches that are not multiples of their tiles, and odd chunk
+  // counts (these small shapes cut K in two parts that add into y).
   const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 512).startsWith('wgmma_') : false;
   // GGUF_GPU_TEST_PREFILL_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const PREFILL_BATCHES = (process.env.GGUF_GPU_TEST_PREFILL_BATCHES ?? '65,130,257').split(',').map(Number);
   it('prefill GEMMs, each forced, on awkward shapes', () => {
-    const kernels = wgmma ? [5, 9] : [5];
+    const kernels = wgmma ? [5, 9, 10] : [5];
     for (const id of [2, 8, 12, 14]) {
       const short = id === 2 || id === 8 ? 160 : 768; // 3 chunks of 64 (Q4_0 / Q8_0: 5 blocks, one of padding)
       for (const [rowLength, rows] of [[1024, 37], [2816, 301], [short, 200]] as const) {
@@ -233,9 +234,22 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  // Enough tiles (67 row tiles x 2 of 256 columns) that the wgmma GEMMs do not cut K: each output is stored once.
+  it('prefill GEMMs, each forced, on a shape with more tiles than half the SMs', () => {
+    const kernels = wgmma ? [5, 9, 10] : [5];
+    const t = generatedTensor(2, 160, 8500, 7100);
+    const batch = 257;
+    const x = activations(160, batch, 99);
+    const ref = referenceOutput(t, x, batch);
+    for (const kernel of kernels) {
+      const run = runOnGpu(t, x, batch, kernel);
+      expect(nmse(run.y, ref), `Q4_0 8500x160 n=${batch} (${run.kernel})`).toBeLessThanOrEqual(NMSE_BAR);
+    }
+  });
+
   it.skipIf(wgmma)('the wgmma kernels refuse a device or library without sm_90a, and say so', () => {
     const t = generatedTensor(2, 256, 128, 5);
-    expect(() => runOnGpu(t, activations(256, 65, 1), 65, 9)).toThrow(/wgmma kernels need an sm_90 device/);
+    for (const kernel of [9, 10]) expect(() => runOnGpu(t, activations(256, 65, 1), 65, kernel)).toThrow(/wgmma kernels need an sm_90 device/);
   });
 
   // 4096 rows: 8 slices per row block at this K, every tensor-core type through the dispatch table.
