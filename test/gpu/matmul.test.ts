@@ -113,7 +113,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       }
       // the batch sizes reached every f16 tensor-core or generic kernel (also with GGUF_GPU_TEST_BATCHES)
       const tensorCore = !gpu!.matmulKernelName(id, 4096, 8).startsWith('generic_');
-      const prefill = gpu!.matmulKernelName(id, 4096, 512);
+      const prefill = gpu!.matmulKernelName(id, 301, 65); // the GEMM these 301-row shapes reach (few tiles: 128 columns)
       const all = tensorCore ? ['mma_decode_n8', 'mma_decode_n16', 'mma_decode_n32', prefill] : ['generic_gemv', 'generic_gemm'];
       expect([...kernels], `${name}: kernels reached at batch ${batches.join(',')}`).toEqual(expect.arrayContaining(all));
     });
@@ -306,6 +306,12 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   it('names a kernel for every type and batch range', () => {
     for (const id of SUPPORTED_TYPE_IDS) {
       for (const batch of [1, 8, 16, 512]) expect(gpu!.matmulKernelName(id, 4096, batch).length).toBeGreaterThan(0);
+    }
+    // the wgmma GEMM's tile width follows the shape: 256 columns where its tiles still fill the SMs
+    if (wgmma) {
+      expect(gpu!.matmulKernelName(2, 4096, 512)).toBe('wgmma_gemm_128x256');
+      expect(gpu!.matmulKernelName(2, 4096, 256)).toBe('wgmma_gemm_128x128');
+      expect(gpu!.matmulKernelName(2, 301, 600)).toBe('wgmma_gemm_128x128');
     }
   });
 });
