@@ -134,7 +134,7 @@ struct DevState {
   cudaEvent_t slot_ev[gg_pipe::kMaxSlots];
 };
 DevState g_dev[kMaxDevices];
-uint8_t* g_stage[2]; /* pinned, portable; allocated once, released by process exit */
+uint8_t* g_stage[2]; /* pinned, portable, one allocation (see staging()); released by process exit */
 
 int current_device(int* dev) {
   GG_CHECK(cudaGetDevice(dev));
@@ -159,18 +159,19 @@ int dev_state(DevState** out) {
   return GG_OK;
 }
 
+/* One allocation for both buffers: the upload pipeline joins neighbouring slots into one copy, and
+ * a copy must not run from one pinned allocation into another. */
 int staging(void) {
-  for (int i = 0; i < 2; ++i) {
-    if (g_stage[i] != nullptr) continue;
-    void* p = nullptr;
-    cudaError_t err = cudaHostAlloc(&p, kChunk, cudaHostAllocPortable);
-    if (err != cudaSuccess) {
-      char what[96];
-      snprintf(what, sizeof what, "cudaHostAlloc(&staging[%d], %zu, cudaHostAllocPortable)", i, kChunk);
-      return gg_fail_cuda(err, what, __FILE__, __LINE__, 0);
-    }
-    g_stage[i] = static_cast<uint8_t*>(p);
+  if (g_stage[0] != nullptr) return GG_OK;
+  void* p = nullptr;
+  cudaError_t err = cudaHostAlloc(&p, 2 * kChunk, cudaHostAllocPortable);
+  if (err != cudaSuccess) {
+    char what[96];
+    snprintf(what, sizeof what, "cudaHostAlloc(&staging, %zu, cudaHostAllocPortable)", 2 * kChunk);
+    return gg_fail_cuda(err, what, __FILE__, __LINE__, 0);
   }
+  g_stage[0] = static_cast<uint8_t*>(p);
+  g_stage[1] = g_stage[0] + kChunk;
   return GG_OK;
 }
 

@@ -69,13 +69,13 @@ GG_API int gg_mem_info(uint64_t* free_bytes, uint64_t* total_bytes);
 GG_API int gg_malloc(void** ptr, uint64_t bytes);
 GG_API int gg_free(void* ptr);
 GG_API int gg_memset(void* ptr, int32_t byte_value, uint64_t bytes);
-/* Host -> device from host memory, through pinned staging buffers: up to 8 threads copy 1 MiB
+/* Host -> device from host memory, through pinned staging buffers: up to 10 threads copy 1 MiB
  * pieces into staging slots while earlier slots copy to the device; returns once the data is on
  * the device (src may be reused at once). Uploads and downloads are ordered after work already
  * queued on the compute stream. */
 GG_API int gg_upload(void* dst, const void* src, uint64_t bytes);
 /* File -> device: reads `bytes` at `file_offset` of an open file descriptor the same way, with
- * pread from up to 8 threads, so reading and copying overlap. */
+ * pread from up to 10 threads, so reading and copying overlap. */
 GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes);
 /* Device -> host, through the same pinned buffers; returns once dst holds the data. */
 GG_API int gg_download(void* dst, const void* src, uint64_t bytes);
@@ -90,7 +90,7 @@ GG_API int gg_dequantize(int32_t ggml_type, const void* src, void* dst, int64_t 
                          int32_t out_dtype);
 
 /* Fused dequant + matmul: y[j][r] = sum_k W[r][k] * x[j][k] for r < rows, j < batch, x f32
- * [batch][row_len], y f32 [batch][rows], W the `rows` x `row_len` matrix of a ggml type (row_len a
+ * [batch][row_len], y f32 [batch][rows] (x and y must not overlap), W the `rows` x `row_len` matrix of a ggml type (row_len a
  * multiple of its block size) in this library's PACKED layout: the raw ggml blocks go through
  * gg_matmul_pack once (on the GPU) and gg_matmul / gg_bench_matmul take the packed copy.
  *

@@ -602,9 +602,10 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
   GG_CHECK_LAUNCH("k_xprep_wg");
+  /* after x is read: a caller's y may be where x was (not supported, but not made worse here) */
+  if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
   mmf::k_prefill_wg<TT, BN><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   GG_CHECK_LAUNCH("k_prefill_wg");
@@ -705,7 +706,8 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
- *                      launches of up to 32 columns), above mma_gemm_128x128, except small problems
+ *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
+ *                      wgmma_gemm_128x128 or _128x256, by wg_wide), except small problems
  *                      (rows * batch < 8192), which
  *                      stay on mma_decode_n32 (exact W; the GEMM rounds W to f16, and over few outputs
  *                      one badly-conditioned dot product could dominate the NMSE).

@@ -3,13 +3,15 @@
  * builders it reuses). Built only into the sm_90a code of the library: other targets compile the
  * kernels to a trap, and the host asks k_wgmma_probe before it dispatches here.
  *
- * k_prefill_wg<Type>: output tile 128 rows x 128 columns per CTA, two warpgroups of 64 rows. Per
- * 64-k chunk: the raw W bytes of the tile's 8 row groups and an f16 image of x (128 columns x 64 k)
- * are copied into shared memory by all threads (cp.async, S stages, one CTA barrier per chunk);
- * warp w builds the f16 A fragments of row group w in registers (f16(d * q), as k_prefill does)
- * and stores them into its warpgroup's A tile; the warpgroup then issues 4 wgmma.m64n128k16
- * reading A and B from shared memory. The wgmma run asynchronously: chunk c's products overlap
- * the A build and copies of chunk c + 1.
+ * k_prefill_wg<Type, BN>: output tile 128 rows x BN (128 or 256) columns per CTA, two warpgroups
+ * of 64 rows. Per 64-k chunk: the raw W bytes of the tile's 8 row groups and an f16 image of x (BN
+ * columns x 64 k) are copied into shared memory by all threads (cp.async, S stages, one CTA
+ * barrier per chunk); warp w builds the f16 A fragments of row group w in registers (f16(d * q),
+ * as k_prefill does) and stores them into its warpgroup's A tile; the warpgroup then issues 4
+ * wgmma.m64nBNk16 reading A and B from shared memory. The wgmma run asynchronously: chunk c's
+ * products overlap the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half
+ * of the K chunks and adds its products into y (zeroed before): for shapes with too few tiles to
+ * fill the SMs.
  *
  * Tiles (A: 64 rows of W, x image: 128 columns of x; 64 k each) in the canonical K-major layout
  * without swizzle: "core matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together),

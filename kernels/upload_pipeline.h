@@ -4,11 +4,11 @@
  *
  * The source is cut into pieces of plan.piece bytes (the first round graded, the last one shorter; see run). Piece p goes into
  * staging slot p % plan.slots; up to plan.threads worker threads fill pieces in parallel (memcpy
- * from host memory, or pread from a file), and the calling thread queues each piece's copy to the
- * device as soon as it is complete, in order. A slot is refilled only once its previous copy has
- * finished, so reading runs up to plan.slots pieces ahead of copying and several pieces are read
- * at once. With fewer than two pieces or threads the calling thread fills each piece itself while
- * the previous one copies.
+ * from host memory, or pread from a file), and the calling thread queues the copies to the device
+ * in order, as soon as a group of neighbouring pieces (up to kCopyBytes) is complete. A slot is
+ * refilled only once the copy that read it has finished, so reading runs up to plan.slots pieces
+ * ahead of copying and several pieces are read at once. With fewer than two pieces or threads the
+ * calling thread fills the pieces itself while earlier groups copy.
  *
  * The worker threads live in a pool started on first use and kept for the life of the process
  * (starting 16 threads per call cost a few hundred microseconds, a tenth of a 256 MiB step); a call

@@ -350,8 +350,11 @@ const UPLOAD_REPEATS = 5;
  */
 export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
   const warmUp = uploadTensors(gpu, file, tensors, progress);
-  gpu.synchronize();
-  warmUp.arena.dispose();
+  try {
+    gpu.synchronize();
+  } finally {
+    warmUp.arena.dispose();
+  }
   const reports: UploadReport[] = [];
   for (let i = 0; i < UPLOAD_REPEATS; i++) {
     const report = uploadTensors(gpu, file, tensors);

@@ -266,11 +266,17 @@ int main() {
       round_trip(60 * piece, piece, slots, threads, 0, 200);  // copying is the bottleneck
       round_trip(60 * piece + 9, piece, slots, threads, 20, 20, 64);  // slots apart: no copy may span two
     }
+    // byte counts that end inside the graded first round, or just past it (8 threads: 9 units of 512 bytes)
+    for (uint64_t bytes : {(uint64_t)(2 * piece + 1), (uint64_t)(3 * piece), (uint64_t)(4 * piece + 7)})
+      round_trip(bytes, piece, 16, threads, 20, 20);
     for (uint64_t fail_piece : {(uint64_t)0, (uint64_t)5, (uint64_t)64}) fill_failure(threads, fail_piece);
     copy_failure(threads);
     file_fill(threads);
   }
   round_trip(0, piece, 4, 8, 0, 0);
+  for (int threads : {10, 16, 17}) round_trip(90 * piece + 11, piece, 16, threads, 20, 20);  // 17: more than the pool's 16
+  round_trip(20 * 65536 + 3, 65536, 8, 8, 20, 20);       // ramp unit 8192: whole pages
+  round_trip(13 * (1 << 20) + 5, 1 << 20, 32, 10, 0, 0);  // the real shape: 1 MiB pieces, 32 slots, groups capped at 4 MiB
   if (g_failures) {
     printf("%d of the checks failed\n", g_failures);
     return 1;
