@@ -87,46 +87,53 @@ bool is_frag_type(int t) {
 #endif
 
 #if !GG_IS_HIP
-/* The current device's compute capability major, looked up once per device. */
-int cc_major(int* out) {
-  static int major[64];
-  static bool known[64];
-  int dev = 0;
-  GG_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
-  if (!known[dev]) {
-    GG_CHECK(cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev));
-    known[dev] = true;
+/* What the matmul code needs to know of a device, looked up once per device (on its first
+ * gg_matmul call): compute capability, shared memory a block may opt into, and whether this
+ * library's sm_90a code (wgmma) is what runs there (a build without the sm_90a target runs the
+ * plain sm_90 or PTX code on the same chip, so the device is asked, by a probe kernel on a stream
+ * of its own: it neither waits for nor delays work already queued). */
+struct DeviceFacts {
+  bool known;
+  int major;
+  int smem_optin;
+  bool wgmma;
+};
+
+int probe_wgmma(bool* out) {
+  int* d = nullptr;
+  int flag = 0;
+  cudaStream_t st = nullptr;
+  GG_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  cudaError_t e = cudaMalloc(&d, sizeof(int));
+  if (e == cudaSuccess) {
+    mmf::k_wgmma_probe<<<1, 1, 0, st>>>(d);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpyAsync(&flag, d, sizeof(int), cudaMemcpyDeviceToHost, st);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(st);
+    (void)cudaFree(d);
   }
-  *out = major[dev];
+  (void)cudaStreamDestroy(st);
+  GG_CHECK(e);
+  *out = flag == 1;
   return GG_OK;
 }
-#endif
 
-#if !GG_IS_HIP
-/* Whether the current device runs this library's sm_90a code (wgmma): asked of the device once,
- * because a build without the sm_90a target runs the plain sm_90 (or PTX) code on the same chip. */
-int has_wgmma(bool* out) {
-  static int state[64]; /* 0 unknown, 1 no, 2 yes */
+int device_facts(const DeviceFacts** out) {
+  static DeviceFacts facts[64];
   int dev = 0;
   GG_CHECK(cudaGetDevice(&dev));
   if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
-  if (state[dev] == 0) {
-    int major = 0, minor = 0, flag = 0;
-    GG_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  DeviceFacts& f = facts[dev];
+  if (!f.known) {
+    int minor = 0;
+    GG_CHECK(cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, dev));
     GG_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
-    if (major == 9 && minor == 0) {
-      int* d = nullptr;
-      GG_CHECK(cudaMalloc(&d, sizeof(int)));
-      mmf::k_wgmma_probe<<<1, 1>>>(d);
-      cudaError_t e = cudaGetLastError();
-      if (e == cudaSuccess) e = cudaMemcpy(&flag, d, sizeof(int), cudaMemcpyDeviceToHost);
-      cudaFree(d);
-      GG_CHECK(e);
-    }
-    state[dev] = flag == 1 ? 2 : 1;
+    GG_CHECK(cudaDeviceGetAttribute(&f.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    f.wgmma = false;
+    if (f.major == 9 && minor == 0) GG_TRY(probe_wgmma(&f.wgmma));
+    f.known = true;
   }
-  *out = state[dev] == 2;
+  *out = &f;
   return GG_OK;
 }
 
@@ -159,9 +166,9 @@ int frag_path(int type, bool* out) {
   return GG_OK;
 #else
   if (!is_frag_type(type)) return GG_OK;
-  int major = 0;
-  GG_TRY(cc_major(&major));
-  *out = major >= 8;
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  *out = dev->major >= 8;
   return GG_OK;
 #endif
 }
@@ -411,12 +418,10 @@ struct DecPlan {
 int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
-  static int optin[64];
-  int dev = 0;
-  GG_CHECK(cudaGetDevice(&dev));
-  if (dev < 0 || dev >= 64) return gg_fail(GG_ERR_RUNTIME, "", "device ordinal %d out of range", dev);
-  if (optin[dev] == 0) GG_CHECK(cudaDeviceGetAttribute(&optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  const int64_t cap = optin[dev] - 1024 < 110 * 1024 ? optin[dev] - 1024 : 110 * 1024; /* 1 KB: static shared memory */
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const int64_t optin = dev->smem_optin;
+  const int64_t cap = optin - 1024 < 110 * 1024 ? optin - 1024 : 110 * 1024; /* 1 KB: static shared memory */
   const int64_t units = g.units;
   p->rb = (g.Gn + mmf::kDecWarps - 1) / mmf::kDecWarps;
   int64_t S = (2 * (int64_t)sms) / p->rb;
@@ -484,9 +489,9 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   const uint64_t need = staged ? stage_at + (uint64_t)p.S * (uint64_t)stage_stride(p.ups) : part_bytes;
   Scratch* s = nullptr;
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
-  int major = 0;
-  GG_TRY(cc_major(&major));
-  const bool pdl = knob_pdl() != 0 && major >= 9;
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const bool pdl = knob_pdl() != 0 && dev->major >= 9;
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
   cudaStream_t st = gg_compute_stream();
@@ -559,6 +564,19 @@ int launch_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K
   }
 }
 
+/* The prefill GEMMs' scratch: the converted x (image_bytes), then one descale factor per column of
+ * the column tiles; and the limits of their grids (row tiles of 8 row groups, column tiles). */
+int prefill_scratch(const Geom& g, int64_t col_tiles, int64_t columns, uint64_t image_bytes, void** image, float** descale) {
+  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || col_tiles > 65535)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  const uint64_t ds_off = (image_bytes + 255u) & ~(uint64_t)255u;
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get(ds_off + (uint64_t)columns * 4u, 0, &s));
+  *image = s->buf;
+  *descale = (float*)((uint8_t*)s->buf + ds_off);
+  return GG_OK;
+}
+
 template <class TT>
 int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
@@ -566,14 +584,10 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
   GG_TRY(smem_optin(mmf::k_prefill<TT>, smem, smem_limit));
   const int64_t NTtot = ((int64_t)batch + 127) / 128 * 16;
   const int64_t Kp = g.nc * 64;
-  const uint64_t xp_bytes = (uint64_t)g.nc * (uint64_t)NTtot * 1024u;
-  const uint64_t ds_off = (xp_bytes + 255u) & ~(uint64_t)255u;
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get(ds_off + (uint64_t)NTtot * 8u * 4u, 0, &s));
-  uint32_t* xp = (uint32_t*)s->buf;
-  float* ds = (float*)((uint8_t*)s->buf + ds_off);
-  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NTtot / 16 > 65535)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  void* image = nullptr;
+  float* ds = nullptr;
+  GG_TRY(prefill_scratch(g, NTtot / 16, NTtot * 8, (uint64_t)g.nc * (uint64_t)NTtot * 1024u, &image, &ds));
+  uint32_t* xp = (uint32_t*)image;
   cudaStream_t st = gg_compute_stream();
   mmf::k_xprep<<<(unsigned)(NTtot * 8), 256, 0, st>>>(x, xp, ds, (int)K, (int)Kp, batch, (int)NTtot);
   GG_CHECK_LAUNCH("k_xprep");
@@ -590,14 +604,10 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   constexpr int smem = mmf::wg_smem_bytes<TT, BN>();
   GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
   const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
-  const uint64_t xw_bytes = (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>();
-  const uint64_t ds_off = (xw_bytes + 255u) & ~(uint64_t)255u;
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get(ds_off + (uint64_t)NCT * BN * 4u, 0, &s));
-  uint4* xw = (uint4*)s->buf;
-  float* ds = (float*)((uint8_t*)s->buf + ds_off);
-  if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || NCT > 65535)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
+  void* image = nullptr;
+  float* ds = nullptr;
+  GG_TRY(prefill_scratch(g, NCT, NCT * BN, (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>(), &image, &ds));
+  uint4* xw = (uint4*)image;
   int sms = 0;
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
@@ -614,9 +624,9 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
 
 template <class TT>
 int launch_prefill_wg_t(int bn, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  bool wg = false;
-  GG_TRY(has_wgmma(&wg));
-  if (!wg)
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  if (!dev->wgmma)
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: the wgmma kernels need an sm_90 device (H100/H200) and a library "
                    "built for sm_90a");
   if (bn == 256) return launch_prefill_wg_bn<TT, 256>(w, x, y, rows, K, batch, g);
@@ -729,9 +739,9 @@ int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
     else {
       *k = K_PREFILL;
 #if !GG_IS_HIP
-      bool wg = false;
-      GG_TRY(has_wgmma(&wg));
-      if (wg && knob_wg() != 0) {
+      const DeviceFacts* dev = nullptr;
+      GG_TRY(device_facts(&dev));
+      if (dev->wgmma && knob_wg() != 0) {
         int sms = 0;
         GG_TRY(gg_sm_count(&sms));
         *k = wg_wide(rows, batch, sms) ? K_WG_256 : K_WG_128;
