@@ -2,13 +2,13 @@
  * the runtime comes in through an Ops object, so test/native/upload-pipeline.cpp runs this same
  * code against a fake copy engine under ThreadSanitizer, on machines without a GPU.
  *
- * The source is cut into pieces of plan.piece bytes (the first round graded, the last one shorter; see run). Piece p goes into
- * staging slot p % plan.slots; up to plan.threads worker threads fill pieces in parallel (memcpy
- * from host memory, or pread from a file), and the calling thread queues the copies to the device
- * in order, as soon as a group of neighbouring pieces (up to kCopyBytes) is complete. A slot is
- * refilled only once the copy that read it has finished, so reading runs up to plan.slots pieces
- * ahead of copying and several pieces are read at once. With fewer than two pieces or threads the
- * calling thread fills the pieces itself while earlier groups copy.
+ * The source is cut into pieces of plan.piece bytes (the first round graded, the last one shorter;
+ * see run). Piece p goes into staging slot p % plan.slots; up to plan.threads worker threads fill
+ * pieces in parallel (memcpy from host memory, or pread from a file), and the calling thread queues
+ * the copies to the device in order, as soon as a group of neighbouring pieces (up to kCopyBytes)
+ * is complete. A slot is refilled only once the copy that read it has finished, so reading runs up
+ * to plan.slots pieces ahead of copying and several pieces are read at once. With fewer than two
+ * pieces or threads the calling thread fills the pieces itself while earlier groups copy.
  *
  * The worker threads live in a pool started on first use and kept for the life of the process
  * (starting 16 threads per call cost a few hundred microseconds, a tenth of a 256 MiB step); a call
@@ -181,16 +181,6 @@ struct FileFill {
 };
 #endif
 
-/* Runs the pipeline over `bytes` source bytes. Ops, called on the calling thread only, each
- * returning a gg_status and recording its own failure:
- *   uint8_t* slot(int s)                            host address of staging slot s
- *   int copy(int s, uint64_t dst_offset, size_t n)  queue n bytes from slot s on (the slots after it
- *                                                   when n is longer) -> device [dst_offset, + n)
- *   int poll(int s, bool* idle)                     whether slot s's last queued copy is over
- *   int wait(int s)                                 block until it is
- *   int fail_fill(const FillError& e)               record a fill failure, return e.status
- * Fill, called on any thread: int fill(uint8_t* buf, uint64_t src_offset, size_t n, FillError* e).
- * On return, copies may still be queued (also after a failure): the caller waits for them. */
 /* Waits until done() holds: spins briefly, then yields, then naps. The waits are short in a
  * running pipeline (a 1 MiB piece copies in ~20 us), so workers and the calling thread share
  * atomics instead of a lock and condition variables per piece (the two measured the same on the
@@ -204,6 +194,16 @@ void wait_until(const Done& done) {
   }
 }
 
+/* Runs the pipeline over `bytes` source bytes. Ops, called on the calling thread only, each
+ * returning a gg_status and recording its own failure:
+ *   uint8_t* slot(int s)                            host address of staging slot s
+ *   int copy(int s, uint64_t dst_offset, size_t n)  queue n bytes from slot s on (the slots after it
+ *                                                   when n is longer) -> device [dst_offset, + n)
+ *   int poll(int s, bool* idle)                     whether slot s's last queued copy is over
+ *   int wait(int s)                                 block until it is
+ *   int fail_fill(const FillError& e)               record a fill failure, return e.status
+ * Fill, called on any thread: int fill(uint8_t* buf, uint64_t src_offset, size_t n, FillError* e).
+ * On return, copies may still be queued (also after a failure): the caller waits for them. */
 template <class Ops, class Fill>
 int run(Ops& ops, const Fill& fill, uint64_t bytes, const Plan& plan) {
   if (bytes == 0) return GG_OK;

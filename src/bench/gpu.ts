@@ -349,21 +349,15 @@ const UPLOAD_REPEATS = 5;
  * with the median total of UPLOAD_REPEATS.
  */
 export function measureFileUpload(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], pinnedGBps: number, progress: (bytes: number) => void = () => {}): FileUploadResult {
-  const warmUp = uploadTensors(gpu, file, tensors, progress);
-  try {
-    gpu.synchronize();
-  } finally {
-    warmUp.arena.dispose();
-  }
   const reports: UploadReport[] = [];
-  for (let i = 0; i < UPLOAD_REPEATS; i++) {
-    const report = uploadTensors(gpu, file, tensors);
+  for (let i = -1; i < UPLOAD_REPEATS; i++) { // i = -1: the untimed warm-up, which shows progress
+    const report = uploadTensors(gpu, file, tensors, i < 0 ? progress : () => {});
     try {
       gpu.synchronize();
     } finally {
       report.arena.dispose();
     }
-    reports.push(report);
+    if (i >= 0) reports.push(report);
   }
   const median = reports.sort((a, b) => a.seconds - b.seconds)[reports.length >> 1]!;
   const gbps = median.uploadedBytes / (median.seconds - median.allocSeconds) / 1e9;
