@@ -19,6 +19,10 @@
 #include <unistd.h>
 #endif
 
+#include <atomic>
+#include <chrono>
+#include <vector>
+
 static_assert(sizeof(gg_device_info) == 304, "gg_device_info layout is shared with src/gpu/device.ts");
 
 /* ------------------------------------------------------------------------------- errors */
@@ -315,7 +319,7 @@ extern "C" GG_API int gg_synchronize(void) {
 namespace {
 
 /* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
- * (32 slots), filled by min(10, hardware threads) threads. Tuning knobs for experiments
+ * (32 slots), filled by hardware threads - 2 threads (at most 14). Tuning knobs for experiments
  * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 16384;
  * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 16. */
 gg_pipe::Plan read_upload_plan() {
@@ -339,17 +343,84 @@ const gg_pipe::Plan& upload_plan() {
   return plan;
 }
 
+/* GG_UPLOAD_TRACE=1 (read once): two lines per upload on stderr saying where its time went (see
+ * scripts/upload-probe.js): when pieces finished filling, and per copy when it was queued (host
+ * clock) and when it was done (GPU clock, from an event recorded at the start; the two clocks
+ * start within microseconds of each other). Microseconds from the start of the call. Diagnostic
+ * only: its runtime calls are not checked. */
+struct UploadTrace {
+  using clock = std::chrono::steady_clock;
+  const clock::time_point t0 = clock::now();
+  std::atomic<int64_t> fill_ns{0}, first_fill{INT64_MAX}, last_fill{0};
+  int64_t slot_wait_ns = 0;
+  int slot_waits = 0;
+  cudaEvent_t start = nullptr;
+  std::vector<cudaEvent_t> done;
+  std::vector<int64_t> queued;
+
+  static bool enabled() {
+    static const bool on = [] { const char* v = getenv("GG_UPLOAD_TRACE"); return v && *v && *v != '0'; }();
+    return on;
+  }
+  int64_t now() const { return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count(); }
+  void begin(cudaStream_t s) {
+    (void)cudaEventCreate(&start);
+    (void)cudaEventRecord(start, s);
+  }
+  void filled(int64_t from, int64_t to) { /* any thread */
+    fill_ns += to - from;
+    for (int64_t v = first_fill.load(); to < v && !first_fill.compare_exchange_weak(v, to);) {}
+    for (int64_t v = last_fill.load(); to > v && !last_fill.compare_exchange_weak(v, to);) {}
+  }
+  void copied(cudaStream_t s, int64_t at) {
+    cudaEvent_t e = nullptr;
+    (void)cudaEventCreate(&e);
+    (void)cudaEventRecord(e, s);
+    done.push_back(e);
+    queued.push_back(at);
+  }
+  void print(uint64_t bytes, int threads) {
+    fprintf(stderr, "upload-trace bytes=%llu threads=%d total=%.0f first_fill=%.0f last_fill=%.0f fill_busy=%.0f slot_waits=%d (%.0f)\n",
+            (unsigned long long)bytes, threads, now() * 1e-3, first_fill.load() * 1e-3, last_fill.load() * 1e-3,
+            fill_ns.load() * 1e-3, slot_waits, slot_wait_ns * 1e-3);
+    fprintf(stderr, "upload-trace copies queued->done:");
+    for (size_t i = 0; i < done.size(); ++i) {
+      float ms = 0;
+      (void)cudaEventElapsedTime(&ms, start, done[i]);
+      fprintf(stderr, " %.0f->%.0f", queued[i] * 1e-3, ms * 1e3);
+      (void)cudaEventDestroy(done[i]);
+    }
+    fprintf(stderr, "\n");
+    (void)cudaEventDestroy(start);
+  }
+};
+
+template <class Fill>
+struct TracedFill {
+  const Fill& fill;
+  UploadTrace* trace;
+  int operator()(uint8_t* buf, uint64_t off, size_t n, gg_pipe::FillError* e) const {
+    const int64_t from = trace->now();
+    const int st = fill(buf, off, n, e);
+    trace->filled(from, trace->now());
+    return st;
+  }
+};
+
 /* The runtime side of the pipeline: slot s is piece-sized, in staging buffer s / (slots / 2). */
 struct CopyOps {
   DevState* ds;
   uint8_t* dst;
   size_t piece;
   int per_buffer;
+  UploadTrace* trace; /* null unless GG_UPLOAD_TRACE */
 
   uint8_t* slot(int s) const { return g_stage[s / per_buffer] + (size_t)(s % per_buffer) * piece; }
   int copy(int s, uint64_t dst_offset, size_t n) {
+    const int64_t at = trace ? trace->now() : 0;
     GG_CHECK(cudaMemcpyAsync(dst + dst_offset, slot(s), n, cudaMemcpyHostToDevice, ds->copy));
     GG_CHECK(cudaEventRecord(ds->slot_ev[s], ds->copy));
+    if (trace) trace->copied(ds->copy, at);
     return GG_OK;
   }
   int poll(int s, bool* idle) {
@@ -362,7 +433,12 @@ struct CopyOps {
     return gg_ck(err, "cudaEventQuery(ds->slot_ev[s])", __FILE__, __LINE__);
   }
   int wait(int s) {
+    const int64_t from = trace ? trace->now() : 0;
     GG_CHECK(cudaEventSynchronize(ds->slot_ev[s]));
+    if (trace) {
+      trace->slot_wait_ns += trace->now() - from;
+      ++trace->slot_waits;
+    }
     return GG_OK;
   }
   int fail_fill(const gg_pipe::FillError& e) {
@@ -385,9 +461,13 @@ int staged_upload(uint8_t* dst, uint64_t bytes, const Fill& fill) {
   /* writes must not overtake compute work already queued on the same memory */
   GG_CHECK(cudaEventRecord(ds->compute, gg_compute_stream()));
   GG_CHECK(cudaStreamWaitEvent(ds->copy, ds->compute, 0));
-  CopyOps ops{ds, dst, plan.piece, plan.slots / 2};
-  const int st = gg_pipe::run(ops, fill, bytes, plan);
+  UploadTrace trace_store;
+  UploadTrace* trace = UploadTrace::enabled() ? &trace_store : nullptr;
+  if (trace) trace->begin(ds->copy);
+  CopyOps ops{ds, dst, plan.piece, plan.slots / 2, trace};
+  const int st = trace ? gg_pipe::run(ops, TracedFill<Fill>{fill, trace}, bytes, plan) : gg_pipe::run(ops, fill, bytes, plan);
   const cudaError_t sync = cudaStreamSynchronize(ds->copy);
+  if (trace) trace->print(bytes, plan.threads);
   if (st != GG_OK) {
     (void)cudaGetLastError(); /* keep the first failure's message */
     return st;

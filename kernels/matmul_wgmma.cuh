@@ -7,19 +7,19 @@
  * of 64 rows. Per 64-k chunk: the raw W bytes of the tile's 8 row groups and an f16 image of x (BN
  * columns x 64 k) are copied into shared memory by all threads (cp.async, S stages, one CTA
  * barrier per chunk); warp w builds the f16 A fragments of row group w in registers (f16(d * q),
- * as k_prefill does) and stores them into its warpgroup's A tile; the warpgroup then issues 4
- * wgmma.m64nBNk16 reading A and B from shared memory. The wgmma run asynchronously: chunk c's
- * products overlap the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half
- * of the K chunks and adds its products into y (zeroed before): for shapes with too few tiles to
- * fill the SMs.
+ * as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16 with A from those registers and
+ * B (the x image) from shared memory. The wgmma run asynchronously: chunk c's products overlap
+ * the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half of the K chunks
+ * and adds its products into y (zeroed before): for shapes with too few tiles to fill the SMs.
  *
- * Tiles (A: 64 rows of W, x image: 128 columns of x; 64 k each) in the canonical K-major layout
- * without swizzle: "core matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together),
- * core (r / 8, k / 8) at byte ((r / 8) * 8 + k / 8) * 128: the descriptor's leading (k) byte
- * offset is 128, its stride (row) byte offset 1024, and k16 step s starts 256 s bytes in. x is
- * scaled per column by a power of two, as in k_xprep: NMSE ~1e-7.
- * Tried and slower (kernels/NOTES.md): a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle,
- * and a warp-specialized variant whose ninth warp copied with bulk copies completing on mbarriers.
+ * The x image (BN columns of x, 64 k) is in the canonical K-major layout without swizzle: "core
+ * matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together), core (r / 8, k / 8) at
+ * byte ((r / 8) * 8 + k / 8) * 128: the descriptor's leading (k) byte offset is 128, its stride
+ * (row) byte offset 1024, and k16 step s starts 256 s bytes in. x is scaled per column by a power
+ * of two, as in k_xprep: NMSE ~1e-7.
+ * Tried and slower (kernels/NOTES.md): A stored into shared memory and read from there by the
+ * wgmma (p4-p6), a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle, and a warp-specialized
+ * variant whose ninth warp copied with bulk copies completing on mbarriers.
  */
 #ifndef GG_MATMUL_WGMMA_CUH
 #define GG_MATMUL_WGMMA_CUH
@@ -74,69 +74,55 @@ __host__ __device__ constexpr int core_off(int r, int kc) { return ((r >> 3) * 8
 __device__ __forceinline__ uint64_t wg_desc(const void* p) {
   return (uint64_t)((smem_addr(p) & 0x3FFFFu) >> 4) | ((uint64_t)(128 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32);
 }
-
-/* D (m64 x n128, f32) += A (m64 x k16) * B (k16 x n128), both f16 from shared memory. The
- * accumulators of n8 block i: d[4i + 0..3] = (row g, col 8i + 2t), (g, 8i + 2t + 1), (g + 8, 8i + 2t),
- * (g + 8, 8i + 2t + 1) of the warp's 16 rows (g = lane / 4, t = lane % 4). */
-__device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t desc_a, uint64_t desc_b) {
+/* D (m64 x n128, f32) += A (m64 x k16, f16, from registers) * B (k16 x n128, f16, from shared
+ * memory). Each warp of the warpgroup holds the m16n8k16 A fragment of its 16 rows (16 (warp % 4)
+ * on). The accumulators of n8 block i: d[4i + 0..3] = (row g, col 8i + 2t), (g, 8i + 2t + 1),
+ * (g + 8, 8i + 2t), (g + 8, 8i + 2t + 1) of the warp's 16 rows (g = lane / 4, t = lane % 4). */
+__device__ __forceinline__ void wgmma_rs_n128(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b) {
 #if GG_MMF_WGMMA
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-      "}, %64, %65, 1, 1, 1, 0, 0;"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-      : "l"(desc_a), "l"(desc_b));
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+      "}, {%64, %65, %66, %67}, %68, 1, 1, 1, 0;"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
 #else
-  (void)d; (void)desc_a; (void)desc_b;
+  (void)d; (void)a; (void)desc_b;
   __trap();
 #endif
 }
 
+
 /* The same with n256: 128 accumulators, n8 block i in d[4i + 0..3]. */
-__device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+__device__ __forceinline__ void wgmma_rs_n256(float (&d)[128], const uint32_t (&a)[4], uint64_t desc_b) {
 #if GG_MMF_WGMMA
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {"
       "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-      "}, %128, %129, 1, 1, 1, 0, 0;"
+      "}, {%128, %129, %130, %131}, %132, 1, 1, 1, 0;"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-      : "l"(desc_a), "l"(desc_b));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
 #else
-  (void)d; (void)desc_a; (void)desc_b;
+  (void)d; (void)a; (void)desc_b;
   __trap();
 #endif
 }
 
-
-/* Output tile 128 x BN: BN = 128 (m64n128, 6 stages) or 256 (m64n256, 4 stages: its x image is
+/* Output tile 128 x BN: BN = 128 (m64n128, 6 stages) or 256 (m64n256, 5 stages: its x image is
  * twice the size). */
-template <int BN> __host__ __device__ constexpr int wg_stages() { return BN == 256 ? 4 : 6; }
+template <int BN> __host__ __device__ constexpr int wg_stages() { return BN == 256 ? 5 : 6; }
 template <int BN> __host__ __device__ constexpr int wg_x_bytes() { return BN * 128; } /* x image of a chunk: BN columns x 64 k */
-constexpr int kWgABytes = 64 * 128;                                 /* a warpgroup's A tile of a chunk: 64 rows x 64 k */
 
-/* Shared memory, PWG = W bytes per row group and stage: the x images, the W stages, then two A
- * tiles per warpgroup (chunk c's is read by the tensor cores while chunk c + 1's is written). */
+/* Shared memory, PWG = W bytes per row group and stage: the x images, then the W stages. */
 template <int PWG, int BN> struct WgSmem {
   static constexpr int kStages = wg_stages<BN>();
   static constexpr int kX = wg_x_bytes<BN>();
   static constexpr int kW = kStages * kX;
-  static constexpr int kA = kW + kStages * 8 * PWG;
-  static constexpr int kBytes = kA + 4 * kWgABytes;
+  static constexpr int kBytes = kW + kStages * 8 * PWG;
   static_assert(PWG % 16 == 0, "16-byte aligned copies and descriptors");
   static_assert(kBytes <= 227 * 1024, "fits an sm_90 block's shared memory");
   static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kX; }
   static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
-  static __device__ __forceinline__ uint8_t* a(uint8_t* sm, int wg, int c) { return sm + kA + (wg * 2 + (c & 1)) * kWgABytes; }
 };
 template <class TT, int BN> __host__ __device__ constexpr int wg_smem_bytes() { return WgSmem<TT::PW, BN>::kBytes; }
 
@@ -165,30 +151,16 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
   }
 }
 
-/* Warp w's f16 A fragments of chunk c (built from its row group's W bytes) into its warpgroup's A
- * tile: fragment register r of k16 step s holds (row g + 8 (r & 1), k 16 s + 8 (r >> 1) + 2 t, +1),
- * i.e. 16-byte chunk 2 s + (r >> 1) of tile row 16 (w % 4) + 8 (r & 1) + g, bytes 4 t .. 4 t + 3:
- * a warp's 32 stores of one (s, r) fill one core matrix, 128 contiguous bytes. */
-template <class TT>
-__device__ __forceinline__ void wg_store_a(uint8_t* at, const uint8_t* wst, int warp, int lane, int c) {
-  uint32_t A[4][4];
-  TT::afrag(wst, lane, c, A);
-  uint32_t* aw = (uint32_t*)(at + core_off(16 * (warp & 3), 0)) + lane;
-#pragma unroll
-  for (int s = 0; s < 4; ++s)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) aw[(core_off(8 * (r & 1), 2 * s + (r >> 1))) / 4] = A[s][r];
-}
-
-/* the warpgroup's products of one chunk: 4 k16 steps, 256 bytes apart in both tiles */
+/* The warpgroup's products of one chunk: 4 k16 steps, A[s] from registers, B 256 bytes apart in
+ * the x image. */
 template <int BN>
-__device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint8_t* at, const uint8_t* xt) {
+__device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint32_t (&A)[4][4], const uint8_t* xt) {
   pin_acc(acc);
-  wgmma_fence();
+  wgmma_fence(); /* A and the accumulators were written by ordinary instructions */
 #pragma unroll
   for (int s = 0; s < 4; ++s) {
-    if constexpr (BN == 256) wgmma_n256(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
-    else wgmma_n128(acc, wg_desc(at + 256 * s), wg_desc(xt + 256 * s));
+    if constexpr (BN == 256) wgmma_rs_n256(acc, A[s], wg_desc(xt + 256 * s));
+    else wgmma_rs_n128(acc, A[s], wg_desc(xt + 256 * s));
   }
   wgmma_commit();
 }
@@ -228,8 +200,10 @@ __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, 
 }
 
 /* Per chunk c: wait for its bytes (one CTA barrier), request chunk c + S - 2 into the stage of
- * chunk c - 2 (whose wgmma every warp has waited for), store A, issue the wgmma, wait for chunk
- * c - 1's. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
+ * chunk c - 2 (whose wgmma every warp has waited for), build chunk c's A fragments in registers
+ * from its W bytes, issue the wgmma, and wait for chunk c - 1's. A uses two register sets in turn
+ * (chunk c's are written while chunk c - 1's wgmma may still read the other), so the loop is
+ * unrolled by two. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
 template <class TT, int BN>
 __global__ void __launch_bounds__(256, 1)
 k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
@@ -238,7 +212,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   using L = WgSmem<TT::PW, BN>;
   constexpr int S = L::kStages;
   uint8_t* sm = (uint8_t*)wsm_;
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int64_t gm0 = (int64_t)blockIdx.x * 8, G = gm0 + warp;
   const bool wvalid = G < Gn;
   const int64_t xstep = (int64_t)NCT * (L::kX / 16);
@@ -253,23 +227,32 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   float acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-  int i = 0; /* chunk c0 + i, in stage i % S */
-  do { /* c1 > c0: a zero-trip path would join the accumulators' zeros in after the last wgmma, which ptxas serializes */
-    const int s = i % S;
+  /* chunk c0 + i (stage i % S) is in, and the stage of chunk i - 2 takes chunk i + S - 2 */
+  auto arrive = [&](int i) {
     cp_async_wait<S - 3>();
     fence_proxy_async(); /* the x image is read by the tensor cores (async proxy) */
     __syncthreads();
     const int in = i + S - 2;
     if (c0 + in < c1) wg_load_stage<TT, BN>(sm, in % S, wp, xsrc + in * xstep, wvalid, G, nc, c0 + in, tid, warp, lane);
     cp_async_commit();
-    uint8_t* at = L::a(sm, wg, i);
-    wg_store_a<TT>(at, L::w(sm, s) + warp * TT::PW, warp, lane, c0 + i);
-    fence_proxy_async();
-    asm volatile("bar.sync %0, 128;" ::"r"(1 + wg) : "memory"); /* the warpgroup's A tile is complete */
-    wg_mma_chunk<BN>(acc, at, L::x(sm, s));
+  };
+  uint32_t A0[4][4], A1[4][4];
+  /* c1 > c0. The loop leaves right after a wgmma: a path that skipped them would join the
+   * accumulators' zeros in after the last one, which ptxas serializes. */
+  for (int i = 0;;) {
+    arrive(i);
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A0);
+    wg_mma_chunk<BN>(acc, A0, L::x(sm, i % S));
     wgmma_wait<1>();
     pin_acc(acc);
-  } while (c0 + ++i < c1);
+    if (c0 + ++i >= c1) break;
+    arrive(i);
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A1);
+    wg_mma_chunk<BN>(acc, A1, L::x(sm, i % S));
+    wgmma_wait<1>();
+    pin_acc(acc);
+    if (c0 + ++i >= c1) break;
+  }
   wgmma_wait<0>();
   cp_async_wait<0>();
   wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);

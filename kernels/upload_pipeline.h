@@ -124,15 +124,18 @@ struct FillError {
   char text[480];
 };
 
-/* On the 16-core H100 host (grouped copies, 32 MiB of staging), 10 fill threads reached 90-94% of
- * the pinned bandwidth on 1 GiB and 81-84% on 176 MiB, 12 threads 92-93% and 73-75% in the same run
- * (and 80-83% on 176 MiB in another), 8 threads 69-87% on a 1 GiB file (scripts/upload-probe.js). */
-constexpr int kDefaultThreads = 10;
+/* Fill threads. Reading a file from the page cache is the slow part of a file upload: ~3.5-5 GB/s
+ * per thread on the 16-core H100 host (GG_UPLOAD_TRACE), so the pipeline wants as many threads as
+ * the machine can spare beside the calling thread and the driver's. There, 14 threads loaded the
+ * bench's 177 MB file at 72-76% of the pinned bandwidth where 10 reached 56-61% (same runs), and a
+ * 1 GiB file at 86-88% against 69-80% (scripts/upload-probe.js). */
+constexpr int kDefaultThreads = 14;
 
-/* Worker threads for a machine: min(kDefaultThreads, hardware threads). */
+/* Worker threads for a machine: hardware threads - 2, from 1 to kDefaultThreads. */
 inline int default_threads() {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : (hw < (unsigned)kDefaultThreads ? (int)hw : kDefaultThreads);
+  const int hw = (int)std::thread::hardware_concurrency();
+  const int spare = hw - 2;
+  return spare < 1 ? 1 : (spare < kDefaultThreads ? spare : kDefaultThreads);
 }
 
 /* Fill from host memory. (Streaming stores instead of memcpy measured the same on the H100 host:

@@ -2,7 +2,8 @@
 # Everything a GPU session needs, in one call on the GPU host (device time is scarce: batch it).
 # Builds the kernels, runs the GPU tests, both sanitizers over the GPU test suite, and the benches,
 # writing full logs to $OUT (or ./gpu-logs; at most 8 files: the device tool brings back 8) and a
-# short summary to stdout.
+# short summary to stdout. PROFILE=1 adds Nsight Compute reports of the prefill GEMM and two decode
+# kernels (Q4_0, 4096 x 14336) before the sanitizers.
 # Here:   ../shared/gpu/pack
 # There:  bash .gpu/run bash scripts/gpu-session.sh        (carry .gpu and dist)
 set -uo pipefail
@@ -14,7 +15,7 @@ step() { echo "== $1 (at ${SECONDS}s)"; }
 left() { local l=$(( ${BUDGET:-570} - SECONDS )); (( l > 10 )) && echo $l || echo 10; }
 
 step "build (sm_90)"
-npm run -s build:kernels:quick > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+npm run -s build:kernels:quick > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }
 
 step "GPU tests"
 timeout 300 npx vitest run --config vitest.gpu.config.ts > "$out/gputest.log" 2>&1
@@ -46,6 +47,19 @@ tail -12 "$out/bench-file.txt"
 
 step "upload probe (fill threads x piece size)"
 timeout 90 node scripts/upload-probe.js 2>&1 | tail -14
+
+if [ "${PROFILE:-0}" = 1 ]; then
+  step "Nsight Compute: k_prefill_wg (n = 512), k_decode_i8 (n = 1), k_decode (n = 16)"
+  prof() { # kernel, batch, extra sections
+    local k=$1 n=$2; shift 2
+    echo "=== $k, Q4_0, n = $n"
+    timeout 90 ncu --kernel-name "$k" --launch-skip 3 --launch-count 1 --section SpeedOfLight --section WarpStateStats \
+      --section SchedulerStats --section MemoryWorkloadAnalysis --section Occupancy "$@" \
+      $cli bench --types q4_0 --batch "$n" --no-baselines 2>&1 | grep -v "^==PROF==" | sed -n '/k_/,$p'
+  }
+  { prof k_prefill_wg 512 --section SourceCounters; prof k_decode_i8 1; prof k_decode 16; } > "$out/ncu.txt" 2>&1
+  grep -E "^=== |Duration|Compute \(SM\) Throughput|Memory Throughput|Issued Warp Per Scheduler|No Eligible|Warp Cycles Per Issued|L2 Cache Throughput" "$out/ncu.txt" | head -40
+fi
 
 # The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
 not_slow='^(?!.*over 1 GiB)'

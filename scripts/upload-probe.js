@@ -7,7 +7,7 @@
 // Each setting runs in a child process, because the library reads GG_UPLOAD_THREADS and
 // GG_UPLOAD_PIECE_KB once.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,7 +67,9 @@ function main() {
       .map((s) => s.split('x').map(Number));
     for (const [threads, piece] of settings) {
       const env = { ...process.env, GG_UPLOAD_THREADS: String(threads), GG_UPLOAD_PIECE_KB: String(piece) };
-      const out = spawnSync(process.execPath, [self, '--child', path], { env, encoding: 'utf8' });
+      const out = spawnSync(process.execPath, [self, '--child', path], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
+      // GG_UPLOAD_TRACE=1: the library's per-call lines go to PROBE_TRACE_FILE (default upload-trace.txt)
+      if (process.env.GG_UPLOAD_TRACE) appendFileSync(process.env.PROBE_TRACE_FILE ?? 'upload-trace.txt', `# ${threads}x${piece}\n${out.stderr}`);
       if (out.status !== 0) {
         console.error(out.stderr.trim() || `child exited ${out.status}`);
         process.exit(out.status ?? 1);
