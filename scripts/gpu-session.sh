@@ -93,6 +93,8 @@ done
 race_batches=1,9,40,65
 race_b=' (Q4_0|Q8_0|Q4_K|Q6_K): random weights|tall matrices|chained products'
 race_c='int8 decode kernels'
+# RACE_D_SKIP (a regex of test names): leave tests out of part d, e.g. the generic types' random-weight
+# tests (most of part d's ~275 s) when their kernels have not changed since their last clean run.
 step "compute-sanitizer racecheck over the GPU tests (4 processes)"
 t=$(left)
 # Part a did not finish in ~375 s last time (dequant tests and generic matmul in one process,
@@ -102,7 +104,7 @@ t=$(left)
 timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/dequant.test.ts -t "$not_slow" > /tmp/racecheck-a.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=1,9 GGUF_GPU_TEST_PREFILL_BATCHES=65 timeout $t compute-sanitizer --tool racecheck --target-processes all \
-  $gpu_vitest test/gpu/matmul.test.ts -t "^(?!.*($race_b|$race_c))" > /tmp/racecheck-d.log 2>&1 &
+  $gpu_vitest test/gpu/matmul.test.ts -t "^(?!.*($race_b|$race_c${RACE_D_SKIP:+|$RACE_D_SKIP}))" > /tmp/racecheck-d.log 2>&1 &
 GGUF_GPU_TEST_BATCHES=$race_batches timeout $t compute-sanitizer --tool racecheck --target-processes all \
   $gpu_vitest test/gpu/matmul.test.ts -t "$race_b" > /tmp/racecheck-b.log 2>&1 &
 GGUF_GPU_TEST_I8_BATCHES=1,5,17 timeout $t compute-sanitizer --tool racecheck --target-processes all \
