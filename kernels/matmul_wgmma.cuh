@@ -139,12 +139,22 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
   if (c < batch) sc = column_scale(xr, K, red, &ds);
   if (threadIdx.x == 0) descale[c] = ds;
   const int ct = c / BN, j = c % BN;
+  const bool vec = ((uintptr_t)xr & 15) == 0;
+#pragma unroll 4
   for (int p = threadIdx.x; p < nc * 8; p += blockDim.x) { /* p: 8 consecutive k */
     const int k = 8 * p;
     uint32_t h[4] = {0u, 0u, 0u, 0u};
     if (c < batch && k < K) { /* K is a multiple of 32 */
+      float v[8];
+      if (vec) { /* two 16-byte loads (the column was just read: mostly L2 hits) */
+        const float4 a = __ldg(reinterpret_cast<const float4*>(xr + k)), b = __ldg(reinterpret_cast<const float4*>(xr + k) + 1);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+      } else {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) h[i] = pack_h2(__ldg(xr + k + 2 * i) * sc, __ldg(xr + k + 2 * i + 1) * sc);
+        for (int i = 0; i < 8; ++i) v[i] = __ldg(xr + k + i);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) h[i] = pack_h2(v[2 * i] * sc, v[2 * i + 1] * sc);
     }
     const int64_t img = (int64_t)(k >> 6) * NCT + ct;
     xw[img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16] = make_uint4(h[0], h[1], h[2], h[3]);
