@@ -319,7 +319,7 @@ extern "C" GG_API int gg_synchronize(void) {
 namespace {
 
 /* How uploads cut their work (upload_pipeline.h): pieces of 1 MiB through the two pinned buffers
- * (32 slots), filled by hardware threads - 2 threads (at most 14). Tuning knobs for experiments
+ * (32 slots), filled by gg_pipe::default_threads() threads (14 on a 16-thread host). Tuning knobs for experiments
  * (environment, read once): GG_UPLOAD_PIECE_KB, a power of two from 256 to 16384;
  * GG_UPLOAD_THREADS, 1 (fill on the calling thread) to 16. */
 gg_pipe::Plan read_upload_plan() {
@@ -345,9 +345,10 @@ const gg_pipe::Plan& upload_plan() {
 
 /* GG_UPLOAD_TRACE=1 (read once): two lines per upload on stderr saying where its time went (see
  * scripts/upload-probe.js): when pieces finished filling, and per copy when it was queued (host
- * clock) and when it was done (GPU clock, from an event recorded at the start; the two clocks
- * start within microseconds of each other). Microseconds from the start of the call. Diagnostic
- * only: its runtime calls are not checked. */
+ * clock) and when it was done (GPU clock, from an event recorded on the idle copy stream at the
+ * start; the two clocks start within microseconds of each other, but the copies also wait for
+ * compute work queued before the call). Microseconds from the start of the call. Diagnostic only:
+ * its runtime calls are not checked, and their errors are cleared. */
 struct UploadTrace {
   using clock = std::chrono::steady_clock;
   const clock::time_point t0 = clock::now();
@@ -366,6 +367,7 @@ struct UploadTrace {
   void begin(cudaStream_t s) {
     (void)cudaEventCreate(&start);
     (void)cudaEventRecord(start, s);
+    (void)cudaGetLastError(); /* a failure here must not surface as a later call's */
   }
   void filled(int64_t from, int64_t to) { /* any thread */
     fill_ns += to - from;
@@ -376,6 +378,7 @@ struct UploadTrace {
     cudaEvent_t e = nullptr;
     (void)cudaEventCreate(&e);
     (void)cudaEventRecord(e, s);
+    (void)cudaGetLastError();
     done.push_back(e);
     queued.push_back(at);
   }
@@ -392,6 +395,7 @@ struct UploadTrace {
     }
     fprintf(stderr, "\n");
     (void)cudaEventDestroy(start);
+    (void)cudaGetLastError();
   }
 };
 
@@ -453,17 +457,17 @@ struct CopyOps {
  * on the compute stream; always leaves the copy stream and the staging buffers idle. */
 template <class Fill>
 int staged_upload(uint8_t* dst, uint64_t bytes, const Fill& fill) {
+  UploadTrace trace_store;
+  UploadTrace* trace = UploadTrace::enabled() ? &trace_store : nullptr;
   DevState* ds = nullptr;
   GG_TRY(dev_state(&ds));
   GG_TRY(staging());
   const gg_pipe::Plan& plan = upload_plan();
   GG_TRY(slot_events(ds, plan.slots));
+  if (trace) trace->begin(ds->copy); /* before the wait below: the copy stream is idle here */
   /* writes must not overtake compute work already queued on the same memory */
   GG_CHECK(cudaEventRecord(ds->compute, gg_compute_stream()));
   GG_CHECK(cudaStreamWaitEvent(ds->copy, ds->compute, 0));
-  UploadTrace trace_store;
-  UploadTrace* trace = UploadTrace::enabled() ? &trace_store : nullptr;
-  if (trace) trace->begin(ds->copy);
   CopyOps ops{ds, dst, plan.piece, plan.slots / 2, trace};
   const int st = trace ? gg_pipe::run(ops, TracedFill<Fill>{fill, trace}, bytes, plan) : gg_pipe::run(ops, fill, bytes, plan);
   const cudaError_t sync = cudaStreamSynchronize(ds->copy);

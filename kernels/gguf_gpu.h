@@ -69,13 +69,13 @@ GG_API int gg_mem_info(uint64_t* free_bytes, uint64_t* total_bytes);
 GG_API int gg_malloc(void** ptr, uint64_t bytes);
 GG_API int gg_free(void* ptr);
 GG_API int gg_memset(void* ptr, int32_t byte_value, uint64_t bytes);
-/* Host -> device from host memory, through pinned staging buffers: up to 10 threads copy 1 MiB
+/* Host -> device from host memory, through pinned staging buffers: up to 14 threads copy 1 MiB
  * pieces into staging slots while earlier slots copy to the device; returns once the data is on
  * the device (src may be reused at once). Uploads and downloads are ordered after work already
  * queued on the compute stream. */
 GG_API int gg_upload(void* dst, const void* src, uint64_t bytes);
 /* File -> device: reads `bytes` at `file_offset` of an open file descriptor the same way, with
- * pread from up to 10 threads, so reading and copying overlap. */
+ * pread from up to 14 threads, so reading and copying overlap. */
 GG_API int gg_upload_file(void* dst, int32_t fd, uint64_t file_offset, uint64_t bytes);
 /* Device -> host, through the same pinned buffers; returns once dst holds the data. */
 GG_API int gg_download(void* dst, const void* src, uint64_t bytes);

@@ -197,7 +197,7 @@ __device__ __forceinline__ void wg_store_y(const float (&acc)[BN / 2], float* __
   }
 }
 
-/* Copies of chunk c into stage s: 4 pieces of the x image per thread, and warp w the W bytes of
+/* Copies of chunk c into stage s: BN / 32 pieces of the x image per thread, and warp w the W bytes of
  * row group w (copy_group_pieces). */
 template <class TT, int BN>
 __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xsrc, bool wvalid,

@@ -131,11 +131,12 @@ struct FillError {
  * 1 GiB file at 86-88% against 69-80% (scripts/upload-probe.js). */
 constexpr int kDefaultThreads = 14;
 
-/* Worker threads for a machine: hardware threads - 2, from 1 to kDefaultThreads. */
+/* Worker threads for a machine: all hardware threads up to 4 (as before; not measured on small
+ * hosts), beyond that hardware threads - 2, at most kDefaultThreads. */
 inline int default_threads() {
   const int hw = (int)std::thread::hardware_concurrency();
-  const int spare = hw - 2;
-  return spare < 1 ? 1 : (spare < kDefaultThreads ? spare : kDefaultThreads);
+  if (hw <= 4) return hw < 1 ? 1 : hw;
+  return hw - 2 < kDefaultThreads ? hw - 2 : kDefaultThreads;
 }
 
 /* Fill from host memory. (Streaming stores instead of memcpy measured the same on the H100 host:

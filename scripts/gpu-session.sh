@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Everything a GPU session needs, in one call on the GPU host (device time is scarce: batch it).
 # Builds the kernels, runs the GPU tests, both sanitizers over the GPU test suite, and the benches,
-# writing full logs to $OUT (or ./gpu-logs; at most 8 files: the device tool brings back 8) and a
-# short summary to stdout. PROFILE=1 adds Nsight Compute reports of the prefill GEMM and two decode
-# kernels (Q4_0, 4096 x 14336) before the sanitizers.
+# writing full logs to $OUT (or ./gpu-logs; at most 8 files: the device tool brings back 8; the
+# build log stays in /tmp and is shown only if the build fails) and a short summary to stdout.
+# PROFILE=1 adds Nsight Compute reports of the prefill GEMM and two decode kernels (Q4_0, 4096 x
+# 14336) before the sanitizers, out of their share of BUDGET (~60-90 s).
 # Here:   ../shared/gpu/pack
 # There:  bash .gpu/run bash scripts/gpu-session.sh        (carry .gpu and dist)
 set -uo pipefail

@@ -69,7 +69,7 @@ function main() {
       const env = { ...process.env, GG_UPLOAD_THREADS: String(threads), GG_UPLOAD_PIECE_KB: String(piece) };
       const out = spawnSync(process.execPath, [self, '--child', path], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
       // GG_UPLOAD_TRACE=1: the library's per-call lines go to PROBE_TRACE_FILE (default upload-trace.txt)
-      if (process.env.GG_UPLOAD_TRACE) appendFileSync(process.env.PROBE_TRACE_FILE ?? 'upload-trace.txt', `# ${threads}x${piece}\n${out.stderr}`);
+      if (process.env.GG_UPLOAD_TRACE && process.env.GG_UPLOAD_TRACE !== '0') appendFileSync(process.env.PROBE_TRACE_FILE ?? 'upload-trace.txt', `# ${threads}x${piece}\n${out.stderr}`);
       if (out.status !== 0) {
         console.error(out.stderr.trim() || `child exited ${out.status}`);
         process.exit(out.status ?? 1);
