@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ggmlTypeById } from '../src/gguf/ggml-types.js';
+import { matmulKernelNames, resolveMatmulKernel } from '../src/gpu/matmul.js';
 import { EXPECTED_ABI_VERSION, libraryCandidates, loadNative } from '../src/gpu/native.js';
 import { SUPPORTED_TYPE_IDS } from '../src/quant/index.js';
 
@@ -25,5 +26,16 @@ describe.skipIf(!built)(`the built kernel library (${built ?? 'not built: run np
     // A type it cannot decode is refused with a message, not a crash.
     expect(lib.gg_type_layout(19, new Int32Array(1), new Int32Array(1))).toBe(6);
     expect(lib.gg_last_error()).toMatch(/not supported/);
+  });
+
+  it('names its matmul kernels, and --kernel takes a name or an index', () => {
+    const names = matmulKernelNames(loadNative());
+    expect(names[0]).toBe('generic_gemv');
+    expect(names).toContain('imma_decode_n4');
+    expect(new Set(names).size).toBe(names.length);
+    expect(resolveMatmulKernel(names, 'imma_decode_n4')).toBe(names.indexOf('imma_decode_n4'));
+    expect(resolveMatmulKernel(names, '1')).toBe(1);
+    expect(() => resolveMatmulKernel(names, String(names.length))).toThrow(/no matmul kernel/);
+    expect(() => resolveMatmulKernel(names, 'fastest')).toThrow(/0 generic_gemv, 1 generic_gemm/);
   });
 });

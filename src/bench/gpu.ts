@@ -20,6 +20,8 @@ export interface GpuBenchOptions {
   nmseRows?: number;
   /** Whether to time the dense and unfused cuBLAS baselines. */
   baselines?: boolean;
+  /** A kernel index forced instead of the dispatch table (gg_matmul's `kernel`), with its name. */
+  kernel?: { index: number; name: string };
   onStep?: (label: string) => void;
 }
 
@@ -156,23 +158,23 @@ function prepare(gpu: Gpu, t: TensorSource, cache: CacheMode, maxBatch: number):
   }
 }
 
-function timeMatmul(gpu: Gpu, p: Prepared, batch: number): Timing {
+function timeMatmul(gpu: Gpu, p: Prepared, batch: number, kernel: number): Timing {
   const t = p.source;
   const it = iters((t.nbytes / 2.5e6) * Math.max(1, batch / 64));
   const out = new Float32Array(it.samples);
   gpu.check(
-    gpu.lib.gg_bench_matmul(t.typeId, ptrs(p.packed.map((w) => w.buffer)), p.packed.length, p.x.ptr, p.y.ptr, t.rows, t.rowLength, batch, -1, it.warmup, it.launches, it.samples, out),
+    gpu.lib.gg_bench_matmul(t.typeId, ptrs(p.packed.map((w) => w.buffer)), p.packed.length, p.x.ptr, p.y.ptr, t.rows, t.rowLength, batch, kernel, it.warmup, it.launches, it.samples, out),
     `timing ${t.typeName} matmul at batch ${batch}`,
   );
   return timing(out);
 }
 
 /** NMSE of the GPU output on the first `rows` rows against the float64 reference. */
-function checkNmse(gpu: Gpu, p: Prepared, batch: number, rows: number): number {
+function checkNmse(gpu: Gpu, p: Prepared, batch: number, rows: number, kernel: number): number {
   const t = p.source;
   const n = Math.min(rows, t.rows);
   gpu.memsetPoison(p.y);
-  gpu.matmul(t.typeId, p.packed[0]!.buffer, p.x, p.y, t.rows, t.rowLength, batch);
+  gpu.matmul(t.typeId, p.packed[0]!.buffer, p.x, p.y, t.rows, t.rowLength, batch, kernel);
   const y = new Float32Array(batch * t.rows);
   gpu.download(p.y, new Uint8Array(y.buffer));
   const x = new Float32Array(batch * t.rowLength);
@@ -251,6 +253,7 @@ class Baselines {
 export function benchTensor(gpu: Gpu, t: TensorSource, options: GpuBenchOptions, copyGBps: number): { rows: BenchRow[]; dequant: Peaks['dequant'] } {
   const maxBatch = Math.max(...options.batches);
   const step = options.onStep ?? (() => {});
+  const kernel = options.kernel?.index ?? -1;
   const p = prepare(gpu, t, options.cache, maxBatch);
   try {
     step(`${t.name}: streaming floor`);
@@ -260,7 +263,7 @@ export function benchTensor(gpu: Gpu, t: TensorSource, options: GpuBenchOptions,
       const rows: BenchRow[] = [];
       for (const batch of options.batches) {
         step(`${t.name}: batch ${batch}`);
-        const tm = timeMatmul(gpu, p, batch);
+        const tm = timeMatmul(gpu, p, batch, kernel);
         const bytes = p.packed[0]!.buffer.bytes;
         rows.push({
           type: t.typeName,
@@ -274,8 +277,8 @@ export function benchTensor(gpu: Gpu, t: TensorSource, options: GpuBenchOptions,
           fraction: floor.us / tm.us,
           floorUs: floor.us,
           tflops: (2 * t.rows * t.rowLength * batch) / tm.us / 1e6,
-          kernel: gpu.matmulKernelName(t.typeId, t.rows, batch),
-          nmse: options.nmseRows ? checkNmse(gpu, p, batch, batch >= 256 ? Math.min(options.nmseRows, 64) : options.nmseRows) : null,
+          kernel: options.kernel?.name ?? gpu.matmulKernelName(t.typeId, t.rows, batch),
+          nmse: options.nmseRows ? checkNmse(gpu, p, batch, batch >= 256 ? Math.min(options.nmseRows, 64) : options.nmseRows, kernel) : null,
           baselines: baselines?.at(batch) ?? { cublasF16Us: null, unfusedUs: null },
         });
       }

@@ -1,5 +1,7 @@
 // Fused dequant + matmul on the GPU: y = W·x with W still quantized in device memory.
+import { UsageError } from '../errors.js';
 import type { DeviceBuffer, Gpu } from './device.js';
+import type { NativeLib } from './native.js';
 
 /** Weights in the matmul kernels' layout: the raw blocks re-laid out once on the GPU, same bits per weight. */
 export class PackedWeights {
@@ -35,7 +37,25 @@ export interface MatmulRun {
   microseconds: number;
 }
 
-/** y [batch][rows] = x [batch][rowLength] · Wᵀ, on the GPU. */
+/** The library's matmul kernels, by index (the `kernel` argument of gg_matmul). Host-side: no device needed. */
+export function matmulKernelNames(lib: NativeLib): string[] {
+  const names: string[] = [];
+  const buf = new Uint8Array(64);
+  while (names.length < 64 && lib.gg_matmul_kernel_info(names.length, buf, buf.length) === 0) {
+    names.push(Buffer.from(buf.subarray(0, buf.indexOf(0))).toString('utf8'));
+  }
+  return names;
+}
+
+/** A kernel given by name or index (`--kernel`), as an index into `names`. */
+export function resolveMatmulKernel(names: readonly string[], text: string): number {
+  const t = text.trim();
+  const index = /^\d+$/.test(t) ? Number(t) : names.indexOf(t);
+  if (index < 0 || index >= names.length) throw new UsageError(`--kernel: no matmul kernel "${text}"; the kernels are ${names.map((n, i) => `${i} ${n}`).join(', ')}`);
+  return index;
+}
+
+/** y [batch][rows] = x [batch][rowLength] · Wᵀ, on the GPU. kernel -1: the dispatch table's pick. */
 export function gpuMatmul(gpu: Gpu, w: PackedWeights, x: Float32Array, batch: number, kernel = -1): MatmulRun {
   if (x.length !== batch * w.rowLength) throw new Error(`x holds ${x.length} values, expected ${batch} x ${w.rowLength}`);
   const xDev = gpu.alloc(x.byteLength, 'allocating activations');
@@ -49,7 +69,7 @@ export function gpuMatmul(gpu: Gpu, w: PackedWeights, x: Float32Array, batch: nu
     const us = new Float32Array(1);
     const ptrs = new BigUint64Array([w.buffer.ptr]);
     gpu.check(gpu.lib.gg_bench_matmul(w.typeId, ptrs, 1, xDev.ptr, yDev.ptr, w.rows, w.rowLength, batch, kernel, 1, 1, 1, us), 'timing matmul');
-    return { y, kernel: gpu.matmulKernelName(w.typeId, w.rows, batch), microseconds: us[0]! };
+    return { y, kernel: kernel < 0 ? gpu.matmulKernelName(w.typeId, w.rows, batch) : matmulKernelNames(gpu.lib)[kernel]!, microseconds: us[0]! };
   } finally {
     xDev.dispose();
     yDev.dispose();

@@ -39,4 +39,10 @@ describe('gguf-gpu matmul --backend cpu', () => {
     expect(r.stderr).toMatch(/expected \(n, 4096\)/);
     expect(cli(['matmul', QUANTS, '-t', 'nope', '-b', 'cpu']).code).toBe(3);
   });
+
+  it('refuses --kernel, which picks a GPU kernel', () => {
+    const r = cli(['matmul', QUANTS, '-t', 'blk.1.q4_0.wide', '-b', 'cpu', '--kernel', 'imma_decode_n4']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--kernel picks a GPU kernel/);
+  });
 });

@@ -75,6 +75,17 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
     }
   });
 
+  it('bench --kernel times the forced kernel and names it; one the type cannot take is refused', () => {
+    const r = cli(['bench', '--types', 'q4_0', '--shape', '1024x4096', '--batch', '8', '--kernel', 'imma_decode_n8', '--no-baselines', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [row] = JSON.parse(r.stdout).results;
+    expect(row.kernel).toBe('imma_decode_n8');
+    expect(row.nmse).toBeLessThanOrEqual(1e-6);
+    const refused = cli(['bench', '--types', 'q6_K', '--shape', '1024x4096', '--batch', '8', '--kernel', 'imma_decode_n8', '--no-baselines']);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/int8 decode kernels do not take Q6_K/);
+  });
+
   it('bench over a file sums per type and estimates a decode step', () => {
     const r = cli(['bench', QUANTS, '--json', '--cache', 'warm']);
     expect(r.code, r.stderr).toBe(0);

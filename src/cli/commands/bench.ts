@@ -25,6 +25,7 @@ export interface BenchOptions {
   json?: boolean;
   plot?: string;
   baselines: boolean;
+  kernel?: string;
 }
 
 const DEFAULT_BATCHES = '1,2,4,8,16,512';
@@ -88,6 +89,13 @@ function withTempFile<T>(sources: TensorSource[], use: (file: GgufFile) => T): T
 async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
   const gpuBench = await import('../../bench/gpu.js');
   const batches = parseBatches(options.batch ?? (file ? '1' : DEFAULT_BATCHES));
+  let kernel: { index: number; name: string } | undefined;
+  if (options.kernel !== undefined) {
+    const { matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
+    const names = matmulKernelNames(gpu.lib);
+    const index = resolveMatmulKernel(names, options.kernel);
+    kernel = { index, name: names[index]! };
+  }
   const base = gpuBench.measurePeaks(gpu, step);
   let sources: TensorSource[];
   if (file) {
@@ -104,7 +112,7 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
   const results: BenchRow[] = [];
   const dequant: Peaks['dequant'] = [];
   for (const t of sources) {
-    const r = gpuBench.benchTensor(gpu, t, { batches, cache: options.cache, nmseRows: file ? 0 : 256, baselines: options.baselines && !file, onStep: step }, base.copyGBps);
+    const r = gpuBench.benchTensor(gpu, t, { batches, cache: options.cache, nmseRows: file ? 0 : 256, baselines: options.baselines && !file, kernel, onStep: step }, base.copyGBps);
     results.push(...r.rows);
     dequant.push(...r.dequant);
   }
@@ -209,6 +217,7 @@ export function registerBench(program: Command): void {
     .option('--no-baselines', 'skip the cuBLAS and unfused baselines and dequantization timing')
     .option('--json', 'print { device, peaks, results } as JSON on stdout')
     .option('--plot <file.svg|file.html>', 'draw time against batch per type, with each floor')
+    .option('--kernel <name>', 'force one matmul kernel (name or index) instead of the dispatch table, for A/B runs; one that cannot take a type is refused')
     .addHelpText(
       'after',
       `
@@ -220,6 +229,7 @@ Examples:
   gguf-gpu bench                                  # q4_0,q4_K,q6_K,q8_0 at 4096x14336, n = 1..512
   gguf-gpu bench --types q4_K --batch 1,8 --cache warm --plot bench.svg
   gguf-gpu bench model.gguf                       # the file's tensors; estimates one decode step
+  gguf-gpu bench --types q4_0 --batch 8 --kernel imma_decode_n8   # one kernel against the table's pick
   gguf-gpu bench --backend cpu                    # CPU decoder throughput`,
     )
     .action(async (path: string | undefined, options: BenchOptions) => {

@@ -18,6 +18,8 @@ export interface MatmulOptions {
   force?: boolean;
   check: boolean;
   json?: boolean;
+  /** A kernel (name or index) forced instead of the dispatch table (GPU backend only). */
+  kernel?: string;
 }
 
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
@@ -73,6 +75,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
     let microseconds: number;
     let ref: Float64Array | undefined;
     if (options.backend === 'cpu') {
+      if (options.kernel !== undefined) throw new UsageError('--kernel picks a GPU kernel: it does not go with --backend cpu');
       const started = performance.now();
       ref = referenceOutput(t, x, batch);
       microseconds = (performance.now() - started) * 1000;
@@ -80,7 +83,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
       kernel = 'cpu float64 reference';
     } else {
       const { Gpu } = await import('../../gpu/device.js');
-      const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
+      const { packWeights, gpuMatmul, matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
       let gpu;
       try {
         gpu = Gpu.open();
@@ -88,12 +91,13 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
         if (error instanceof GpuError) error.message += '; `--backend cpu` computes the product on the CPU';
         throw error;
       }
+      const forced = options.kernel === undefined ? -1 : resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel);
       const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
       try {
         gpu.uploadFile(raw, t.file!.fd, t.file!.offset, t.nbytes);
         const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
         try {
-          ({ y, kernel, microseconds } = gpuMatmul(gpu, w, x, batch));
+          ({ y, kernel, microseconds } = gpuMatmul(gpu, w, x, batch, forced));
         } finally {
           w.dispose();
         }
@@ -143,6 +147,7 @@ export function registerMatmul(program: Command): void {
     .option('-f, --force', 'overwrite --out')
     .option('--no-check', 'skip the NMSE check against the float64 CPU reference')
     .option('--json', 'print the summary as JSON on stdout')
+    .option('--kernel <name>', 'force one matmul kernel (name or index) instead of the dispatch table; one that cannot take the type is refused')
     .addHelpText(
       'after',
       `
