@@ -143,8 +143,10 @@ int wg_parts(int64_t tiles, int sms, int64_t chunks) { return tiles * 2 <= sms &
 
 /* Whether the 128 x 256 tiles beat the 128 x 128 ones for this shape (rows < 0: large). Time ~
  * waves x chunks per CTA x time per chunk, a 256-column chunk taking 1.7x a 128-column one (H100,
- * 4096 x 14336: n = 512 172.5 us against 203.4; n = 256 148.0 against 119.3, where the wide tiles
- * leave half the SMs idle). */
+ * 4096 x 14336, measured with A through shared memory (p6): n = 512 172.5 us against 203.4; n = 256
+ * 148.0 against 119.3, where the wide tiles leave half the SMs idle). With A in registers (p7) the
+ * ratio is nearer 1.5 (n = 512 at 256 columns against n = 256 at 128); at 4096 rows both ratios
+ * pick the same tiles for n = 128 to 512. Not re-measured head to head. */
 bool wg_wide(int64_t rows, int batch, int sms) {
   const int64_t row_tiles = rows < 0 ? 1024 : (rows + 127) / 128;
   auto cost = [&](int bn, double per_chunk) {

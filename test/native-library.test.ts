@@ -33,8 +33,8 @@ describe.skipIf(!built)(`the built kernel library (${built ?? 'not built: run np
     expect(names[0]).toBe('generic_gemv');
     expect(names).toContain('imma_decode_n4');
     expect(new Set(names).size).toBe(names.length);
-    expect(resolveMatmulKernel(names, 'imma_decode_n4')).toBe(names.indexOf('imma_decode_n4'));
-    expect(resolveMatmulKernel(names, '1')).toBe(1);
+    expect(resolveMatmulKernel(names, 'imma_decode_n4')).toEqual({ index: names.indexOf('imma_decode_n4'), name: 'imma_decode_n4' });
+    expect(resolveMatmulKernel(names, '1')).toEqual({ index: 1, name: 'generic_gemm' });
     expect(() => resolveMatmulKernel(names, String(names.length))).toThrow(/no matmul kernel/);
     expect(() => resolveMatmulKernel(names, 'fastest')).toThrow(/0 generic_gemv, 1 generic_gemm/);
   });

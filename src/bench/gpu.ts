@@ -2,7 +2,7 @@
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
 import { DTYPE, type DeviceBuffer, type Gpu } from '../gpu/device.js';
 import { uploadTensors, type UploadReport } from '../gpu/loader.js';
-import { packWeights, type PackedWeights } from '../gpu/matmul.js';
+import { packWeights, type ForcedKernel, type PackedWeights } from '../gpu/matmul.js';
 import type { GgufFile } from '../gguf/file.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
 import { f32ArrayToF16, nmse, referenceMatmul } from '../quant/index.js';
@@ -20,8 +20,8 @@ export interface GpuBenchOptions {
   nmseRows?: number;
   /** Whether to time the dense and unfused cuBLAS baselines. */
   baselines?: boolean;
-  /** A kernel index forced instead of the dispatch table (gg_matmul's `kernel`), with its name. */
-  kernel?: { index: number; name: string };
+  /** A kernel forced in place of the dispatch table's pick. */
+  kernel?: ForcedKernel;
   onStep?: (label: string) => void;
 }
 

@@ -47,12 +47,18 @@ export function matmulKernelNames(lib: NativeLib): string[] {
   return names;
 }
 
-/** A kernel given by name or index (`--kernel`), as an index into `names`. */
-export function resolveMatmulKernel(names: readonly string[], text: string): number {
+/** A kernel forced in place of the dispatch table's pick: its index (gg_matmul's `kernel`) and name. */
+export interface ForcedKernel {
+  index: number;
+  name: string;
+}
+
+/** A kernel given by name or index (`--kernel`), among `names` (matmulKernelNames). */
+export function resolveMatmulKernel(names: readonly string[], text: string): ForcedKernel {
   const t = text.trim();
   const index = /^\d+$/.test(t) ? Number(t) : names.indexOf(t);
   if (index < 0 || index >= names.length) throw new UsageError(`--kernel: no matmul kernel "${text}"; the kernels are ${names.map((n, i) => `${i} ${n}`).join(', ')}`);
-  return index;
+  return { index, name: names[index]! };
 }
 
 /** y [batch][rows] = x [batch][rowLength] · Wᵀ, on the GPU. kernel -1: the dispatch table's pick. */

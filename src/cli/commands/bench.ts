@@ -11,6 +11,7 @@ import { GpuError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { ggmlTypeByName } from '../../gguf/ggml-types.js';
 import type { Gpu } from '../../gpu/device.js';
+import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { table } from '../format.js';
@@ -89,12 +90,10 @@ function withTempFile<T>(sources: TensorSource[], use: (file: GgufFile) => T): T
 async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
   const gpuBench = await import('../../bench/gpu.js');
   const batches = parseBatches(options.batch ?? (file ? '1' : DEFAULT_BATCHES));
-  let kernel: { index: number; name: string } | undefined;
+  let kernel: ForcedKernel | undefined;
   if (options.kernel !== undefined) {
     const { matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
-    const names = matmulKernelNames(gpu.lib);
-    const index = resolveMatmulKernel(names, options.kernel);
-    kernel = { index, name: names[index]! };
+    kernel = resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel);
   }
   const base = gpuBench.measurePeaks(gpu, step);
   let sources: TensorSource[];

@@ -91,7 +91,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
         if (error instanceof GpuError) error.message += '; `--backend cpu` computes the product on the CPU';
         throw error;
       }
-      const forced = options.kernel === undefined ? -1 : resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel);
+      const forced = options.kernel === undefined ? -1 : resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel).index;
       const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
       try {
         gpu.uploadFile(raw, t.file!.fd, t.file!.offset, t.nbytes);
