@@ -9,10 +9,14 @@
 #   scripts/ab.sh q4_0,q4_K 5,8 2 'table:' 'imma:--kernel imma_decode_n8'
 #   scripts/ab.sh q4_0 512 2 'main:' 'branch:GGUF_GPU_LIB=/tmp/ab/branch.so'
 #   scripts/ab.sh q8_0 1 3 's8:GG_MM_SLICES=8' 's12:GG_MM_SLICES=12'
+#   AB_DEQUANT=1 scripts/ab.sh q4_0,q6_K 1 2 'stream:' 'tile:GG_DQ_STREAM=0'   (dequant rows as well)
 set -uo pipefail
 set -f # variants are split on spaces, never globbed
-if [ $# -lt 4 ]; then sed -n '2,12p' "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n '2,14p' "$0"; exit 2; fi
 types=$1 batches=$2 repeats=$3; shift 3
+# AB_DEQUANT=1 keeps bench's baselines and dequantization timing on, and tabulates dequant rows too
+baselines=--no-baselines
+[ "${AB_DEQUANT:-0}" = 1 ] && baselines=
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 for ((r = 1; r <= repeats; r++)); do
@@ -22,7 +26,7 @@ for ((r = 1; r <= repeats; r++)); do
     for tok in ${v#*:}; do
       if [[ $tok =~ ^[A-Z_][A-Z0-9_]*= ]]; then envs+=("$tok"); else args+=("$tok"); fi
     done
-    env "${envs[@]}" timeout 120 node bin/gguf-gpu.js bench --backend gpu --types "$types" --batch "$batches" --no-baselines --json "${args[@]}" 2> /dev/null |
+    env "${envs[@]}" timeout 120 node bin/gguf-gpu.js bench --backend gpu --types "$types" --batch "$batches" $baselines --json "${args[@]}" 2> /dev/null |
       node -e '
         let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
           let r;
@@ -30,6 +34,8 @@ for ((r = 1; r <= repeats; r++)); do
           if (!Array.isArray(r?.results)) { console.log(JSON.stringify({ label: process.argv[1], failed: true })); return; }
           for (const x of r.results)
             console.log(JSON.stringify({ label: process.argv[1], type: x.type, batch: x.batch, us: x.us, floorUs: x.floorUs, kernel: x.kernel }));
+          for (const d of r.peaks?.dequant ?? []) // with AB_DEQUANT=1: "of floor" = fraction of the copy rate
+            console.log(JSON.stringify({ label: process.argv[1], type: `dequant ${d.type}`, batch: d.dtype, us: d.us, floorUs: d.us * d.fractionOfCopy, kernel: "-" }));
         });' "$label" >> "$rows"
   done
 done

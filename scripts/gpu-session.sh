@@ -3,6 +3,7 @@
 # Builds the kernels, runs the GPU tests, both sanitizers over the GPU test suite, and the benches,
 # writing full logs to $OUT (or ./gpu-logs; at most 8 files: the device tool brings back 8; the
 # build log stays in /tmp and is shown only if the build fails) and a short summary to stdout.
+# SKIP_BUILD=1 uses a carried build/libgguf_gpu.so; SANITIZERS=0 stops before the sanitizers.
 # PROFILE=1 adds Nsight Compute reports of the prefill GEMM and two decode kernels (Q4_0, 4096 x
 # 14336) before the sanitizers, out of their share of BUDGET (~60-90 s).
 # Here:   ../shared/gpu/pack
@@ -15,8 +16,13 @@ cli="node bin/gguf-gpu.js"
 step() { echo "== $1 (at ${SECONDS}s)"; }
 left() { local l=$(( ${BUDGET:-570} - SECONDS )); (( l > 10 )) && echo $l || echo 10; }
 
-step "build (sm_90)"
-npm run -s build:kernels:quick > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }
+# SKIP_BUILD=1 keeps a build/libgguf_gpu.so carried from the development machine (saves ~40 s).
+if [ "${SKIP_BUILD:-0}" = 1 ] && [ -f build/libgguf_gpu.so ]; then
+  step "build skipped (SKIP_BUILD=1: the carried build/libgguf_gpu.so)"
+else
+  step "build (sm_90)"
+  npm run -s build:kernels:quick > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }
+fi
 
 step "GPU tests"
 timeout 300 npx vitest run --config vitest.gpu.config.ts > "$out/gputest.log" 2>&1
@@ -61,6 +67,8 @@ if [ "${PROFILE:-0}" = 1 ]; then
   { prof k_prefill_wg 512 --section SourceCounters; prof k_decode_i8 1; prof k_decode 16; } > "$out/ncu.txt" 2>&1
   grep -E "^=== |Duration|Compute \(SM\) Throughput|Memory Throughput|Issued Warp Per Scheduler|No Eligible|Warp Cycles Per Issued|L2 Cache Throughput" "$out/ncu.txt" | head -40
 fi
+
+if [ "${SANITIZERS:-1}" = 0 ]; then step "done (SANITIZERS=0: no compute-sanitizer runs)"; exit 0; fi
 
 # The sanitizers run the suite without its slowest test (the 1.1 GB stream), in every vitest worker.
 not_slow='^(?!.*over 1 GiB)'

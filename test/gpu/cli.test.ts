@@ -73,6 +73,12 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
       expect(x.kernel.length).toBeGreaterThan(0);
       expect(x.nmse).toBeLessThanOrEqual(1e-6);
     }
+    // Decode batches only: no cuBLAS row (it starts at 8 columns), dequantization still timed.
+    const decode = cli(['bench', '--types', 'q4_0', '--shape', '1024x4096', '--batch', '1', '--json']);
+    expect(decode.code, decode.stderr).toBe(0);
+    const peaks = JSON.parse(decode.stdout).peaks;
+    expect(peaks.blas).toEqual([]);
+    expect(peaks.dequant.map((d: { dtype: string }) => d.dtype).sort()).toEqual(['f16', 'f32']);
   });
 
   it('bench --kernel times the forced kernel and names it; one the type cannot take is refused', () => {
