@@ -154,6 +154,29 @@ __host__ __device__ __forceinline__ uint16_t gg_f2bf(float f) {
 #endif
 }
 
+/* Two f32 -> one word of two fp16 / bf16 (lo in bits 0-15), each rounded to nearest even as
+ * gg_f2h / gg_f2bf do: one packed conversion (cvt.rn.f16x2.f32) where there is one. */
+__device__ __forceinline__ uint32_t gg_f2h2(float lo, float hi) {
+#if !GG_IS_HIP && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const __half2 h = __floats2half2_rn(lo, hi);
+  uint32_t u;
+  __builtin_memcpy(&u, &h, 4);
+  return u;
+#else
+  return (uint32_t)gg_f2h(lo) | ((uint32_t)gg_f2h(hi) << 16);
+#endif
+}
+__device__ __forceinline__ uint32_t gg_f2bf2(float lo, float hi) {
+#if !GG_IS_HIP && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  uint32_t u;
+  __builtin_memcpy(&u, &h, 4);
+  return u;
+#else
+  return (uint32_t)gg_f2bf(lo) | ((uint32_t)gg_f2bf(hi) << 16);
+#endif
+}
+
 /* Streaming 16-byte loads of read-once data, and asynchronous global -> shared copies.
  * gg_ld_once16: read-only load that skips L1 (ld.global.cg) where the vendor has one.
  * gg_cp_async16 / gg_cp_async_wait: 16-byte global -> shared copy that bypasses registers and L1

@@ -4,7 +4,11 @@
  * (__fmul_rn, __fadd_rn, __fsub_rn, or __fmaf_rn where a fused multiply-add is wanted), so the
  * compiler cannot contract differently from the reference. The op order of each type is the one
  * documented on its CPU decoder in src/quant/legacy.ts and src/quant/kquants.ts, which were
- * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly.
+ * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly; the 4-bit,
+ * 6-bit and 8-bit quants of Q4_0, Q4_K, Q6_K and Q8_0 are gathered four to a word with word-wide
+ * shifts and masks, and each byte becomes a float by a byte permute into 1.5 * 2^23 + byte and one
+ * exact subtraction (biased_byte): a third of the per-weight instructions of extracting and
+ * converting each quant on its own, which bounded the 2-byte outputs on an H200.
  *
  * Whether ggml's `a*q + b` / `a*q - b` is one fused rounding or two is a per-type switch here
  * (GG_FMA_*): 0 = rn(rn(a*q) +- b), 1 = fmaf(a, q, +-b). For finite inputs both give the same bits:
@@ -27,16 +31,15 @@
  * items, so each warp store covers 512 contiguous bytes. When src or dst is not 16-byte aligned a
  * variant with byte loads / scalar stores runs instead (same arithmetic).
  *
- * Measured on an H100 80GB HBM3 (device copy 2.98 TB/s read+write), 4096 x 14336 weights, 4
- * rotating source buffers (L2-cold), as % of the copy rate counting bytes read + written:
- *            f32     f16/bf16
- *   Q4_0     94%     ~90%
- *   Q4_K     94%     ~91%
- *   Q6_K     94%     ~88%
- *   others   93-95%  82-94% (Q3_K f16 is the slowest, ~81%)
- * On an H200 (copy 4.2 TB/s) the 2-byte outputs fall behind: Q4_0 / Q4_K / Q6_K / Q8_0 f16 76 / 75 /
- * 66 / 90%, f32 90 / 87 / 80 / 92%; Nsight Compute finds the f16 path issue-bound there, and neither
- * a streaming grid nor conversion-free int-to-float paid (kernels/NOTES.md, d1 and d2).
+ * Measured, 4096 x 14336 weights, rotating source buffers (L2-cold), as % of the device copy rate
+ * counting bytes read + written (kernels/NOTES.md, "Dequantization on the H200"):
+ *            H200 (copy 4.25 TB/s), now     H100 (copy 2.98 TB/s), before the packed decoders
+ *            f32     f16/bf16               f32     f16/bf16
+ *   Q4_0     90%     82-83%                 94%     ~90%
+ *   Q4_K     90%     85%                    94%     ~91%
+ *   Q6_K     85%     85%                    94%     ~88%
+ *   Q8_0     92%     90%                    93-95%  ~90%
+ *   others   -       -                      93-95%  82-94% (Q3_K f16 is the slowest, ~81%)
  */
 #include "internal.h"
 #include "blocks.h"
@@ -129,6 +132,14 @@ __device__ __forceinline__ uint32_t byte_at(const uint32_t (&w)[NW], int i) {
   return (w[i >> 2] >> (8 * (i & 3))) & 0xffu;
 }
 
+/* Byte i of the word u, as the float 1.5 * 2^23 + byte: one byte permute, no conversion. Subtracting
+ * 1.5 * 2^23 + offset (exact) gives byte - offset as a float, the same value as (float)(byte - offset).
+ * Decoders assemble four quants in the bytes of a word with a few word-wide operations first. */
+__device__ __forceinline__ float biased_byte(uint32_t u, int i) {
+  return __int_as_float((int)__byte_perm(u, 0x4B400000u, 0x7640u | (uint32_t)i));
+}
+constexpr float kByteBias = 12582912.0f; /* 1.5 * 2^23 */
+
 /* ---- per-type decoders: V consecutive weights starting at p (a multiple of V) of one block ---- */
 template <int TYPE> struct Dec;
 
@@ -141,9 +152,10 @@ template <> struct Dec<GG_TYPE_Q4_0> {
     uint32_t w[V / 4];
     b.words<V / 4>(2 + (p & 15), w);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int q = (int)((byte_at(w, i) >> sh) & 15u) - 8;
-      y[i] = __fmul_rn((float)q, d);
+    for (int k = 0; k < V / 4; ++k) {
+      const uint32_t n = (w[k] >> sh) & 0x0F0F0F0Fu; /* four nibbles, one per byte */
+#pragma unroll
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(__fsub_rn(biased_byte(n, i), kByteBias + 8.0f), d);
     }
   }
 };
@@ -212,9 +224,10 @@ template <> struct Dec<GG_TYPE_Q8_0> {
     uint32_t w[V / 4];
     b.words<V / 4>(2 + p, w);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int q = (int)(int8_t)(uint8_t)byte_at(w, i);
-      y[i] = __fmul_rn((float)q, d);
+    for (int k = 0; k < V / 4; ++k) {
+      const uint32_t u = w[k] ^ 0x80808080u; /* int8 q -> q + 128 in [0, 255] */
+#pragma unroll
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(__fsub_rn(biased_byte(u, i), kByteBias + 128.0f), d);
     }
   }
 };
@@ -293,9 +306,11 @@ template <> struct Dec<GG_TYPE_Q4_K> {
     uint32_t w[V / 4];
     b.words<V / 4>(16 + 32 * c + l0, w);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int q = (int)((byte_at(w, i) >> sh) & 15u);
-      y[i] = mul_sub<GG_FMA_Q4_K != 0>(d1, (float)q, m1);
+    for (int k = 0; k < V / 4; ++k) {
+      const uint32_t n = (w[k] >> sh) & 0x0F0F0F0Fu;
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        y[4 * k + i] = mul_sub<GG_FMA_Q4_K != 0>(d1, __fsub_rn(biased_byte(n, i), kByteBias), m1);
     }
   }
 };
@@ -339,9 +354,11 @@ template <> struct Dec<GG_TYPE_Q6_K> {
     b.words<V / 4>(64 * h + 32 * (g & 1) + l0, wl);
     b.words<V / 4>(128 + 32 * h + l0, wh);
 #pragma unroll
-    for (int i = 0; i < V; ++i) {
-      const int q = (int)(((byte_at(wl, i) >> shl) & 15u) | (((byte_at(wh, i) >> (2 * g)) & 3u) << 4)) - 32;
-      y[i] = __fmul_rn(ds, (float)q);
+    for (int k = 0; k < V / 4; ++k) {
+      /* q + 32 of four weights, one per byte */
+      const uint32_t u = ((wl[k] >> shl) & 0x0F0F0F0Fu) | (((wh[k] >> (2 * g)) & 0x03030303u) << 4);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(ds, __fsub_rn(biased_byte(u, i), kByteBias + 32.0f));
     }
   }
 };
@@ -391,16 +408,15 @@ __device__ __forceinline__ void store_item(void* __restrict__ dst, int64_t e, co
       for (int i = 0; i < 4; ++i) o[i] = y[i];
     }
   } else {
-    uint32_t h[8];
+    uint32_t h[4]; /* weights 2i, 2i + 1 */
 #pragma unroll
-    for (int i = 0; i < 8; ++i) h[i] = OUT == OUT_F16 ? gg_f2h(y[i]) : gg_f2bf(y[i]);
+    for (int i = 0; i < 4; ++i) h[i] = OUT == OUT_F16 ? gg_f2h2(y[2 * i], y[2 * i + 1]) : gg_f2bf2(y[2 * i], y[2 * i + 1]);
     uint16_t* o = static_cast<uint16_t*>(dst) + e;
     if (FAST) {
-      *reinterpret_cast<uint4*>(o) =
-          make_uint4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+      *reinterpret_cast<uint4*>(o) = make_uint4(h[0], h[1], h[2], h[3]);
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) o[i] = (uint16_t)h[i];
+      for (int i = 0; i < 8; ++i) o[i] = (uint16_t)(h[i >> 1] >> (16 * (i & 1)));
     }
   }
 }
