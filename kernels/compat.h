@@ -15,6 +15,9 @@
  *   gg_h2f / gg_f2h / gg_f2bf   exact fp16 -> f32, and f32 -> fp16 / bf16 round-to-nearest-even,
  *                    on raw uint16_t bit patterns (NaN results may differ in payload between
  *                    vendors and between gg_f2bf's device and host paths)
+ *   gg_f2h2 / gg_f2bf2   the same for two floats packed in one word (one cvt.rn.*x2 on sm_80+)
+ *   gg_ld_once16, gg_cp_async16 / gg_cp_async_wait   streaming loads, global -> shared copies
+ *   gg_pdl_wait / gg_pdl_release   programmatic dependent launch (sm_90+)
  *   gg_warp_sum      butterfly sum over a whole warp, WARP_SIZE wide
  */
 #ifndef GG_COMPAT_H

@@ -7,8 +7,8 @@
  * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly; the 4-bit,
  * 6-bit and 8-bit quants of Q4_0, Q4_K, Q6_K and Q8_0 are gathered four to a word with word-wide
  * shifts and masks, and each byte becomes a float by a byte permute into 1.5 * 2^23 + byte and one
- * exact subtraction (biased_byte): a third of the per-weight instructions of extracting and
- * converting each quant on its own, which bounded the 2-byte outputs on an H200.
+ * exact subtraction (biased_byte): about 3 operations per weight in the source instead of about 9
+ * for extracting and converting each quant on its own, which bounded the 2-byte outputs on an H200.
  *
  * Whether ggml's `a*q + b` / `a*q - b` is one fused rounding or two is a per-type switch here
  * (GG_FMA_*): 0 = rn(rn(a*q) +- b), 1 = fmaf(a, q, +-b). For finite inputs both give the same bits:
@@ -35,10 +35,10 @@
  * counting bytes read + written (kernels/NOTES.md, "Dequantization on the H200"):
  *            H200 (copy 4.25 TB/s), now     H100 (copy 2.98 TB/s), before the packed decoders
  *            f32     f16/bf16               f32     f16/bf16
- *   Q4_0     90%     82-83%                 94%     ~90%
+ *   Q4_0     90-91%  82-83%                 94%     ~90%
  *   Q4_K     90%     85%                    94%     ~91%
  *   Q6_K     85%     85%                    94%     ~88%
- *   Q8_0     92%     90%                    93-95%  ~90%
+ *   Q8_0     92%     90%                    94%     93%
  *   others   -       -                      93-95%  82-94% (Q3_K f16 is the slowest, ~81%)
  */
 #include "internal.h"
