@@ -987,6 +987,22 @@ template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return 
  * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned
  * column (K is a multiple of 32) is read with 16-byte loads, 4 in flight per thread: one load at a
  * time made this pass latency-bound (~50 us for 512 columns of 14336). */
+/* The max of every thread's m over the CTA. red: 32 floats of shared memory; every thread calls it. */
+__device__ __forceinline__ float block_max(float m, float* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (threadIdx.x == 0) red[0] = m;
+  }
+  __syncthreads();
+  return red[0];
+}
+
 __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int K, float* red, float* descale) {
   float m = 0.0f;
   if (((uintptr_t)xr & 15) == 0) {
@@ -999,18 +1015,7 @@ __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int 
   } else {
     for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (threadIdx.x == 0) red[0] = m;
-  }
-  __syncthreads();
-  return col_scale(red[0], descale);
+  return col_scale(block_max(m, red), descale);
 }
 
 /* x f32 [batch][K] -> xp: f16 B fragments [chunk][NTtot][2][32 lanes][16 B], scaled per column;
