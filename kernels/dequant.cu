@@ -7,7 +7,7 @@
  * checked against ggml's fixtures. Integers (quants, scales) convert to float exactly; the 4-bit,
  * 6-bit and 8-bit quants of Q4_0, Q4_K, Q6_K and Q8_0 are gathered four to a word with word-wide
  * shifts and masks, and each byte becomes a float by a byte permute into 1.5 * 2^23 + byte and one
- * exact subtraction (biased_byte): about 3 operations per weight in the source instead of about 9
+ * exact subtraction (byte_minus): about 3 operations per weight in the source instead of about 9
  * for extracting and converting each quant on its own, which bounded the 2-byte outputs on an H200.
  *
  * Whether ggml's `a*q + b` / `a*q - b` is one fused rounding or two is a per-type switch here
@@ -132,13 +132,12 @@ __device__ __forceinline__ uint32_t byte_at(const uint32_t (&w)[NW], int i) {
   return (w[i >> 2] >> (8 * (i & 3))) & 0xffu;
 }
 
-/* Byte i of the word u, as the float 1.5 * 2^23 + byte: one byte permute, no conversion. Subtracting
- * 1.5 * 2^23 + offset (exact) gives byte - offset as a float, the same value as (float)(byte - offset).
+/* (float)(byte i of u - offset), exactly, without a conversion: a byte permute makes the float
+ * 1.5 * 2^23 + byte, and subtracting 1.5 * 2^23 + offset (both exact) leaves byte - offset.
  * Decoders assemble four quants in the bytes of a word with a few word-wide operations first. */
-__device__ __forceinline__ float biased_byte(uint32_t u, int i) {
-  return __int_as_float((int)__byte_perm(u, 0x4B400000u, 0x7640u | (uint32_t)i));
+__device__ __forceinline__ float byte_minus(uint32_t u, int i, float offset) {
+  return __fsub_rn(__int_as_float((int)__byte_perm(u, 0x4B400000u, 0x7640u | (uint32_t)i)), 12582912.0f + offset);
 }
-constexpr float kByteBias = 12582912.0f; /* 1.5 * 2^23 */
 
 /* ---- per-type decoders: V consecutive weights starting at p (a multiple of V) of one block ---- */
 template <int TYPE> struct Dec;
@@ -155,7 +154,7 @@ template <> struct Dec<GG_TYPE_Q4_0> {
     for (int k = 0; k < V / 4; ++k) {
       const uint32_t n = (w[k] >> sh) & 0x0F0F0F0Fu; /* four nibbles, one per byte */
 #pragma unroll
-      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(__fsub_rn(biased_byte(n, i), kByteBias + 8.0f), d);
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(byte_minus(n, i, 8.0f), d);
     }
   }
 };
@@ -227,7 +226,7 @@ template <> struct Dec<GG_TYPE_Q8_0> {
     for (int k = 0; k < V / 4; ++k) {
       const uint32_t u = w[k] ^ 0x80808080u; /* int8 q -> q + 128 in [0, 255] */
 #pragma unroll
-      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(__fsub_rn(biased_byte(u, i), kByteBias + 128.0f), d);
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(byte_minus(u, i, 128.0f), d);
     }
   }
 };
@@ -310,7 +309,7 @@ template <> struct Dec<GG_TYPE_Q4_K> {
       const uint32_t n = (w[k] >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
       for (int i = 0; i < 4; ++i)
-        y[4 * k + i] = mul_sub<GG_FMA_Q4_K != 0>(d1, __fsub_rn(biased_byte(n, i), kByteBias), m1);
+        y[4 * k + i] = mul_sub<GG_FMA_Q4_K != 0>(d1, byte_minus(n, i, 0.0f), m1);
     }
   }
 };
@@ -358,7 +357,7 @@ template <> struct Dec<GG_TYPE_Q6_K> {
       /* q + 32 of four weights, one per byte */
       const uint32_t u = ((wl[k] >> shl) & 0x0F0F0F0Fu) | (((wh[k] >> (2 * g)) & 0x03030303u) << 4);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(ds, __fsub_rn(biased_byte(u, i), kByteBias + 32.0f));
+      for (int i = 0; i < 4; ++i) y[4 * k + i] = __fmul_rn(ds, byte_minus(u, i, 32.0f));
     }
   }
 };

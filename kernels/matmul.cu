@@ -617,7 +617,7 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  const bool one_pass = knob_xprep1() != 0 && K <= (int64_t)mmf::kXprepHeld * 8 * 256 && ((uintptr_t)x & 15) == 0;
+  const bool one_pass = knob_xprep1() != 0 && K <= mmf::kXprepMaxK && ((uintptr_t)x & 15) == 0;
   if (one_pass) {
     mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
     GG_CHECK_LAUNCH("k_xprep_wg1");

@@ -983,10 +983,6 @@ constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 l
 template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
 template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
 
-/* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
- * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned
- * column (K is a multiple of 32) is read with 16-byte loads, 4 in flight per thread: one load at a
- * time made this pass latency-bound (~50 us for 512 columns of 14336). */
 /* The max of every thread's m over the CTA. red: 32 floats of shared memory; every thread calls it. */
 __device__ __forceinline__ float block_max(float m, float* red) {
 #pragma unroll
@@ -1003,6 +999,10 @@ __device__ __forceinline__ float block_max(float m, float* red) {
   return red[0];
 }
 
+/* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
+ * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned
+ * column (K is a multiple of 32) is read with 16-byte loads, 4 in flight per thread: one load at a
+ * time made this pass latency-bound (~50 us for 512 columns of 14336). */
 __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int K, float* red, float* descale) {
   float m = 0.0f;
   if (((uintptr_t)xr & 15) == 0) {

@@ -9,7 +9,7 @@
 #   scripts/ab.sh q4_0,q4_K 5,8 2 'table:' 'imma:--kernel imma_decode_n8'
 #   scripts/ab.sh q4_0 512 2 'main:' 'branch:GGUF_GPU_LIB=/tmp/ab/branch.so'
 #   scripts/ab.sh q8_0 1 3 's8:GG_MM_SLICES=8' 's12:GG_MM_SLICES=12'
-#   AB_DEQUANT=1 scripts/ab.sh q4_0,q6_K 1 2 'stream:' 'tile:GG_DQ_STREAM=0'   (dequant rows as well)
+#   AB_DEQUANT=1 scripts/ab.sh q4_0,q6_K 1 2 'main:GGUF_GPU_LIB=/tmp/main.so' 'new:'   (dequant rows too)
 set -uo pipefail
 set -f # variants are split on spaces, never globbed
 if [ $# -lt 4 ]; then sed -n '2,14p' "$0"; exit 2; fi
