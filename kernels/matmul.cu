@@ -401,9 +401,6 @@ int knob_pre_slots() { static const int v = env_int("GG_MM_PRE", -1); return v; 
 int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 /* GG_MM_WG=0 keeps the dispatch table on the mma.sync prefill GEMM where wgmma exists (A/B runs). */
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
-/* GG_MM_XPREP1=1: the wgmma GEMMs' x image by the one-pass k_xprep_wg1 where the column allows it
- * (16-byte aligned, K <= 16384); off until an A/B on a GPU decides. */
-int knob_xprep1() { static const int v = env_int("GG_MM_XPREP1", 0); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -617,14 +614,8 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  const bool one_pass = knob_xprep1() != 0 && K <= mmf::kXprepMaxK && ((uintptr_t)x & 15) == 0;
-  if (one_pass) {
-    mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
-    GG_CHECK_LAUNCH("k_xprep_wg1");
-  } else {
-    mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
-    GG_CHECK_LAUNCH("k_xprep_wg");
-  }
+  mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+  GG_CHECK_LAUNCH("k_xprep_wg");
   /* after x is read: a caller's y may be where x was (not supported, but not made worse here) */
   if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);

@@ -983,22 +983,6 @@ constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 l
 template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
 template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
 
-/* The max of every thread's m over the CTA. red: 32 floats of shared memory; every thread calls it. */
-__device__ __forceinline__ float block_max(float m, float* red) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (threadIdx.x == 0) red[0] = m;
-  }
-  __syncthreads();
-  return red[0];
-}
-
 /* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
  * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned
  * column (K is a multiple of 32) is read with 16-byte loads, 4 in flight per thread: one load at a
@@ -1015,7 +999,18 @@ __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int 
   } else {
     for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
   }
-  return col_scale(block_max(m, red), descale);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (threadIdx.x == 0) red[0] = m;
+  }
+  __syncthreads();
+  return col_scale(red[0], descale);
 }
 
 /* x f32 [batch][K] -> xp: f16 B fragments [chunk][NTtot][2][32 lanes][16 B], scaled per column;

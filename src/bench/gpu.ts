@@ -131,18 +131,13 @@ interface Prepared {
   dispose(): void;
 }
 
-/** The tensor's raw blocks into dst: straight from its file where it has one (no host copy). */
-function uploadSource(gpu: Gpu, dst: DeviceBuffer, t: TensorSource): void {
-  if (t.file) gpu.uploadFile(dst, t.file.fd, t.file.offset, t.nbytes);
-  else gpu.upload(dst, t.read(0, t.nbytes));
-}
-
 function prepare(gpu: Gpu, t: TensorSource, cache: CacheMode, maxBatch: number): Prepared {
   const owned: { dispose(): void }[] = [];
   try {
     const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
     owned.push(raw);
-    uploadSource(gpu, raw, t);
+    if (t.file) gpu.uploadFile(raw, t.file.fd, t.file.offset, t.nbytes);
+    else gpu.upload(raw, t.read(0, t.nbytes));
     const packed: PackedWeights[] = [];
     const copies = rotationCount(gpu, t.nbytes, cache);
     for (let i = 0; i < copies; i++) {
@@ -196,9 +191,10 @@ export function benchDequant(gpu: Gpu, p: Prepared, copyGBps: number): Peaks['de
   const out: Peaks['dequant'] = [];
   const extra: DeviceBuffer[] = [];
   try {
+    const host = t.read(0, t.nbytes);
     for (let i = 1; i < rotationCount(gpu, t.nbytes, 'cold'); i++) {
       extra.push(gpu.alloc(t.nbytes, `allocating a copy of ${t.name}`));
-      uploadSource(gpu, extra[extra.length - 1]!, t);
+      gpu.upload(extra[extra.length - 1]!, host);
     }
     for (const dtype of ['f16', 'f32'] as const) out.push(timeDequant(gpu, t, [p.raw, ...extra], dtype, copyGBps));
   } finally {
