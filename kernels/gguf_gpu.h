@@ -120,7 +120,8 @@ GG_API int gg_matmul_packed_size(int32_t ggml_type, int64_t rows, int64_t row_le
 GG_API int gg_matmul_pack(int32_t ggml_type, const void* raw, void* packed, int64_t rows, int64_t row_len);
 /* Name of the kernel the dispatch table picks for (type, rows, batch), into buf (NUL-terminated).
  * The row count matters: problems with rows * batch < 8192 stay on the decode kernels. */
-GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int32_t batch, char* buf, int32_t buf_len);
+GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int64_t row_len, int32_t batch, char* buf,
+                                  int32_t buf_len);
 /* Name of kernel index `index` (the `kernel` argument of gg_matmul); GG_ERR_INVALID_ARGUMENT past
  * the last index. */
 GG_API int gg_matmul_kernel_info(int32_t index, char* buf, int32_t buf_len);

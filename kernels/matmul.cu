@@ -16,7 +16,7 @@
  * ABI (kernels/gguf_gpu.h):
  *   gg_matmul_packed_size / gg_matmul_pack  raw device blocks -> packed device layout (once).
  *   gg_matmul / gg_bench_matmul             take PACKED weights.
- *   gg_matmul_kernel_name                   the dispatch table's pick for (type, rows, batch).
+ *   gg_matmul_kernel_name                   the dispatch table's pick for (type, rows, row_len, batch).
  *   gg_matmul_kernel_info                   the name of kernel index i (for the `kernel` argument).
  *
  * Kernel indices (the `kernel` argument; -1 = dispatch table):
@@ -63,12 +63,13 @@ enum KernelId {
   K_I8_16 = 8,
   K_WG_128 = 9,
   K_WG_256 = 10,
-  K_COUNT = 11
+  K_GEMV_I8 = 11,
+  K_COUNT = 12
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
-                                           "wgmma_gemm_128x128", "wgmma_gemm_128x256"};
+                                           "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -401,6 +402,15 @@ int knob_pre_slots() { static const int v = env_int("GG_MM_PRE", -1); return v; 
 int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 /* GG_MM_WG=0 keeps the dispatch table on the mma.sync prefill GEMM where wgmma exists (A/B runs). */
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
+/* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
+int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
+/* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
+ * H200, 4096 x 14336: 16.4 against 13.1 us for Q4_0). */
+int knob_gxs() { static const int v = env_int("GG_MM_GXS", 1); return v; }
+
+/* GG_MM_XPREP1=0: the wgmma GEMMs' x image by the two-pass k_xprep_wg even where the one-pass
+ * k_xprep_wg1 could make it (A/B runs; H200 2026-12-02: one pass saves 4-7 us at n = 128-512). */
+int knob_xprep1() { static const int v = env_int("GG_MM_XPREP1", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -554,6 +564,66 @@ int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int6
                        4 * NT, w, x, y, rows, K, batch, g, smem_limit, pre > 0 ? pre : 1);
 }
 
+/* k_gemv_i8 (imma_gemv_n1): batch 1; a persistent grid of at most two CTAs per SM, each taking row
+ * groups of 16 rows over the whole row, after k_xstage_i8 has made x's digits once. Its shared
+ * memory (the rings and one column's digits) must leave room for two CTAs per SM. */
+template <class IT>
+int64_t gemv_i8_smem(const Geom& g) {
+  return mmf::gemv_i8_ring_bytes<IT>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
+}
+constexpr int64_t kGemvSmemCap = 110 * 1024; /* two CTAs per SM on sm_90 (227 KB per SM, 1 KB each reserved) */
+/* Whether imma_gemv_n1 takes rows of row_len weights of this type (0: unknown, taken as yes). */
+bool gemv_fits(int type, int64_t row_len) {
+  if (row_len <= 0) return true;
+  const Geom g = frag_geom(type, 16, row_len);
+  switch (type) {
+    case GG_TYPE_Q4_0: return gemv_i8_smem<mmf::I8Q4_0>(g) <= kGemvSmemCap;
+    case GG_TYPE_Q8_0: return gemv_i8_smem<mmf::I8Q8_0>(g) <= kGemvSmemCap;
+    case GG_TYPE_Q4_K: return gemv_i8_smem<mmf::I8Q4_K>(g) <= kGemvSmemCap;
+    default: return false;
+  }
+}
+template <class IT>
+int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes one column (batch %d)", batch);
+  const int64_t smem = gemv_i8_smem<IT>(g);
+  if (smem > kGemvSmemCap)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes rows of at most ~14000 weights (%lld: %lld bytes of shared memory)",
+                   (long long)K, (long long)smem);
+  if (g.Gn > 0x7fffffffLL) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: too many rows for imma_gemv_n1");
+  GG_TRY(smem_optin(mmf::k_gemv_i8<IT>, (int)smem, smem_limit));
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const bool pdl = knob_pdl() != 0 && dev->major >= 9;
+  const int ups = (int)((g.units + mmf::kDecWarps - 1) / mmf::kDecWarps);
+  int sms = 132;
+  GG_TRY(gg_sm_count(&sms));
+  const int64_t ctas = g.Gn < 2 * (int64_t)sms ? g.Gn : 2 * (int64_t)sms; /* persistent: at most two per SM */
+  /* ring slots filled before the PDL wait: half the ring, Q4_K one slot (H200, 4096 x 14336, us, 1 /
+   * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81) */
+  constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value ? 1 : mmf::i8_ring<IT, 1>() / 2;
+  int flags = ((((uintptr_t)x) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0) |
+              (((knob_pre_slots() >= 0 ? knob_pre_slots() : pre) & 15) << mmf::kDecPreShift);
+  cudaStream_t st = gg_compute_stream();
+  const int nblk = (int)(g.units * (IT::TT::UK / 32));
+  const float* xk = x;
+  if (knob_gxs() != 0) { /* the digits made once, by k_xstage_i8 */
+    Scratch* s = nullptr;
+    GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
+    const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+    const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
+                                     (int)K, nblk, flags);
+    if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
+    xk = (const float*)s->buf;
+    flags |= mmf::kDecXStaged;
+  }
+  const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
+                                     wptrs(w, g), xk, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);
+  return GG_OK;
+}
+
 template <class TT, int NT>
 int launch_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   using IT = typename I8For<TT>::type;
@@ -563,6 +633,18 @@ int launch_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K
                    gg_type_name(TT::kType));
   } else {
     return launch_decode_i8<IT, NT>(w, x, y, rows, K, batch, g);
+  }
+}
+
+template <class TT>
+int launch_gemv_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  using IT = typename I8For<TT>::type;
+  if constexpr (std::is_void<IT>::value) {
+    (void)w; (void)x; (void)y; (void)rows; (void)K; (void)batch; (void)g;
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",
+                   gg_type_name(TT::kType));
+  } else {
+    return launch_gemv_i8<IT>(w, x, y, rows, K, batch, g);
   }
 }
 
@@ -614,8 +696,14 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
-  GG_CHECK_LAUNCH("k_xprep_wg");
+  const bool one_pass = knob_xprep1() != 0 && K <= mmf::kXprepMaxK && ((uintptr_t)x & 15) == 0;
+  if (one_pass) {
+    mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+    GG_CHECK_LAUNCH("k_xprep_wg1");
+  } else {
+    mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+    GG_CHECK_LAUNCH("k_xprep_wg");
+  }
   /* after x is read: a caller's y may be where x was (not supported, but not made worse here) */
   if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
@@ -667,6 +755,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
     case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
     case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
+    case K_GEMV_I8: return launch_gemv_i8_t<TT>(w, x, y, rows, K, batch, g);
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -712,9 +801,11 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 }
 #endif /* !GG_IS_HIP */
 
-/* The dispatch table: kernel index for (type, batch, rows) on the current device.
- *   Q4_0, Q8_0, Q4_K:  batch <= 4 imma_decode_n4, except small problems (rows * batch < 2048),
- *                      which take the f16 kernels' hi/lo split of x (more exact; speed does not
+/* The dispatch table: kernel index for (type, batch, rows, row_len) on the current device.
+ *   Q4_0, Q8_0, Q4_K:  batch 1 imma_gemv_n1 where its shared memory holds the row (up to ~14000
+ *                      weights; row_len 0 = unknown counts as yes), batch <= 4 imma_decode_n4,
+ *                      except small problems (rows * batch < 2048), which take the f16
+ *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
@@ -725,15 +816,18 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      one badly-conditioned dot product could dominate the NMSE).
  *   other types:       batch <= 8 generic_gemv, above generic_gemm.
  * rows < 0 means "large". */
-int pick_kernel(int type, int batch, int64_t rows, bool frag, int* k) {
+int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, int* k) {
   if (frag) {
 #if !GG_IS_HIP
     const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !(rows >= 0 && small_problem(rows, batch));
+    const bool gemv = i8 && batch == 1 && knob_gemv() != 0 && gemv_fits(type, row_len);
 #else
-    const bool i8 = false;
+    const bool i8 = false, gemv = false;
     (void)type;
+    (void)row_len;
 #endif
-    if (i8 && batch <= 4) *k = K_I8_4;
+    if (gemv) *k = K_GEMV_I8;
+    else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;
     else if (batch <= kDecodeMaxBatch) *k = K_DEC32;
@@ -765,7 +859,7 @@ int matmul_args(const char* fn, int32_t type, const void* w, const float* x, flo
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "%s: kernel index %d out of range (-1 .. %d)", fn, (int)kernel, K_COUNT - 1);
   GG_TRY(frag_path(type, frag));
   if (kernel == -1) {
-    GG_TRY(pick_kernel(type, batch, rows, *frag, kid));
+    GG_TRY(pick_kernel(type, batch, rows, row_len, *frag, kid));
   } else {
     const bool kfrag = kernel >= K_DEC8;
     if (kfrag != *frag)
@@ -849,15 +943,16 @@ GG_API int gg_matmul(int32_t ggml_type, const void* w, const float* x, float* y,
   return run_matmul(ggml_type, w, x, y, rows, row_len, batch, frag, kid);
 }
 
-GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int32_t batch, char* buf, int32_t buf_len) {
+GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int64_t row_len, int32_t batch, char* buf,
+                                  int32_t buf_len) {
   if (!type_known(ggml_type))
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul_kernel_name: ggml type %d is not supported", (int)ggml_type);
-  if (batch <= 0 || rows < 0)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: need batch >= 1 and rows >= 0");
+  if (batch <= 0 || rows < 0 || row_len < 0)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: need batch >= 1, rows >= 0 and row_len >= 0");
   bool frag = false;
   GG_TRY(frag_path(ggml_type, &frag));
   int kid = 0;
-  GG_TRY(pick_kernel(ggml_type, batch, rows, frag, &kid));
+  GG_TRY(pick_kernel(ggml_type, batch, rows, row_len, frag, &kid));
   return copy_name(kKernelNames[kid], buf, buf_len);
 }
 

@@ -168,6 +168,18 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(N));
 #endif
 }
+/* cp_async_wait<n>() for a run-time n in 0 .. MAX (larger: MAX) */
+template <int MAX> __device__ __forceinline__ void cp_async_wait_n(int n) {
+  if constexpr (MAX > 0) {
+    if (n >= MAX) {
+      cp_async_wait<MAX>();
+      return;
+    }
+    cp_async_wait_n<MAX - 1>(n);
+  } else {
+    cp_async_wait<0>();
+  }
+}
 
 /* f16 constants as f16x2 bit patterns */
 constexpr uint32_t kH1024 = 0x64006400u; /* 1024 */
@@ -733,22 +745,49 @@ __device__ __forceinline__ void dec_finish(Out out, bool active, int64_t r0, flo
   __syncthreads();
   if (!*s_last) return;
   __threadfence();
+  /* Each thread adds up to M outputs (o = o0 + m * kDecThreads + tid), the S partials of each in
+   * slice order, with the loads of 4 slices x M outputs in flight together: one L2 round trip per 4
+   * slices and M outputs (one per slice and output made the sums of 16 columns ~6 us, H200). M = 4
+   * where the lanes hold many results (registers); M = 1 for the narrow kernels (M = 8 made the
+   * int8 kernel 1.5-2 us slower at n = 1..4 on the H200). */
+  constexpr int M = NV > 8 ? 4 : NV == 8 ? 8 : 1;
   const int64_t rbase = (int64_t)rb * kDecWarps * 16;
-  for (int o = tid; o < batch * kDecWarps * 16; o += kDecThreads) {
-    const int c = o / (kDecWarps * 16);
-    const int64_t r = rbase + o % (kDecWarps * 16);
-    if (r >= rows) continue;
-    const float* pp = part + (int64_t)c * rows_p + r;
-    const int64_t qs = (int64_t)batch * rows_p;
-    float s = 0.0f;
-    int q = 0;
-    for (; q + 4 <= S; q += 4) { /* four loads in flight, added in slice order */
-      const float a0 = __ldcg(pp + (q + 0) * qs), a1 = __ldcg(pp + (q + 1) * qs);
-      const float a2 = __ldcg(pp + (q + 2) * qs), a3 = __ldcg(pp + (q + 3) * qs);
-      s += a0; s += a1; s += a2; s += a3;
+  const int64_t qs = (int64_t)batch * rows_p;
+  const int total = batch * kDecWarps * 16;
+  for (int o0 = 0; o0 < total; o0 += M * kDecThreads) {
+    const float* pp[M];
+    bool ok[M];
+    float s[M];
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const int o = o0 + m * kDecThreads + tid;
+      const int c = o / (kDecWarps * 16);
+      const int64_t r = rbase + o % (kDecWarps * 16);
+      ok[m] = o < total && r < rows;
+      pp[m] = part + (int64_t)c * rows_p + r;
+      s[m] = 0.0f;
     }
-    for (; q < S; ++q) s += __ldcg(pp + q * qs);
-    y[(int64_t)c * rows + r] = s;
+    int q = 0;
+    for (; q + 4 <= S; q += 4) {
+      float a[4][M];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+#pragma unroll
+        for (int m = 0; m < M; ++m) a[u][m] = ok[m] ? __ldcg(pp[m] + (q + u) * qs) : 0.0f;
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        s[m] += a[0][m]; s[m] += a[1][m]; s[m] += a[2][m]; s[m] += a[3][m];
+      }
+    }
+    for (; q < S; ++q)
+#pragma unroll
+      for (int m = 0; m < M; ++m)
+        if (ok[m]) s[m] += __ldcg(pp[m] + q * qs);
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const int o = o0 + m * kDecThreads + tid;
+      if (ok[m]) y[(int64_t)(o / (kDecWarps * 16)) * rows + rbase + o % (kDecWarps * 16)] = s[m];
+    }
   }
   if (tid == 0) counters[rb] = 0u;
 }
@@ -983,6 +1022,22 @@ constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 l
 template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
 template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
 
+/* The max of every thread's m over the CTA. red: 32 floats of shared memory; every thread calls it. */
+__device__ __forceinline__ float block_max(float m, float* red) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (threadIdx.x == 0) red[0] = m;
+  }
+  __syncthreads();
+  return red[0];
+}
+
 /* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
  * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned
  * column (K is a multiple of 32) is read with 16-byte loads, 4 in flight per thread: one load at a
@@ -999,18 +1054,7 @@ __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int 
   } else {
     for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    m = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (threadIdx.x == 0) red[0] = m;
-  }
-  __syncthreads();
-  return col_scale(red[0], descale);
+  return col_scale(block_max(m, red), descale);
 }
 
 /* x f32 [batch][K] -> xp: f16 B fragments [chunk][NTtot][2][32 lanes][16 B], scaled per column;

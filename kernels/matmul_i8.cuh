@@ -55,10 +55,8 @@ struct XBlock {
   int c0, c1; /* mma C operand: -off * sum(b0), -off * sum(b1) */
   float dsum; /* sum(256 b0 + b1), for Q4_K's mins */
 };
-__device__ __forceinline__ XBlock x_block(const uint2* xq, const float4* xc, int nblk, int nt, int bi, int lane) {
+__device__ __forceinline__ XBlock x_block_from(uint2 q, float4 c) {
   XBlock b;
-  const uint2 q = xq[(nt * nblk + bi) * 32 + lane];
-  const float4 c = xc[(nt * nblk + bi) * 4 + (lane & 3)];
   b.b0 = q.x;
   b.b1 = q.y;
   b.sx = c.x;
@@ -67,15 +65,34 @@ __device__ __forceinline__ XBlock x_block(const uint2* xq, const float4* xc, int
   b.dsum = c.w;
   return b;
 }
+/* The staged digits of k_decode_i8: per 4-column tile nt and 32-weight block bi of the slice, 32
+ * lanes x 8 B of digits and 4 x 16 B of per-column constants. */
+struct XTiles {
+  const uint2* xq;
+  const float4* xc;
+  int nblk;
+  __device__ __forceinline__ XBlock at(int nt, int bi, int lane) const {
+    return x_block_from(xq[(nt * nblk + bi) * 32 + lane], xc[(nt * nblk + bi) * 4 + (lane & 3)]);
+  }
+};
+/* One column's digits (k_gemv_i8): per block only lanes 0-7 carry digits (tile columns 0 and 1),
+ * so 8 x 8 B, and one constant; the other lanes' B registers are zero. */
+struct XColumn {
+  const uint2* xq;
+  const float4* xc;
+  __device__ __forceinline__ XBlock at(int, int bi, int lane) const {
+    return x_block_from(lane < 8 ? xq[bi * 8 + lane] : make_uint2(0u, 0u), xc[bi]);
+  }
+};
 
 /* acc[nt][0] (row g), acc[nt][1] (row g+8) += scale * v for a 32-weight block of quants q (A) and
  * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). */
-template <int NT>
-__device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float d1, const uint2* xq, const float4* xc,
-                                         int nblk, int bi, float (&acc)[NT][2], int lane) {
+template <int NT, class XV>
+__device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float d1, const XV& xv, int bi,
+                                         float (&acc)[NT][2], int lane) {
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
-    const XBlock xb = x_block(xq, xc, nblk, nt, bi, lane);
+    const XBlock xb = xv.at(nt, bi, lane);
     int d[4];
     imma16832(d, a, xb.b0, xb.b1, xb.c0, xb.c1);
     /* d * v first: it stays in the normal range, where d * sx can underflow and sx * v overflow */
@@ -94,9 +111,9 @@ __device__ __forceinline__ void nib_a(uint32_t w0, uint32_t w1, uint32_t (&a)[4]
 
 /* Q4_0 and Q8_0: 32-weight blocks, one f16 scale per row and block; chunk c of a unit holds blocks
  * 2c, 2c+1. A::regs builds a block's A registers. */
-template <class A, int NT>
-__device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
-                                          int nblk, float (&acc)[NT][2], int lane) {
+template <class A, int NT, class XV>
+__device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul, int nch, const XV& xv,
+                                          float (&acc)[NT][2], int lane) {
 #pragma unroll
   for (int c = 0; c < A::TT::CPU; ++c) {
     if (c >= nch) break;
@@ -105,7 +122,7 @@ __device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul,
       uint32_t a[4];
       A::regs(u, c, blk, a);
       const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-      i8_block<NT>(a, h_lo(dd), h_hi(dd), xq, xc, nblk, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
+      i8_block<NT>(a, h_lo(dd), h_hi(dd), xv, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
     }
   }
 }
@@ -116,10 +133,10 @@ struct I8Q4_0 {
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
     nib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
   }
-  template <int NT>
-  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
-                                                 int nblk, float (&acc)[NT][2], int lane) {
-    i8_blocks<I8Q4_0, NT>(u, ul, nch, xq, xc, nblk, acc, lane);
+  template <int NT, class XV>
+  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const XV& xv, float (&acc)[NT][2],
+                                                 int lane) {
+    i8_blocks<I8Q4_0, NT>(u, ul, nch, xv, acc, lane);
   }
 };
 
@@ -135,19 +152,19 @@ struct I8Q8_0 {
     a[2] = __byte_perm(q.z, q.w, 0x5140);
     a[3] = __byte_perm(q.z, q.w, 0x7362);
   }
-  template <int NT>
-  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const uint2* xq, const float4* xc,
-                                                 int nblk, float (&acc)[NT][2], int lane) {
-    i8_blocks<I8Q8_0, NT>(u, ul, nch, xq, xc, nblk, acc, lane);
+  template <int NT, class XV>
+  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const XV& xv, float (&acc)[NT][2],
+                                                 int lane) {
+    i8_blocks<I8Q8_0, NT>(u, ul, nch, xv, acc, lane);
   }
 };
 
 struct I8Q4_K {
   using TT = TQ4_K;
   static constexpr int kOffset = 0;
-  template <int NT>
-  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const uint2* xq, const float4* xc,
-                                                 int nblk, float (&acc)[NT][2], int lane) {
+  template <int NT, class XV>
+  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
+                                                 int lane) {
     const float dA = h_lo(u.m[0].x), mA = h_hi(u.m[0].x);
     const float dB = h_lo(u.m[1].x), mB = h_hi(u.m[1].x);
 #pragma unroll
@@ -159,7 +176,7 @@ struct I8Q4_K {
       q4k_row_scales(u.m, j, dA, mA, dB, mB, d1A, m1A, d1B, m1B);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
-        const XBlock xb = x_block(xq, xc, nblk, nt, ul * 8 + j, lane);
+        const XBlock xb = xv.at(nt, ul * 8 + j, lane);
         int d[4];
         imma16832(d, a, xb.b0, xb.b1, 0, 0);
         /* sum_k (d sc q - dmin m) x = sx (d sc sum(q v) - dmin m sum(v)) */
@@ -190,6 +207,120 @@ __device__ __forceinline__ void i8_digits(float u, int& b0, int& b1) {
   const int U = (int)rintf(u * 256.0f); /* |U| <= 32512: exact */
   b0 = (U + 128) >> 8;                  /* floor((U + 128) / 256) */
   b1 = U - 256 * b0;
+}
+
+/* The digits of four consecutive x values v of one column, k = kb .. kb + 3 of a 32-weight block whose
+ * 8 float4s are an aligned 8-lane group of the calling warp (every lane calls: shuffles). The block's
+ * lane 0 (tile column 2 cc, t = 0) is uint2 q0 of xqb; the group's lane 0 writes the constants
+ * {sx, -off sum(b0), -off sum(b1), sum(256 b0 + b1)} to *xcp. Nothing is written where !valid. */
+template <int kOffset>
+__device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, uint8_t* xqb, int q0, float4* xcp) {
+  const int lane = threadIdx.x & 31;
+  const float e[4] = {v.x, v.y, v.z, v.w};
+  float m = fmaxf(fmaxf(fabsf(e[0]), fabsf(e[1])), fmaxf(fabsf(e[2]), fabsf(e[3])));
+  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
+  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+  /* fmaxf skips NaN, so non-finite values are flagged apart: such a block makes its outputs NaN */
+  int bad = !(fabsf(e[0]) <= 3.402823466e38f && fabsf(e[1]) <= 3.402823466e38f && fabsf(e[2]) <= 3.402823466e38f &&
+              fabsf(e[3]) <= 3.402823466e38f);
+  bad |= __shfl_xor_sync(0xffffffffu, bad, 4);
+  bad |= __shfl_xor_sync(0xffffffffu, bad, 2);
+  bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
+  /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
+   * sx = the value of one unit of b1 (it goes subnormal, and loses accuracy, only for blocks
+   * whose max |x| is below ~4e-34) */
+  int ex = 0;
+  float mul = 0.0f, sx = 0.0f;
+  if (bad) {
+    sx = __int_as_float(0x7fc00000);
+  } else if (m > 0.0f) {
+    const float mant = frexpf(m, &ex);
+    mul = 127.0f / mant;
+    sx = ldexpf(mant * (1.0f / 32512.0f), ex); /* mant / (127 * 256) * 2^ex */
+  }
+  int s0 = 0, s1 = 0;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    int b0, b1;
+    i8_digits(bad ? 0.0f : ldexpf(e[q], -ex) * mul, b0, b1);
+    s0 += b0;
+    s1 += b1;
+    const int k = kb + q, s = k >> 4, kk = k & 15;
+    const int t = (kk & 7) >> 1, j = ((kk & 1) << 1) | (kk >> 3);
+    if (valid) {
+      /* lane (g' = 2 cc + digit, t), register s, byte j */
+      const int base = (q0 + t) * 8 + 4 * s + j;
+      xqb[base] = (uint8_t)(int8_t)b0;
+      xqb[base + 32] = (uint8_t)(int8_t)b1; /* lane + 4: the next tile column */
+    }
+  }
+#pragma unroll
+  for (int o = 4; o >= 1; o >>= 1) {
+    s0 += __shfl_xor_sync(0xffffffffu, s0, o);
+    s1 += __shfl_xor_sync(0xffffffffu, s1, o);
+  }
+  if (valid && (lane & 7) == 0)
+    *xcp = make_float4(sx, __int_as_float(-kOffset * s0), __int_as_float(-kOffset * s1), (float)(256 * s0 + s1));
+}
+
+/* i8_stage4's work for 16 consecutive x values v (k = 16 h .. 16 h + 15 of a 32-weight block, h =
+ * lane & 1: lanes 2i and 2i + 1 hold the two halves of one block; both call). Each thread packs its
+ * digits into whole 32-bit words (register h of lanes t and t + 4 of the block's uint2s at xq) and
+ * scales with one multiply by mul * 2^-ex (exact as ldexpf(x, -ex) * mul wherever that product is
+ * a normal float; blocks whose max |x| is below 2^-119 take the two-step form). */
+template <int kOffset>
+__device__ __forceinline__ void i8_stage16(const float4 (&v)[4], bool valid, uint2* xq, float4* xcp) {
+  const int h = threadIdx.x & 1;
+  float e[16];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    e[4 * i] = v[i].x; e[4 * i + 1] = v[i].y; e[4 * i + 2] = v[i].z; e[4 * i + 3] = v[i].w;
+  }
+  float m = 0.0f;
+  bool fin = true;
+#pragma unroll
+  for (int q = 0; q < 16; ++q) {
+    m = fmaxf(m, fabsf(e[q]));
+    fin = fin && fabsf(e[q]) <= 3.402823466e38f;
+  }
+  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+  const bool bad = __shfl_xor_sync(0xffffffffu, (int)!fin, 1) != 0 || !fin;
+  int ex = 0;
+  float mul = 0.0f, sx = 0.0f;
+  if (bad) {
+    sx = __int_as_float(0x7fc00000);
+  } else if (m > 0.0f) {
+    const float mant = frexpf(m, &ex);
+    mul = 127.0f / mant;
+    sx = ldexpf(mant * (1.0f / 32512.0f), ex);
+  }
+  const bool one_step = ex >= -119;
+  const float mulx = one_step ? ldexpf(mul, -ex) : 0.0f;
+  int d0[16], d1[16];
+  int s0 = 0, s1 = 0;
+#pragma unroll
+  for (int q = 0; q < 16; ++q) {
+    const float u = bad ? 0.0f : one_step ? e[q] * mulx : ldexpf(e[q], -ex) * mul;
+    i8_digits(u, d0[q], d1[q]);
+    s0 += d0[q];
+    s1 += d1[q];
+  }
+  if (valid) {
+    uint32_t* w = (uint32_t*)xq;
+#pragma unroll
+    for (int t = 0; t < 4; ++t) { /* lane t, bytes j = 0..3: k = 2t, 2t + 8, 2t + 1, 2t + 9 of the half */
+      const int a = 2 * t;
+      w[2 * t + h] = (uint32_t)(d0[a] & 0xff) | (uint32_t)(d0[a + 8] & 0xff) << 8 | (uint32_t)(d0[a + 1] & 0xff) << 16 |
+                     (uint32_t)d0[a + 9] << 24;
+      w[2 * (t + 4) + h] = (uint32_t)(d1[a] & 0xff) | (uint32_t)(d1[a + 8] & 0xff) << 8 |
+                           (uint32_t)(d1[a + 1] & 0xff) << 16 | (uint32_t)d1[a + 9] << 24;
+    }
+  }
+  s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+  s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+  if (valid && h == 0)
+    *xcp = make_float4(sx, __int_as_float(-kOffset * s0), __int_as_float(-kOffset * s1), (float)(256 * s0 + s1));
 }
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for up to 4 * NT columns; the grid and ring as in k_decode. */
@@ -251,57 +382,9 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
       const int i = i0 + r * kDecThreads + tid;
-      const bool valid = i < total;
-      const float e[4] = {v[r].x, v[r].y, v[r].z, v[r].w};
-      float m = fmaxf(fmaxf(fabsf(e[0]), fabsf(e[1])), fmaxf(fabsf(e[2]), fabsf(e[3])));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-      /* fmaxf skips NaN, so non-finite values are flagged apart: such a block makes its outputs NaN */
-      int bad = !(fabsf(e[0]) <= 3.402823466e38f && fabsf(e[1]) <= 3.402823466e38f &&
-                  fabsf(e[2]) <= 3.402823466e38f && fabsf(e[3]) <= 3.402823466e38f);
-      bad |= __shfl_xor_sync(0xffffffffu, bad, 4);
-      bad |= __shfl_xor_sync(0xffffffffu, bad, 2);
-      bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
-      /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
-       * sx = the value of one unit of b1 (it goes subnormal, and loses accuracy, only for blocks
-       * whose max |x| is below ~4e-34) */
-      int ex = 0;
-      float mul = 0.0f, sx = 0.0f;
-      if (bad) {
-        sx = __int_as_float(0x7fc00000);
-      } else if (m > 0.0f) {
-        const float mant = frexpf(m, &ex);
-        mul = 127.0f / mant;
-        sx = ldexpf(mant * (1.0f / 32512.0f), ex); /* mant / (127 * 256) * 2^ex */
-      }
-      int s0 = 0, s1 = 0;
       const int c = i / f4, f = i - c * f4;
-      const int kb = (4 * f) & 31, bi = f >> 3; /* position in the block, block in the slice */
-      const int nt = c >> 2, cc = c & 3;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        int b0, b1;
-        i8_digits(bad ? 0.0f : ldexpf(e[q], -ex) * mul, b0, b1);
-        s0 += b0;
-        s1 += b1;
-        const int k = kb + q, s = k >> 4, kk = k & 15;
-        const int t = (kk & 7) >> 1, j = ((kk & 1) << 1) | (kk >> 3);
-        if (valid) {
-          /* lane (g' = 2 cc + digit, t), register s, byte j */
-          const int base = ((nt * nblk + bi) * 32 + 8 * cc + t) * 8 + 4 * s + j;
-          xqb[base] = (uint8_t)(int8_t)b0;
-          xqb[base + 32] = (uint8_t)(int8_t)b1; /* lane + 4: the next tile column */
-        }
-      }
-#pragma unroll
-      for (int o = 4; o >= 1; o >>= 1) {
-        s0 += __shfl_xor_sync(0xffffffffu, s0, o);
-        s1 += __shfl_xor_sync(0xffffffffu, s1, o);
-      }
-      if (valid && (lane & 7) == 0)
-        xc[(nt * nblk + bi) * 4 + cc] = make_float4(sx, __int_as_float(-IT::kOffset * s0), __int_as_float(-IT::kOffset * s1),
-                                                    (float)(256 * s0 + s1));
+      const int bt = (c >> 2) * nblk + (f >> 3); /* (tile, block in the slice) */
+      i8_stage4<IT::kOffset>(v[r], i < total, (4 * f) & 31, xqb, bt * 32 + 8 * (c & 3), xc + bt * 4 + (c & 3));
     }
   }
   __syncthreads();
@@ -311,7 +394,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = 0.0f;
   ring_stream<TT, R>(ring, wp, G, nc, u0, nu, active, lane, [&](const typename TT::Unit& u, int ul, int nch) {
-    IT::template compute<NT>(u, ul, nch, xq, xc, nblk, acc, lane);
+    IT::template compute<NT>(u, ul, nch, XTiles{xq, xc, nblk}, acc, lane);
   });
 
   /* ---- epilogue: lane (g, t) holds column 4 nt + t, rows g and g + 8 ---- */
@@ -322,6 +405,153 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
     return acc[i >> 1][i & 1];
   };
   dec_finish<NT * 2>(out, active, G * 16 + g, y, part, counters, rows, Gn, S, batch, &s_last);
+}
+
+/* Shared memory of k_gemv_i8: the weight rings, then one column's digits for the whole (padded) row:
+ * per 32-weight block 8 x 8 B of digits and one 16-byte constant. */
+template <class IT> __host__ __device__ constexpr int gemv_i8_ring_bytes() { return i8_ring_bytes<IT, 1>(); }
+constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
+
+/* y[r] = sum_k W[r][k] x[k] (one column). A CTA stages all of x once, then takes row groups (16
+ * rows) blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups
+ * units), and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
+ * row groups x an eighth of K per CTA, slices added through global memory by the last CTA of a row
+ * block) nothing follows the last weights but a CTA barrier: no partials, no fence, no counter. A
+ * warp's weight ring runs on across row groups (unit i of the warp: group i / nu, unit u0 + i % nu). */
+template <class IT>
+__global__ void __launch_bounds__(kDecThreads, 2)
+k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, int Gn, int K, int nc, int units_row,
+          int ups, int flags) {
+  using TT = typename IT::TT;
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_red[2][kDecWarps * 16];
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int u0 = warp * ups;
+  const int nu = max(0, min(ups, units_row - u0));
+  const int nblk = units_row * (TT::UK / 32);
+  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  const int n_items = ng * nu;
+  constexpr int R = i8_ring<IT, 1>();
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  uint2* xq = (uint2*)((uint8_t*)dsm + gemv_i8_ring_bytes<IT>());
+  float4* xc = (float4*)(xq + nblk * 8);
+
+  /* unit i of this warp into ring slot i % R (one commit group per call) */
+  auto request = [&](int i) {
+    if (i < n_items) {
+      const int u = u0 + i % nu;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+  };
+
+  /* ---- x -> digits, flat over the float4s of the padded row; every load of a round in flight at
+   * once ---- */
+  const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
+  const int pre_raw = (flags >> kDecPreShift) & 15;
+  const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i < pre) request(i);
+  if (pdl) gg_pdl_wait();
+  if (flags & kDecXStaged) {
+    /* ---- k_xstage_i8 made the digits (x points at them): copy them in, the ring's other slots behind ---- */
+    const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
+    for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + gemv_i8_ring_bytes<IT>() / 16 + i, (const uint4*)x + i);
+    cp_async_commit();
+#pragma unroll
+    for (int i = 0; i < R; ++i)
+      if (i >= pre) request(i);
+    gg_pdl_release();
+    cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
+  } else {
+    /* ---- x -> digits here, flat over 16-value halves of blocks of the padded row, every load of a
+     * round in flight at once ---- */
+    constexpr int XR = 4; /* halves per thread per round: K <= 16384 in one round */
+    const int nhb = nblk * 2;
+    float4 v[XR][4];
+    auto load_round = [&](int i0) {
+#pragma unroll
+      for (int r = 0; r < XR; ++r) {
+        const int hb = i0 + r * kDecThreads + tid;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int k = 16 * hb + 4 * q;
+          v[r][q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          if (hb < nhb && k < K) v[r][q] = load_x4(x + k, xv);
+        }
+      }
+    };
+    load_round(0);
+#pragma unroll
+    for (int i = 0; i < R; ++i)
+      if (i >= pre) request(i);
+    gg_pdl_release();
+    for (int i0 = 0; i0 < nhb; i0 += XR * kDecThreads) {
+      if (i0 > 0) load_round(i0);
+#pragma unroll
+      for (int r = 0; r < XR; ++r) {
+        const int hb = i0 + r * kDecThreads + tid;
+        i8_stage16<IT::kOffset>(v[r], hb < nhb, xq + (hb >> 1) * 8, xc + (hb >> 1));
+      }
+    }
+  }
+  __syncthreads();
+
+  /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
+  const XColumn xcol{xq + u0 * (TT::UK / 32) * 8, xc + u0 * (TT::UK / 32)};
+  int i = 0;
+  for (int j = 0; j < ng; ++j) {
+    float acc[1][2] = {{0.0f, 0.0f}};
+#pragma unroll 1
+    for (int ul = 0; ul < nu; ++ul, ++i) {
+      cp_async_wait<R - 1>(); /* unit i has landed (this lane's copies) */
+      __syncwarp();           /* ... and every lane's */
+      typename TT::Unit u;
+      TT::lds(u, ring + (i % R) * TT::SLOT, lane);
+      __syncwarp(); /* every lane has read the slot before it is refilled */
+      request(i + R);
+      IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
+    }
+    /* lanes t = 0 hold rows g and g + 8; two buffers, so group j + 1's writes cannot meet group j's sum */
+    float* red = s_red[j & 1];
+    if ((lane & 3) == 0) {
+      red[warp * 16 + (lane >> 2)] = acc[0][0];
+      red[warp * 16 + (lane >> 2) + 8] = acc[0][1];
+    }
+    __syncthreads();
+    if (tid < 16) {
+      float s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
+      const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
+      if (r < rows) y[r] = s;
+    }
+  }
+  cp_async_wait<0>();
+}
+
+/* x (one column, K values) -> the digits of k_gemv_i8 in its shared-memory layout (xq: nblk x 8
+ * uint2, then xc: nblk float4s), once per launch: thread = one 16-value half of a block. Launched
+ * with programmatic dependent launch: the matmul after it starts streaming weights at once, and it
+ * waits for the kernel that wrote x. */
+template <class IT>
+__global__ void __launch_bounds__(kDecThreads)
+k_xstage_i8(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk, int flags) {
+  gg_pdl_release();
+  gg_pdl_wait();
+  const int hb = blockIdx.x * kDecThreads + threadIdx.x;
+  const bool xv = (flags & kDecXAligned) != 0;
+  float4 v[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const int k = 16 * hb + 4 * q;
+    v[q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (hb < 2 * nblk && k < K) v[q] = load_x4(x + k, xv);
+  }
+  i8_stage16<IT::kOffset>(v, hb < 2 * nblk, xq + (hb >> 1) * 8, (float4*)(xq + nblk * 8) + (hb >> 1));
 }
 
 }  // namespace mmf

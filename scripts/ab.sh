@@ -33,7 +33,7 @@ for ((r = 1; r <= repeats; r++)); do
           try { r = JSON.parse(t); } catch { r = undefined; }
           if (!Array.isArray(r?.results)) { console.log(JSON.stringify({ label: process.argv[1], failed: true })); return; }
           for (const x of r.results)
-            console.log(JSON.stringify({ label: process.argv[1], type: x.type, batch: x.batch, us: x.us, floorUs: x.floorUs, kernel: x.kernel }));
+            console.log(JSON.stringify({ label: process.argv[1], type: x.type, batch: x.batch, us: x.us, floorUs: x.floorUs, kernel: x.kernel, nmse: x.nmse }));
           for (const d of r.peaks?.dequant ?? []) // with AB_DEQUANT=1: "of floor" = fraction of the copy rate
             console.log(JSON.stringify({ label: process.argv[1], type: `dequant ${d.type}`, batch: d.dtype, us: d.us, floorUs: d.us * d.fractionOfCopy, kernel: "-" }));
         });' "$label" >> "$rows"
@@ -45,12 +45,12 @@ node -e '
   const ok = lines.filter((l) => !l.failed);
   const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor((s.length - 1) / 2)]; };
   const keys = [...new Set(ok.map((l) => `${l.type} n=${l.batch}`))];
-  console.log(["case", "variant", "us (median)", "runs", "of floor", "kernel"].join("\t"));
+  console.log(["case", "variant", "us (median)", "runs", "of floor", "kernel", "worst NMSE"].join("\t"));
   for (const k of keys) {
     for (const label of [...new Set(ok.map((l) => l.label))]) {
       const m = ok.filter((l) => `${l.type} n=${l.batch}` === k && l.label === label);
       if (!m.length) continue;
       const us = median(m.map((l) => l.us)), floor = median(m.map((l) => l.floorUs));
-      console.log([k, label, us.toFixed(2), m.map((l) => l.us.toFixed(2)).join(" "), `${Math.round((100 * floor) / us)}%`, m[0].kernel].join("\t"));
+      console.log([k, label, us.toFixed(2), m.map((l) => l.us.toFixed(2)).join(" "), `${Math.round((100 * floor) / us)}%`, m[0].kernel, Math.max(...m.map((l) => l.nmse ?? 0)).toExponential(1)].join("\t"));
     }
   }' "$rows"

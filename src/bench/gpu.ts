@@ -290,7 +290,7 @@ export function benchTensor(gpu: Gpu, t: TensorSource, options: GpuBenchOptions,
           fraction: floor.us / tm.us,
           floorUs: floor.us,
           tflops: (2 * t.rows * t.rowLength * batch) / tm.us / 1e6,
-          kernel: options.kernel?.name ?? gpu.matmulKernelName(t.typeId, t.rows, batch),
+          kernel: options.kernel?.name ?? gpu.matmulKernelName(t.typeId, t.rows, t.rowLength, batch),
           nmse: options.nmseRows ? checkNmse(gpu, p, batch, batch >= 256 ? Math.min(options.nmseRows, 64) : options.nmseRows, kernel) : null,
           baselines: baselines?.at(batch) ?? { cublasF16Us: null, unfusedUs: null },
         });

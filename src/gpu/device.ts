@@ -165,10 +165,10 @@ export class Gpu {
     this.check(this.lib.gg_matmul(typeId, w.ptr, x.ptr, y.ptr, rows, rowLength, batch, kernel), 'matmul on the GPU');
   }
 
-  /** The kernel the dispatch table runs for this type, row count and batch. */
-  matmulKernelName(typeId: number, rows: number, batch: number): string {
+  /** The kernel the dispatch table runs for this type, shape (rows x rowLength) and batch. */
+  matmulKernelName(typeId: number, rows: number, rowLength: number, batch: number): string {
     const buf = new Uint8Array(128);
-    this.check(this.lib.gg_matmul_kernel_name(typeId, rows, batch, buf, buf.length), 'naming the matmul kernel');
+    this.check(this.lib.gg_matmul_kernel_name(typeId, rows, rowLength, batch, buf, buf.length), 'naming the matmul kernel');
     return Buffer.from(buf.subarray(0, buf.indexOf(0))).toString('utf8');
   }
 

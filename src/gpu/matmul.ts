@@ -75,7 +75,7 @@ export function gpuMatmul(gpu: Gpu, w: PackedWeights, x: Float32Array, batch: nu
     const us = new Float32Array(1);
     const ptrs = new BigUint64Array([w.buffer.ptr]);
     gpu.check(gpu.lib.gg_bench_matmul(w.typeId, ptrs, 1, xDev.ptr, yDev.ptr, w.rows, w.rowLength, batch, kernel, 1, 1, 1, us), 'timing matmul');
-    return { y, kernel: kernel < 0 ? gpu.matmulKernelName(w.typeId, w.rows, batch) : matmulKernelNames(gpu.lib)[kernel]!, microseconds: us[0]! };
+    return { y, kernel: kernel < 0 ? gpu.matmulKernelName(w.typeId, w.rows, w.rowLength, batch) : matmulKernelNames(gpu.lib)[kernel]!, microseconds: us[0]! };
   } finally {
     xDev.dispose();
     yDev.dispose();

@@ -32,7 +32,7 @@ export interface NativeLib {
   gg_matmul_packed_size(type: number, rows: number, rowLen: number, bytes: BigUint64Array): number;
   gg_matmul_pack(type: number, raw: DevicePtr, packed: DevicePtr, rows: number, rowLen: number): number;
   gg_matmul(type: number, w: DevicePtr, x: DevicePtr, y: DevicePtr, rows: number, rowLen: number, batch: number, kernel: number): number;
-  gg_matmul_kernel_name(type: number, rows: number, batch: number, buf: Uint8Array, len: number): number;
+  gg_matmul_kernel_name(type: number, rows: number, rowLength: number, batch: number, buf: Uint8Array, len: number): number;
   gg_matmul_kernel_info(index: number, buf: Uint8Array, len: number): number;
   gg_bench_read(bufs: BigUint64Array, n: number, bytes: number, warmup: number, launches: number, samples: number, out: Float32Array): number;
   gg_bench_copy(dst: DevicePtr, src: DevicePtr, bytes: number, warmup: number, launches: number, samples: number, out: Float32Array): number;
@@ -63,7 +63,7 @@ const PROTOTYPES = [
   'int gg_matmul_packed_size(int32_t type, int64_t rows, int64_t row_len, void *bytes)',
   'int gg_matmul_pack(int32_t type, const void *raw, void *packed, int64_t rows, int64_t row_len)',
   'int gg_matmul(int32_t type, const void *w, const void *x, void *y, int64_t rows, int64_t row_len, int32_t batch, int32_t kernel)',
-  'int gg_matmul_kernel_name(int32_t type, int64_t rows, int32_t batch, void *buf, int32_t len)',
+  'int gg_matmul_kernel_name(int32_t type, int64_t rows, int64_t row_len, int32_t batch, void *buf, int32_t len)',
   'int gg_matmul_kernel_info(int32_t index, void *buf, int32_t len)',
   'int gg_bench_read(void *bufs, int32_t n, uint64_t bytes, int32_t warmup, int32_t launches, int32_t samples, void *out)',
   'int gg_bench_copy(void *dst, const void *src, uint64_t bytes, int32_t warmup, int32_t launches, int32_t samples, void *out)',

@@ -112,8 +112,8 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         }
       }
       // the batch sizes reached every f16 tensor-core or generic kernel (also with GGUF_GPU_TEST_BATCHES)
-      const tensorCore = !gpu!.matmulKernelName(id, 4096, 8).startsWith('generic_');
-      const prefill = gpu!.matmulKernelName(id, 301, 65); // the GEMM these 301-row shapes reach (few tiles: 128 columns)
+      const tensorCore = !gpu!.matmulKernelName(id, 4096, 4096, 8).startsWith('generic_');
+      const prefill = gpu!.matmulKernelName(id, 301, 4096, 65); // the GEMM these 301-row shapes reach (few tiles: 128 columns)
       const all = tensorCore ? ['mma_decode_n8', 'mma_decode_n16', 'mma_decode_n32', prefill] : ['generic_gemv', 'generic_gemm'];
       expect([...kernels], `${name}: kernels reached at batch ${batches.join(',')}`).toEqual(expect.arrayContaining(all));
     });
@@ -122,6 +122,8 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   // Kernel indices 6..8 of kernels/matmul.cu: the int8 decode kernels (4, 8 and 16 columns per
   // launch). Forced here, because the dispatch table sends small problems elsewhere.
   const I8_KERNELS = [6, 7, 8];
+  // Kernel 11, imma_gemv_n1: one column, a CTA per 16 rows over the whole row.
+  const GEMV_I8 = 11;
   const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
   // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
@@ -151,7 +153,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
           });
           for (let i = 1; i <= levels; i++) {
             const e = nmse(host[i]!, referenceOutput(t, host[i - 1]!, batch));
-            expect(e, `${ggmlTypeById(id)!.name} n=${batch} level ${i} (${g.matmulKernelName(id, size, batch)})`).toBeLessThanOrEqual(NMSE_BAR);
+            expect(e, `${ggmlTypeById(id)!.name} n=${batch} level ${i} (${g.matmulKernelName(id, size, size, batch)})`).toBeLessThanOrEqual(NMSE_BAR);
           }
         } finally {
           w.dispose();
@@ -178,6 +180,9 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
             expect(e, `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} kernel ${kernel}`).toBeLessThanOrEqual(NMSE_BAR);
           }
         }
+        const x = activations(rowLength!, 1, 31 + id);
+        const e = nmse(runOnGpu(t, x, 1, GEMV_I8).y, referenceOutput(t, x, 1));
+        expect(e, `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=1 kernel ${GEMV_I8}`).toBeLessThanOrEqual(NMSE_BAR);
       }
     }
   });
@@ -206,13 +211,18 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
           expect(e, `${ggmlTypeById(id)!.name} kernel ${kernel} column ${j} (x scale ${scales[j]})`).toBeLessThanOrEqual(NMSE_BAR);
         }
       }
+      for (let j = 0; j < batch; j++) {
+        const xj = x.subarray(j * rowLength, (j + 1) * rowLength);
+        const e = nmse(runOnGpu(t, xj, 1, GEMV_I8).y, ref.subarray(j * rows, (j + 1) * rows));
+        expect(e, `${ggmlTypeById(id)!.name} kernel ${GEMV_I8} column ${j} (x scale ${scales[j]})`).toBeLessThanOrEqual(NMSE_BAR);
+      }
     }
   });
 
   // Kernel indices 5, 9 and 10: the prefill GEMMs (mma.sync; wgmma with 128- and 256-column tiles on
   // sm_90a), forced on row counts and batches that are not multiples of their tiles, and odd chunk
   // counts (these small shapes cut K in two parts that add into y).
-  const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 512).startsWith('wgmma_') : false;
+  const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 14336, 512).startsWith('wgmma_') : false;
   // GGUF_GPU_TEST_PREFILL_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const PREFILL_BATCHES = (process.env.GGUF_GPU_TEST_PREFILL_BATCHES ?? '65,130,257').split(',').map(Number);
   it('prefill GEMMs, each forced, on awkward shapes', () => {
@@ -317,25 +327,27 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
 
   it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones', () => {
     for (const id of I8_TYPES) {
-      expect(gpu!.matmulKernelName(id, 4096, 1)).toBe('imma_decode_n4');
-      expect(gpu!.matmulKernelName(id, 4096, 4)).toBe('imma_decode_n4');
-      expect(gpu!.matmulKernelName(id, 4096, 8)).toBe('mma_decode_n8');
-      expect(gpu!.matmulKernelName(id, 4096, 16)).toBe('mma_decode_n16');
-      expect(gpu!.matmulKernelName(id, 4096, 17)).toBe('mma_decode_n32');
+      expect(gpu!.matmulKernelName(id, 4096, 14336, 1)).toBe('imma_gemv_n1');
+      expect(gpu!.matmulKernelName(id, 4096, 28672, 1)).toBe('imma_decode_n4'); // the row does not fit its shared memory
+      expect(() => runOnGpu(generatedTensor(id, 28672, 16, 7), activations(28672, 1, 7), 1, GEMV_I8)).toThrow(/imma_gemv_n1 takes rows of at most/);
+      expect(gpu!.matmulKernelName(id, 4096, 14336, 4)).toBe('imma_decode_n4');
+      expect(gpu!.matmulKernelName(id, 4096, 4096, 8)).toBe('mma_decode_n8');
+      expect(gpu!.matmulKernelName(id, 4096, 14336, 16)).toBe('mma_decode_n16');
+      expect(gpu!.matmulKernelName(id, 4096, 14336, 17)).toBe('mma_decode_n32');
     }
-    expect(gpu!.matmulKernelName(14, 4096, 1)).toBe('mma_decode_n8');
+    expect(gpu!.matmulKernelName(14, 4096, 14336, 1)).toBe('mma_decode_n8');
   });
 
   it('names a kernel for every type and batch range', () => {
     for (const id of SUPPORTED_TYPE_IDS) {
-      for (const batch of [1, 8, 16, 512]) expect(gpu!.matmulKernelName(id, 4096, batch).length).toBeGreaterThan(0);
+      for (const batch of [1, 8, 16, 512]) expect(gpu!.matmulKernelName(id, 4096, 14336, batch).length).toBeGreaterThan(0);
     }
     // the wgmma GEMM's tile width follows the shape: 256 columns where its tiles still fill the SMs
     // (the choice depends on the SM count: these names are an H100 SXM's, 132 SMs)
     if (wgmma && gpu!.info.smCount === 132) {
-      expect(gpu!.matmulKernelName(2, 4096, 512)).toBe('wgmma_gemm_128x256');
-      expect(gpu!.matmulKernelName(2, 4096, 256)).toBe('wgmma_gemm_128x128');
-      expect(gpu!.matmulKernelName(2, 301, 600)).toBe('wgmma_gemm_128x128');
+      expect(gpu!.matmulKernelName(2, 4096, 14336, 512)).toBe('wgmma_gemm_128x256');
+      expect(gpu!.matmulKernelName(2, 4096, 14336, 256)).toBe('wgmma_gemm_128x128');
+      expect(gpu!.matmulKernelName(2, 301, 4096, 600)).toBe('wgmma_gemm_128x128');
     }
   });
 });
