@@ -412,9 +412,10 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 template <class IT> __host__ __device__ constexpr int gemv_i8_ring_bytes() { return i8_ring_bytes<IT, 1>(); }
 constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
 
-/* y[r] = sum_k W[r][k] x[k] (one column). A CTA stages all of x once, then takes row groups (16
- * rows) blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups
- * units), and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
+/* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
+ * k_xstage_i8's buffer, or made here with kDecXStaged unset), then takes row groups (16 rows)
+ * blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups units),
+ * and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
  * row groups x an eighth of K per CTA, slices added through global memory by the last CTA of a row
  * block) nothing follows the last weights but a CTA barrier: no partials, no fence, no counter. A
  * warp's weight ring runs on across row groups (unit i of the warp: group i / nu, unit u0 + i % nu). */
@@ -447,8 +448,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
     cp_async_commit();
   };
 
-  /* ---- x -> digits, flat over the float4s of the padded row; every load of a round in flight at
-   * once ---- */
+  /* ---- the ring's first `pre` slots before the PDL wait (flags: GG_MM_PRE=15 means none), then x ---- */
   const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
   const int pre_raw = (flags >> kDecPreShift) & 15;
   const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
