@@ -298,6 +298,16 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  it('imma_gemv_n1 over more row groups than its grid has CTAs (each CTA takes several), rows not a multiple of 16', () => {
+    for (const id of I8_TYPES) {
+      const t = generatedTensor(id, 2048, 9001, 4500 + id); // 563 row groups; the grid has at most 2 CTAs per SM
+      const x = activations(2048, 1, 45);
+      const run = runOnGpu(t, x, 1);
+      expect(run.kernel).toBe('imma_gemv_n1');
+      expect(nmse(run.y, referenceOutput(t, x, 1)), `${ggmlTypeById(id)!.name} 9001x2048`).toBeLessThanOrEqual(NMSE_BAR);
+    }
+  });
+
   it('int8 decode kernels: a NaN in x makes its column NaN and leaves the others alone', () => {
     const rowLength = 1024;
     const rows = 48;
@@ -317,6 +327,10 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
           expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
         }
       }
+      const col = (j: number) => x.subarray(j * rowLength, (j + 1) * rowLength);
+      expect(runZeroed(t, col(1), 1, GEMV_I8).every(Number.isNaN), 'imma_gemv_n1: the NaN column all NaN').toBe(true);
+      const e = nmse(runZeroed(t, col(0), 1, GEMV_I8), ref.subarray(0, rows));
+      expect(e, 'imma_gemv_n1: a clean column').toBeLessThanOrEqual(NMSE_BAR);
     }
   });
 
