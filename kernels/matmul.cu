@@ -571,26 +571,40 @@ template <class IT>
 int64_t gemv_i8_smem(const Geom& g) {
   return mmf::gemv_i8_ring_bytes<IT>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
 }
-constexpr int64_t kGemvSmemCap = 110 * 1024; /* two CTAs per SM on sm_90 (227 KB per SM, 1 KB each reserved) */
-/* Whether imma_gemv_n1 takes rows of row_len weights of this type (0: unknown, taken as yes). */
-bool gemv_fits(int type, int64_t row_len) {
-  if (row_len <= 0) return true;
-  const Geom g = frag_geom(type, 16, row_len);
+/* The most shared memory imma_gemv_n1 takes: two CTAs per SM on sm_90 (227 KB per SM, 1 KB each
+ * reserved), and never more than the device gives one block (99 KB on sm_86 / sm_89), as dec_plan. */
+int gemv_smem_cap(int64_t* cap) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const int64_t optin = dev->smem_optin;
+  *cap = optin - 1024 < 110 * 1024 ? optin - 1024 : 110 * 1024;
+  return GG_OK;
+}
+/* Whether imma_gemv_n1 takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
+int gemv_fits(int type, int64_t row_len, bool* fits) {
+  int64_t cap = 0;
+  GG_TRY(gemv_smem_cap(&cap));
+  const Geom g = frag_geom(type, 16, row_len > 0 ? row_len : 256);
   switch (type) {
-    case GG_TYPE_Q4_0: return gemv_i8_smem<mmf::I8Q4_0>(g) <= kGemvSmemCap;
-    case GG_TYPE_Q8_0: return gemv_i8_smem<mmf::I8Q8_0>(g) <= kGemvSmemCap;
-    case GG_TYPE_Q4_K: return gemv_i8_smem<mmf::I8Q4_K>(g) <= kGemvSmemCap;
-    default: return false;
+    case GG_TYPE_Q4_0: *fits = gemv_i8_smem<mmf::I8Q4_0>(g) <= cap; break;
+    case GG_TYPE_Q8_0: *fits = gemv_i8_smem<mmf::I8Q8_0>(g) <= cap; break;
+    case GG_TYPE_Q4_K: *fits = gemv_i8_smem<mmf::I8Q4_K>(g) <= cap; break;
+    default: *fits = false;
   }
+  return GG_OK;
 }
 template <class IT>
 int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
   if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes one column (batch %d)", batch);
   const int64_t smem = gemv_i8_smem<IT>(g);
-  if (smem > kGemvSmemCap)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes rows of at most ~14000 weights (%lld: %lld bytes of shared memory)",
-                   (long long)K, (long long)smem);
+  int64_t cap = 0;
+  GG_TRY(gemv_smem_cap(&cap));
+  if (smem > cap)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                   "gg_matmul: imma_gemv_n1 takes rows of at most ~14000 weights on sm_90 (%lld need %lld bytes of shared "
+                   "memory, this device gives it %lld)",
+                   (long long)K, (long long)smem, (long long)cap);
   if (g.Gn > 0x7fffffffLL) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: too many rows for imma_gemv_n1");
   GG_TRY(smem_optin(mmf::k_gemv_i8<IT>, (int)smem, smem_limit));
   const DeviceFacts* dev = nullptr;
@@ -820,7 +834,8 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
   if (frag) {
 #if !GG_IS_HIP
     const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !(rows >= 0 && small_problem(rows, batch));
-    const bool gemv = i8 && batch == 1 && knob_gemv() != 0 && gemv_fits(type, row_len);
+    bool gemv = false;
+    if (i8 && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
 #else
     const bool i8 = false, gemv = false;
     (void)type;
