@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* What gg_version() returns; bumped on any incompatible change to this header. */
-#define GG_ABI_VERSION 3
+#define GG_ABI_VERSION 4 /* 4: gg_matmul_kernel_name takes row_len */
 
 enum gg_status {
   GG_OK = 0,

@@ -602,8 +602,8 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   GG_TRY(gemv_smem_cap(&cap));
   if (smem > cap)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
-                   "gg_matmul: imma_gemv_n1 takes rows of at most ~14000 weights on sm_90 (%lld need %lld bytes of shared "
-                   "memory, this device gives it %lld)",
+                   "gg_matmul: imma_gemv_n1 cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
+                   "available; sm_90: rows up to 15360 weights, Q8_0 17152)",
                    (long long)K, (long long)smem, (long long)cap);
   if (g.Gn > 0x7fffffffLL) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: too many rows for imma_gemv_n1");
   GG_TRY(smem_optin(mmf::k_gemv_i8<IT>, (int)smem, smem_limit));
@@ -816,8 +816,8 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 #endif /* !GG_IS_HIP */
 
 /* The dispatch table: kernel index for (type, batch, rows, row_len) on the current device.
- *   Q4_0, Q8_0, Q4_K:  batch 1 imma_gemv_n1 where its shared memory holds the row (up to ~14000
- *                      weights; row_len 0 = unknown counts as yes), batch <= 4 imma_decode_n4,
+ *   Q4_0, Q8_0, Q4_K:  batch 1 imma_gemv_n1 where its shared memory holds the row (sm_90: up to
+ *                      15360 weights, Q8_0 17152; row_len 0 = unknown counts as yes), batch <= 4 imma_decode_n4,
  *                      except small problems (rows * batch < 2048), which take the f16
  *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
@@ -962,8 +962,9 @@ GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int64_t row_le
                                   int32_t buf_len) {
   if (!type_known(ggml_type))
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul_kernel_name: ggml type %d is not supported", (int)ggml_type);
-  if (batch <= 0 || rows < 0 || row_len < 0)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul_kernel_name: need batch >= 1, rows >= 0 and row_len >= 0");
+  if (batch <= 0 || rows < 0 || row_len < 0 || row_len > 0x3fffffffLL)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                   "gg_matmul_kernel_name: need batch >= 1, rows >= 0 and 0 <= row_len <= 2^30 - 1 (0: unknown)");
   bool frag = false;
   GG_TRY(frag_path(ggml_type, &frag));
   int kid = 0;

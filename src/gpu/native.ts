@@ -83,7 +83,7 @@ export function libraryCandidates(): string[] {
 }
 
 /** GG_ABI_VERSION in kernels/gguf_gpu.h: a library built from other sources is refused. */
-export const EXPECTED_ABI_VERSION = 3;
+export const EXPECTED_ABI_VERSION = 4;
 
 let cached: NativeLib | undefined;
 
