@@ -423,6 +423,16 @@ struct DecPlan {
   int smem;    /* dynamic shared memory bytes */
 };
 
+/* The most dynamic shared memory a decode CTA takes: two CTAs per SM on sm_90 (227 KB per SM, 1 KB
+ * each for static shared memory), and never more than the device gives one block. */
+int decode_smem_cap(int64_t* cap) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const int64_t optin = dev->smem_optin;
+  *cap = optin - 1024 < 110 * 1024 ? optin - 1024 : 110 * 1024;
+  return GG_OK;
+}
+
 /* Split-K plan: as many slices as keep the grid within one wave of 2 CTAs per SM (every CTA the
  * same amount of work), and a CTA's shared memory (ring + staged x) within 110 KB, so that two fit
  * on an sm_80/sm_90 SM, or within what the device lets one block have (99 KB on sm_86/sm_89, where
@@ -430,10 +440,8 @@ struct DecPlan {
 int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
-  const DeviceFacts* dev = nullptr;
-  GG_TRY(device_facts(&dev));
-  const int64_t optin = dev->smem_optin;
-  const int64_t cap = optin - 1024 < 110 * 1024 ? optin - 1024 : 110 * 1024; /* 1 KB: static shared memory */
+  int64_t cap = 0;
+  GG_TRY(decode_smem_cap(&cap));
   const int64_t units = g.units;
   p->rb = (g.Gn + mmf::kDecWarps - 1) / mmf::kDecWarps;
   int64_t S = (2 * (int64_t)sms) / p->rb;
@@ -449,6 +457,20 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   p->S = (int)S;
   p->smem = ring + (int)ups * per_unit;
   return GG_OK;
+}
+
+/* Whether the decode kernels launch with programmatic dependent launch (sm_90+, unless GG_MM_PDL=0). */
+int use_pdl(bool* pdl) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  *pdl = knob_pdl() != 0 && dev->major >= 9;
+  return GG_OK;
+}
+/* The decode kernels' flags argument for columns starting at x: mmf::kDecXAligned, mmf::kDecPdl, and
+ * the ring slots filled before the PDL wait (pre_slots unless GG_MM_PRE says otherwise). */
+int decode_flags(const float* x, bool pdl, int pre_slots) {
+  return ((((uintptr_t)x) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0) |
+         (((knob_pre_slots() >= 0 ? knob_pre_slots() : pre_slots) & 15) << mmf::kDecPreShift);
 }
 
 /* Launches kernel, with programmatic dependent launch (sm_90+) where pdl is set: it may start
@@ -501,9 +523,8 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   const uint64_t need = staged ? stage_at + (uint64_t)p.S * (uint64_t)stage_stride(p.ups) : part_bytes;
   Scratch* s = nullptr;
   GG_TRY(scratch_get(need, (uint64_t)p.rb, &s));
-  const DeviceFacts* dev = nullptr;
-  GG_TRY(device_facts(&dev));
-  const bool pdl = knob_pdl() != 0 && dev->major >= 9;
+  bool pdl = false;
+  GG_TRY(use_pdl(&pdl));
   const mmf::WP wp = wptrs(w, g);
   const dim3 grid((unsigned)p.rb, (unsigned)p.S);
   cudaStream_t st = gg_compute_stream();
@@ -511,8 +532,7 @@ int launch_decode(Kernel* kernel, const char* name, int per_unit, int ring, int 
   for (int c0 = 0; c0 < batch; c0 += cols) {
     const int nb = batch - c0 < cols ? batch - c0 : cols;
     const float* xc = x + (int64_t)c0 * K;
-    int flags = ((((uintptr_t)xc) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0) |
-                (((knob_pre_slots() >= 0 ? knob_pre_slots() : pre_slots) & 15) << mmf::kDecPreShift);
+    int flags = decode_flags(xc, pdl, pre_slots);
     if (staged) {
       const cudaError_t err = stager(pdl, dim3((unsigned)p.S, (unsigned)nb), st, xc, stage, (int)K, (int)g.units, p.ups, flags);
       if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage", __FILE__, __LINE__, 1);
@@ -569,21 +589,12 @@ int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int6
  * memory (the rings and one column's digits) must leave room for two CTAs per SM. */
 template <class IT>
 int64_t gemv_i8_smem(const Geom& g) {
-  return mmf::gemv_i8_ring_bytes<IT>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
-}
-/* The most shared memory imma_gemv_n1 takes: two CTAs per SM on sm_90 (227 KB per SM, 1 KB each
- * reserved), and never more than the device gives one block (99 KB on sm_86 / sm_89), as dec_plan. */
-int gemv_smem_cap(int64_t* cap) {
-  const DeviceFacts* dev = nullptr;
-  GG_TRY(device_facts(&dev));
-  const int64_t optin = dev->smem_optin;
-  *cap = optin - 1024 < 110 * 1024 ? optin - 1024 : 110 * 1024;
-  return GG_OK;
+  return mmf::i8_ring_bytes<IT, 1>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
 }
 /* Whether imma_gemv_n1 takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
-  GG_TRY(gemv_smem_cap(&cap));
+  GG_TRY(decode_smem_cap(&cap));
   const Geom g = frag_geom(type, 16, row_len > 0 ? row_len : 256);
   switch (type) {
     case GG_TYPE_Q4_0: *fits = gemv_i8_smem<mmf::I8Q4_0>(g) <= cap; break;
@@ -599,17 +610,15 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes one column (batch %d)", batch);
   const int64_t smem = gemv_i8_smem<IT>(g);
   int64_t cap = 0;
-  GG_TRY(gemv_smem_cap(&cap));
+  GG_TRY(decode_smem_cap(&cap));
   if (smem > cap)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
                    "gg_matmul: imma_gemv_n1 cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
                    "available; sm_90: rows up to 15360 weights, Q8_0 17152)",
                    (long long)K, (long long)smem, (long long)cap);
-  if (g.Gn > 0x7fffffffLL) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: too many rows for imma_gemv_n1");
   GG_TRY(smem_optin(mmf::k_gemv_i8<IT>, (int)smem, smem_limit));
-  const DeviceFacts* dev = nullptr;
-  GG_TRY(device_facts(&dev));
-  const bool pdl = knob_pdl() != 0 && dev->major >= 9;
+  bool pdl = false;
+  GG_TRY(use_pdl(&pdl));
   const int ups = (int)((g.units + mmf::kDecWarps - 1) / mmf::kDecWarps);
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
@@ -617,8 +626,7 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   /* ring slots filled before the PDL wait: half the ring, Q4_K one slot (H200, 4096 x 14336, us, 1 /
    * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81) */
   constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value ? 1 : mmf::i8_ring<IT, 1>() / 2;
-  int flags = ((((uintptr_t)x) & 15u) == 0 ? mmf::kDecXAligned : 0) | (pdl ? mmf::kDecPdl : 0) |
-              (((knob_pre_slots() >= 0 ? knob_pre_slots() : pre) & 15) << mmf::kDecPreShift);
+  int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
   const float* xk = x;
@@ -638,27 +646,16 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   return GG_OK;
 }
 
-template <class TT, int NT>
-int launch_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+/* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K). */
+template <class TT, class Launch>
+int with_i8(Launch launch) {
   using IT = typename I8For<TT>::type;
   if constexpr (std::is_void<IT>::value) {
-    (void)w; (void)x; (void)y; (void)rows; (void)K; (void)batch; (void)g;
+    (void)launch;
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",
                    gg_type_name(TT::kType));
   } else {
-    return launch_decode_i8<IT, NT>(w, x, y, rows, K, batch, g);
-  }
-}
-
-template <class TT>
-int launch_gemv_i8_t(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  using IT = typename I8For<TT>::type;
-  if constexpr (std::is_void<IT>::value) {
-    (void)w; (void)x; (void)y; (void)rows; (void)K; (void)batch; (void)g;
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",
-                   gg_type_name(TT::kType));
-  } else {
-    return launch_gemv_i8<IT>(w, x, y, rows, K, batch, g);
+    return launch(IT{});
   }
 }
 
@@ -766,10 +763,14 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
     case K_WG_128: return launch_prefill_wg_t<TT>(128, w, x, y, rows, K, batch, g);
     case K_WG_256: return launch_prefill_wg_t<TT>(256, w, x, y, rows, K, batch, g);
-    case K_I8_4: return launch_i8_t<TT, 1>(w, x, y, rows, K, batch, g);
-    case K_I8_8: return launch_i8_t<TT, 2>(w, x, y, rows, K, batch, g);
-    case K_I8_16: return launch_i8_t<TT, 4>(w, x, y, rows, K, batch, g);
-    case K_GEMV_I8: return launch_gemv_i8_t<TT>(w, x, y, rows, K, batch, g);
+    case K_I8_4:
+      return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 1>(w, x, y, rows, K, batch, g); });
+    case K_I8_8:
+      return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 2>(w, x, y, rows, K, batch, g); });
+    case K_I8_16:
+      return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 4>(w, x, y, rows, K, batch, g); });
+    case K_GEMV_I8:
+      return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }

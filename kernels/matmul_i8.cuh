@@ -409,7 +409,6 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 
 /* Shared memory of k_gemv_i8: the weight rings, then one column's digits for the whole (padded) row:
  * per 32-weight block 8 x 8 B of digits and one 16-byte constant. */
-template <class IT> __host__ __device__ constexpr int gemv_i8_ring_bytes() { return i8_ring_bytes<IT, 1>(); }
 constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
 
 /* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
@@ -435,7 +434,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   const int n_items = ng * nu;
   constexpr int R = i8_ring<IT, 1>();
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
-  uint2* xq = (uint2*)((uint8_t*)dsm + gemv_i8_ring_bytes<IT>());
+  uint2* xq = (uint2*)((uint8_t*)dsm + i8_ring_bytes<IT, 1>());
   float4* xc = (float4*)(xq + nblk * 8);
 
   /* unit i of this warp into ring slot i % R (one commit group per call) */
@@ -459,7 +458,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   if (flags & kDecXStaged) {
     /* ---- k_xstage_i8 made the digits (x points at them): copy them in, the ring's other slots behind ---- */
     const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
-    for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + gemv_i8_ring_bytes<IT>() / 16 + i, (const uint4*)x + i);
+    for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
     cp_async_commit();
 #pragma unroll
     for (int i = 0; i < R; ++i)
