@@ -31,7 +31,9 @@
  *   8 imma_decode_n16  ... 16 columns
  *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh)
  *  10 wgmma_gemm_128x256 ... 256-column tiles
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..10
+ *  11 imma_gemv_n1     Q4_0, Q8_0, Q4_K, one column: a CTA per 16 rows over the whole row (int8)
+ *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..12
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -64,12 +66,14 @@ enum KernelId {
   K_WG_128 = 9,
   K_WG_256 = 10,
   K_GEMV_I8 = 11,
-  K_COUNT = 12
+  K_GEMV_F16 = 12,
+  K_COUNT = 13
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
-                                           "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1"};
+                                           "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
+                                           "mma_gemv_n1"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -404,9 +408,6 @@ int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
 int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
-/* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
- * H200, 4096 x 14336: 16.4 against 13.1 us for Q4_0). */
-int knob_gxs() { static const int v = env_int("GG_MM_GXS", 1); return v; }
 
 /* GG_MM_XPREP1=0: the wgmma GEMMs' x image by the two-pass k_xprep_wg even where the one-pass
  * k_xprep_wg1 could make it (A/B runs; H200 2026-12-02: one pass saves 4-7 us at n = 128-512). */
@@ -591,7 +592,8 @@ template <class IT>
 int64_t gemv_i8_smem(const Geom& g) {
   return mmf::i8_ring_bytes<IT, 1>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
 }
-/* Whether imma_gemv_n1 takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
+int64_t gemv_f16_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
+/* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
   GG_TRY(decode_smem_cap(&cap));
@@ -600,6 +602,7 @@ int gemv_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemv_i8_smem<mmf::I8Q4_0>(g) <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemv_i8_smem<mmf::I8Q8_0>(g) <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemv_i8_smem<mmf::I8Q4_K>(g) <= cap; break;
+    case GG_TYPE_Q6_K: *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_f16_ups(g)) <= cap; break;
     default: *fits = false;
   }
   return GG_OK;
@@ -629,21 +632,61 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
-  const float* xk = x;
-  if (knob_gxs() != 0) { /* the digits made once, by k_xstage_i8 */
-    Scratch* s = nullptr;
-    GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
-    const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
-    const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
-                                     (int)K, nblk, flags);
-    if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
-    xk = (const float*)s->buf;
-    flags |= mmf::kDecXStaged;
-  }
+  /* the digits made once, by k_xstage_i8 */
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
+  const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+  const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
+                                   (int)K, nblk, flags);
+  if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
+  const float* xk = (const float*)s->buf;
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
                                      wptrs(w, g), xk, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);
   return GG_OK;
+}
+
+/* k_gemv_f16 (mma_gemv_n1): batch 1 of Q6_K in k_gemv_i8's form, after k_xstage_col has made x's f16
+ * fragments once. Its shared memory (the rings and the whole row's x) must leave room for two CTAs
+ * per SM: rows up to 15872 weights on sm_90. */
+template <class TT>
+int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  if constexpr (TT::kType != GG_TYPE_Q6_K) {
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n1 takes Q6_K only (%s has imma_gemv_n1)",
+                   gg_type_name(TT::kType));
+  } else {
+    if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n1 takes one column (batch %d)", batch);
+    const int ups = (int)gemv_f16_ups(g);
+    const int64_t smem = mmf::gemv_f16_smem<TT>(ups);
+    int64_t cap = 0;
+    GG_TRY(decode_smem_cap(&cap));
+    if (smem > cap)
+      return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                     "gg_matmul: mma_gemv_n1 cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
+                     "available; sm_90: rows up to 15872 weights)",
+                     (long long)K, (long long)smem, (long long)cap);
+    GG_TRY(smem_optin(mmf::k_gemv_f16<TT>, (int)smem, smem_limit));
+    bool pdl = false;
+    GG_TRY(use_pdl(&pdl));
+    int sms = 132;
+    GG_TRY(gg_sm_count(&sms));
+    const int64_t ctas = g.Gn < 2 * (int64_t)sms ? g.Gn : 2 * (int64_t)sms; /* persistent: at most two per SM */
+    /* ring slots filled before the PDL wait: 2 of 3 (H200, 4096 x 14336, us, 1 / 2 / 3 / none: 22.81 /
+     * 22.35 / 23.24 / 24.49) */
+    constexpr int pre = 2;
+    const int flags = decode_flags(x, pdl, pre);
+    cudaStream_t st = gg_compute_stream();
+    Scratch* s = nullptr;
+    GG_TRY(scratch_get((uint64_t)mmf::gemv_f16_x_bytes<TT>(ups) + mmf::kDecWarps * 4, 0, &s));
+    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT>, dim3(mmf::kDecWarps), mmf::kDecThreads, 0, st, x,
+                                 (uint8_t*)s->buf, (int)K, (int)g.units, ups, flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
+    err = launch_pdl(pdl, mmf::k_gemv_f16<TT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st, wptrs(w, g),
+                     (const uint8_t*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_f16", __FILE__, __LINE__, 1);
+    return GG_OK;
+  }
 }
 
 /* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K). */
@@ -771,6 +814,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 4>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
+    case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -823,6 +867,8 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
+ *   Q6_K:              batch 1 mma_gemv_n1 where its shared memory holds the row (sm_90: up to 15872
+ *                      weights), except small problems (as above).
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
  *                      wgmma_gemm_128x128 or _128x256, by wg_wide), except small problems
@@ -834,15 +880,16 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, int* k) {
   if (frag) {
 #if !GG_IS_HIP
-    const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !(rows >= 0 && small_problem(rows, batch));
+    const bool small = rows >= 0 && small_problem(rows, batch);
+    const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !small;
     bool gemv = false;
-    if (i8 && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
+    if ((i8 || (type == GG_TYPE_Q6_K && !small)) && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
 #else
     const bool i8 = false, gemv = false;
     (void)type;
     (void)row_len;
 #endif
-    if (gemv) *k = K_GEMV_I8;
+    if (gemv) *k = type == GG_TYPE_Q6_K ? K_GEMV_F16 : K_GEMV_I8;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

@@ -217,17 +217,16 @@ __device__ __forceinline__ void mma_pair(float (&t)[4], const uint32_t (&a0)[4],
     mma16816(t, a1, B.z, B.w);
   }
 }
-/* the two single-step products of a pair, kept apart (Q6_K: one scale per k16 step) */
+/* the two single-step products of a pair, kept apart (Q6_K: one scale per k16 step): B (and with
+ * SPLIT the lo plane L) are one lane's 16 bytes of B fragments for the pair */
 template <bool SPLIT>
 __device__ __forceinline__ void mma_two(float (&t0)[4], float (&t1)[4], const uint32_t (&a0)[4], const uint32_t (&a1)[4],
-                                        const uint4* xs, int idx, int lo_off) {
-  const uint4 B = xs[idx];
+                                        const uint4 B, const uint4 L) {
   t0[0] = t0[1] = t0[2] = t0[3] = 0.0f;
   t1[0] = t1[1] = t1[2] = t1[3] = 0.0f;
   mma16816(t0, a0, B.x, B.y);
   mma16816(t1, a1, B.z, B.w);
   if (SPLIT) {
-    const uint4 L = xs[lo_off + idx];
     mma16816(t0, a0, L.x, L.y);
     mma16816(t1, a1, L.z, L.w);
   }
@@ -567,6 +566,12 @@ struct TQ6_K {
   template <int NT, bool SPLIT>
   static __device__ __forceinline__ void compute(const Unit& u, int ul, int, const uint4* xs, int nsp, int lo_off,
                                                  const float*, float (&acc)[NT][4], int lane) {
+    compute_x<NT, SPLIT>(u, ul, [&](int nt, int sp, bool lo) { return xs[(lo ? lo_off : 0) + (nt * nsp + sp) * 32 + lane]; },
+                         acc);
+  }
+  /* compute with B fragments from xb(n-tile, step pair, lo plane) (k_gemv_f16: one column) */
+  template <int NT, bool SPLIT, class XB>
+  static __device__ __forceinline__ void compute_x(const Unit& u, int ul, const XB& xb, float (&acc)[NT][4]) {
     const float dA = h_lo(u.d), dB = h_hi(u.d);
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
@@ -589,7 +594,8 @@ struct TQ6_K {
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           float t0[4], t1[4];
-          mma_two<SPLIT>(t0, t1, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+          const uint4 B = xb(nt, sp, false);
+          mma_two<SPLIT>(t0, t1, a0, a1, B, SPLIT ? xb(nt, sp, true) : B);
           acc[nt][0] = fmaf(sA1, t1[0], fmaf(sA0, t0[0], acc[nt][0]));
           acc[nt][1] = fmaf(sA1, t1[1], fmaf(sA0, t0[1], acc[nt][1]));
           acc[nt][2] = fmaf(sB1, t1[2], fmaf(sB0, t0[2], acc[nt][2]));
@@ -1014,14 +1020,6 @@ k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __res
   dec_finish<NT * 4>(out, active, G * 16 + g, y, part, counters, rows, Gn, S, batch, &s_last);
 }
 
-/* ----------------------------------------------------------------------------- prefill */
-
-constexpr int kPreThreads = 256;
-constexpr int kPreStages = 4;
-constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 lanes x 16 B */
-template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
-template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
-
 /* The max of every thread's m over the CTA. red: 32 floats of shared memory; every thread calls it. */
 __device__ __forceinline__ float block_max(float m, float* red) {
 #pragma unroll
@@ -1037,6 +1035,172 @@ __device__ __forceinline__ float block_max(float m, float* red) {
   __syncthreads();
   return red[0];
 }
+
+/* ------------------------------------------------------------------------- gemv (n = 1) */
+
+/* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16): for each of its ng row groups its nu
+ * units in turn into one accumulator, then store(j, acc) with every warp of the CTA. Unit i of the
+ * warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
+ * requested). compute(unit, ul, acc). (Two units at a time into two accumulators, for two
+ * independent instruction chains per warp, measured slower: H200, 4096 x 14336, Q4_0 13.24 ->
+ * 13.43 us, 4096 x 4096 7.26 -> 8.30; Q6_K no gain.) */
+template <class TT, int R, class Acc, class Request, class Compute, class Store>
+__device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu, int lane, Request request,
+                                            Compute compute, Store store) {
+  int i = 0;
+  for (int j = 0; j < ng; ++j) {
+    Acc acc = {};
+#pragma unroll 1
+    for (int ul = 0; ul < nu; ++ul, ++i) {
+      cp_async_wait<R - 1>(); /* unit i has landed (this lane's copies) */
+      __syncwarp();           /* ... and every lane's */
+      typename TT::Unit u;
+      TT::lds(u, ring + (i % R) * TT::SLOT, lane);
+      __syncwarp(); /* every lane has read the slot before it is refilled */
+      request(i + R);
+      compute(u, ul, acc);
+    }
+    store(j, acc);
+  }
+  cp_async_wait<0>();
+}
+
+/* ------------------------------------------------------------------- gemv, f16 (Q6_K) */
+
+/* k_gemv_f16 (mma_gemv_n1) takes batch 1 of Q6_K, the type without an int8 kernel, in the form of
+ * k_gemv_i8: a CTA per row group over the whole row, its 8 warps on eighths of it, the partial sums
+ * added in shared memory. x is one column of f16 B fragments for the whole row, made once per launch
+ * by k_xstage_col: per 32-k step pair only lanes 0-3 (column 0) carry data, so 4 x 16 B (not 32 x
+ * 16 B as in k_decode's layout): 28 KB for 14336 weights. Each eighth of the row has its own
+ * power-of-two scale (col_scale over that eighth), undone on the warp's sum. */
+template <class TT> __host__ __device__ constexpr int gemv_f16_x_bytes(int ups) { return kDecWarps * ups * (TT::UK / 32) * 64; }
+template <class TT> __host__ __device__ constexpr int gemv_f16_smem(int ups) {
+  return dec_ring_bytes<TT, 1>() + gemv_f16_x_bytes<TT>(ups) + kDecWarps * 4;
+}
+
+/* x (one column, K values) -> eighth sl = blockIdx.x of the row (units sl * ups ..) as compact f16
+ * fragments at stage + sl * ups * (UK / 32) * 64 bytes, and its descale factor after all eight
+ * (gemv_f16_x_bytes). Zeros past K. Launched with programmatic dependent launch (as k_xstage). */
+template <class TT>
+__global__ void __launch_bounds__(kDecThreads)
+k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int ups, int flags) {
+  __shared__ float red[32];
+  gg_pdl_release();
+  gg_pdl_wait();
+  const int sl = blockIdx.x, tid = threadIdx.x;
+  const int nu = max(0, min(ups, units_row - sl * ups));
+  const int64_t k0 = (int64_t)sl * ups * TT::UK;
+  const int f4 = nu * TT::UK / 4; /* float4s of the eighth */
+  const bool xv = (flags & kDecXAligned) != 0;
+  float m = 0.0f;
+  for (int f = tid; f < f4; f += kDecThreads) {
+    if (k0 + 4 * f >= K) break;
+    const float4 v = load_x4(x + k0 + 4 * f, xv);
+    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+  }
+  float descale = 0.0f;
+  const float sc = col_scale(block_max(m, red), &descale);
+  uint32_t* xs32 = (uint32_t*)(stage + (int64_t)sl * ups * (TT::UK / 32) * 64);
+  for (int f = tid; f < f4; f += kDecThreads) {
+    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (k0 + 4 * f < K) {
+      v = load_x4(x + k0 + 4 * f, xv);
+      v.x *= sc; v.y *= sc; v.z *= sc; v.w *= sc;
+    }
+    /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2, word = 2 step + (k & 15) / 8;
+     * k + 2, k + 3 go to lane t + 1 (4 words on), as in stage_x with column 0 */
+    const int kr = 4 * f, st = (kr >> 4) & 1, kk = kr & 15;
+    const int idx = ((kr >> 5) * 4 + ((kk & 7) >> 1)) * 4 + ((st << 1) | (kk >> 3));
+    xs32[idx] = pack_h2(v.x, v.y);
+    xs32[idx + 4] = pack_h2(v.z, v.w);
+  }
+  if (tid == 0) ((float*)(stage + gemv_f16_x_bytes<TT>(ups)))[sl] = descale;
+}
+
+/* y[r] = sum_k W[r][k] x[k] (one column), mma_gemv_n1: see gemv_f16_x_bytes. x points at
+ * k_xstage_col's buffer. */
+template <class TT>
+__global__ void __launch_bounds__(kDecThreads, 2)
+k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
+           int ups, int flags) {
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_red[2][kDecWarps * 16];
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int u0 = warp * ups;
+  const int nu = max(0, min(ups, units_row - u0));
+  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  const int n_items = ng * nu;
+  constexpr int R = TT::template ring<1>();
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  const int xbytes = gemv_f16_x_bytes<TT>(ups);
+  uint4* xs = (uint4*)((uint8_t*)dsm + dec_ring_bytes<TT, 1>());
+  const float* descale = (const float*)((const uint8_t*)xs + xbytes);
+
+  /* unit i of this warp into ring slot i % R (one commit group per call) */
+  auto request = [&](int i) {
+    if (i < n_items) {
+      const int u = u0 + i % nu;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+  };
+
+  /* the ring's first `pre` slots before the PDL wait, then x (and its descale factors), then the rest */
+  const bool pdl = (flags & kDecPdl) != 0;
+  const int pre_raw = (flags >> kDecPreShift) & 15;
+  const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i < pre) request(i);
+  if (pdl) gg_pdl_wait();
+  const int n16 = (xbytes + kDecWarps * 4) / 16;
+  for (int i = tid; i < n16; i += kDecThreads) cp_async16(xs + i, (const uint4*)xstage + i);
+  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i >= pre) request(i);
+  gg_pdl_release();
+  cp_async_wait_n<R>(R - pre); /* x (and the slots before it) have landed */
+  __syncthreads();
+
+  /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
+  const uint4* xw = xs + u0 * (TT::UK / 32) * 4;
+  const float ds = descale[warp];
+  using Acc = float[1][4];
+  gemv_stream<TT, R, Acc>(
+      ring, ng, nu, lane, request,
+      [&](const typename TT::Unit& u, int ul, Acc& acc) {
+        TT::template compute_x<1, false>(
+            u, ul, [&](int, int sp, bool) { return lane < 4 ? xw[sp * 4 + lane] : make_uint4(0u, 0u, 0u, 0u); }, acc);
+      },
+      [&](int j, const Acc& a) {
+        /* lanes t = 0 hold column 0 of rows g ([0][0]) and g + 8 ([0][2]); two buffers, so group j + 1's
+         * writes cannot meet group j's sum */
+        float* red = s_red[j & 1];
+        if ((lane & 3) == 0) {
+          red[warp * 16 + (lane >> 2)] = a[0][0] * ds;
+          red[warp * 16 + (lane >> 2) + 8] = a[0][2] * ds;
+        }
+        __syncthreads();
+        if (tid < 16) {
+          float s = 0.0f;
+#pragma unroll
+          for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
+          const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
+          if (r < rows) y[r] = s;
+        }
+      });
+}
+
+/* ----------------------------------------------------------------------------- prefill */
+
+constexpr int kPreThreads = 256;
+constexpr int kPreStages = 4;
+constexpr int kPreXBytes = 16 * 2 * 32 * 16; /* 16 n-tiles x 2 step pairs x 32 lanes x 16 B */
+template <class TT> __host__ __device__ constexpr int pre_stage_bytes() { return kPreXBytes + 8 * TT::PW; }
+template <class TT> __host__ __device__ constexpr int pre_smem_bytes() { return kPreStages * pre_stage_bytes<TT>(); }
 
 /* The power-of-two scale of column xr (length K) for its f16 copy: max |x| over the CTA, then
  * col_scale. red: 32 floats of shared memory; every thread of the CTA calls it. A 16-byte aligned

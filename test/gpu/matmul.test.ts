@@ -134,7 +134,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     const g = gpu!;
     const size = 4096;
     const levels = 3;
-    for (const [id, batch] of [[2, 1], [12, 3], [14, 8], [8, 16]] as const) {
+    for (const [id, batch] of [[2, 1], [14, 1], [12, 3], [14, 8], [8, 16]] as const) {
       const t = generatedTensor(id, size, size, 4100 + id);
       const raw = g.alloc(t.nbytes);
       const ys = Array.from({ length: levels + 1 }, () => g.alloc(batch * size * 4));
@@ -308,6 +308,40 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  it('imma_gemv_n1 reads x at any 4-byte alignment (the same bits as aligned x)', () => {
+    const g = gpu!;
+    for (const id of I8_TYPES) {
+      for (const [rowLength, rows] of [[12288, 40], [768, 19]] as const) {
+        const t = generatedTensor(id, rowLength, rows, 4700 + id);
+        const x = activations(rowLength, 1, 47);
+        const aligned = runZeroed(t, x, 1, GEMV_I8);
+        const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength}`;
+        expect(nmse(aligned, referenceOutput(t, x, 1)), name).toBeLessThanOrEqual(NMSE_BAR);
+        // x one float past a 16-byte boundary: scalar loads
+        const raw = g.alloc(t.nbytes);
+        const xDev = g.alloc(x.byteLength + 16);
+        const yDev = g.alloc(rows * 4);
+        try {
+          g.upload(raw, t.read(0, t.nbytes));
+          const w = packWeights(g, raw, t.typeId, t.rows, t.rowLength);
+          try {
+            g.upload(xDev, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 4);
+            g.check(g.lib.gg_matmul(id, w.buffer.ptr, xDev.ptr + 4n, yDev.ptr, rows, rowLength, 1, GEMV_I8), 'matmul');
+            const y = new Float32Array(rows);
+            g.download(yDev, new Uint8Array(y.buffer));
+            expect(Array.from(y), `${name}, x unaligned`).toEqual(Array.from(aligned));
+          } finally {
+            w.dispose();
+          }
+        } finally {
+          raw.dispose();
+          xDev.dispose();
+          yDev.dispose();
+        }
+      }
+    }
+  });
+
   it('int8 decode kernels: a NaN in x makes its column NaN and leaves the others alone', () => {
     const rowLength = 1024;
     const rows = 48;
@@ -329,6 +363,9 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       }
       const col = (j: number) => x.subarray(j * rowLength, (j + 1) * rowLength);
       expect(runZeroed(t, col(1), 1, GEMV_I8).every(Number.isNaN), 'imma_gemv_n1: the NaN column all NaN').toBe(true);
+      const inf = Float32Array.from(col(0));
+      inf[300] = -Infinity;
+      expect(runZeroed(t, inf, 1, GEMV_I8).every(Number.isNaN), 'imma_gemv_n1: a column with -Inf all NaN').toBe(true);
       const e = nmse(runZeroed(t, col(0), 1, GEMV_I8), ref.subarray(0, rows));
       expect(e, 'imma_gemv_n1: a clean column').toBeLessThanOrEqual(NMSE_BAR);
     }
@@ -339,7 +376,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     expect(() => runOnGpu(t, activations(256, 1, 1), 1, 6)).toThrow(/int8 decode kernels do not take Q6_K/);
   });
 
-  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones', () => {
+  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones (batch 1: mma_gemv_n1)', () => {
     for (const id of I8_TYPES) {
       expect(gpu!.matmulKernelName(id, 4096, 8192, 1)).toBe('imma_gemv_n1'); // fits in every device's shared memory
       expect(gpu!.matmulKernelName(id, 4096, 28672, 1)).toBe('imma_decode_n4'); // fits in none
@@ -349,7 +386,40 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       expect(gpu!.matmulKernelName(id, 4096, 14336, 16)).toBe('mma_decode_n16');
       expect(gpu!.matmulKernelName(id, 4096, 14336, 17)).toBe('mma_decode_n32');
     }
-    expect(gpu!.matmulKernelName(14, 4096, 14336, 1)).toBe('mma_decode_n8');
+    expect(gpu!.matmulKernelName(14, 4096, 14336, 1)).toBe('mma_gemv_n1');
+    expect(gpu!.matmulKernelName(14, 4096, 16384, 1)).toBe('mma_decode_n8'); // its row does not fit
+    expect(gpu!.matmulKernelName(14, 100, 14336, 1)).toBe('mma_decode_n8'); // small: the hi/lo split
+    expect(gpu!.matmulKernelName(14, 4096, 14336, 2)).toBe('mma_decode_n8');
+  });
+
+  // Kernel 12, mma_gemv_n1: Q6_K, one column, a CTA per 16 rows over the whole row (f16 x, one power-of-two
+  // scale per eighth of the row).
+  const GEMV_F16 = 12;
+  it('mma_gemv_n1 (Q6_K): awkward shapes, several row groups per CTA, eighths of wildly different scale', () => {
+    for (const [rowLength, rows] of [[1280, 301], [3328, 100], [14336, 160], [2048, 9001]] as const) {
+      const t = generatedTensor(14, rowLength, rows, 5100 + rows);
+      const x = activations(rowLength, 1, rows);
+      const run = runOnGpu(t, x, 1, GEMV_F16);
+      expect(run.kernel).toBe('mma_gemv_n1');
+      expect(nmse(run.y, referenceOutput(t, x, 1)), `Q6_K ${rows}x${rowLength}`).toBeLessThanOrEqual(NMSE_BAR);
+    }
+    const rowLength = 14336;
+    const t = generatedTensor(14, rowLength, 200, 5200);
+    for (const scale of [1e-30, 1e25]) {
+      const x = activations(rowLength, 1, 52);
+      for (let k = 0; k < rowLength; k++) x[k]! *= scale * ((k / 1792) & 1 ? 1e5 : 1); // every other eighth 1e5 larger
+      const e = nmse(runOnGpu(t, x, 1, GEMV_F16).y, referenceOutput(t, x, 1));
+      expect(e, `Q6_K 200x14336, x scale ${scale}`).toBeLessThanOrEqual(NMSE_BAR);
+    }
+    const nan = activations(rowLength, 1, 53);
+    nan[5000] = NaN;
+    expect(runZeroed(t, nan, 1, GEMV_F16).every(Number.isNaN), 'a NaN in x: every output NaN').toBe(true);
+  });
+
+  it('mma_gemv_n1 refuses other types, more columns and rows it cannot hold, with clear errors', () => {
+    expect(() => runOnGpu(generatedTensor(2, 256, 32, 5), activations(256, 1, 1), 1, GEMV_F16)).toThrow(/mma_gemv_n1 takes Q6_K only/);
+    expect(() => runOnGpu(generatedTensor(14, 256, 32, 5), activations(256, 2, 1), 2, GEMV_F16)).toThrow(/mma_gemv_n1 takes one column/);
+    expect(() => runOnGpu(generatedTensor(14, 16384, 16, 5), activations(16384, 1, 1), 1, GEMV_F16)).toThrow(/mma_gemv_n1 cannot hold a row of 16384/);
   });
 
   it('names a kernel for every type and batch range', () => {
