@@ -409,6 +409,11 @@ int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
 int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
 
+/* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
+ * H200, 4096 x 14336: 16.4 against 13.1 us for Q4_0). Kept although slower: the kernel without
+ * that path ran Q4_0 n = 1 0.35 us slower (13.44-13.51 against 13.06-13.11 us, two runs; NOTES v15). */
+int knob_gxs() { static const int v = env_int("GG_MM_GXS", 1); return v; }
+
 /* GG_MM_XPREP1=0: the wgmma GEMMs' x image by the two-pass k_xprep_wg even where the one-pass
  * k_xprep_wg1 could make it (A/B runs; H200 2026-12-02: one pass saves 4-7 us at n = 128-512). */
 int knob_xprep1() { static const int v = env_int("GG_MM_XPREP1", 1); return v; }
@@ -632,14 +637,17 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
-  /* the digits made once, by k_xstage_i8 */
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
-  const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
-  const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
-                                   (int)K, nblk, flags);
-  if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
-  const float* xk = (const float*)s->buf;
+  const float* xk = x;
+  if (knob_gxs() != 0) { /* the digits made once, by k_xstage_i8 */
+    Scratch* s = nullptr;
+    GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
+    const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+    const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
+                                     (int)K, nblk, flags);
+    if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
+    xk = (const float*)s->buf;
+    flags |= mmf::kDecXStaged;
+  }
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
                                      wptrs(w, g), xk, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);

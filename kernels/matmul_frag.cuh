@@ -1038,7 +1038,8 @@ __device__ __forceinline__ float block_max(float m, float* red) {
 
 /* ------------------------------------------------------------------------- gemv (n = 1) */
 
-/* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16): for each of its ng row groups its nu
+/* The weight stream of a gemv warp (k_gemv_f16; k_gemv_i8 has the same loop written out, as in the
+ * build that ran fastest: NOTES "the int8 gemv's source"): for each of its ng row groups its nu
  * units in turn into one accumulator, then store(j, acc) with every warp of the CTA. Unit i of the
  * warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
  * requested). compute(unit, ul, acc). (Two units at a time into two accumulators, for two

@@ -412,7 +412,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
 
 /* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
- * k_xstage_i8's buffer: x points at it), then takes row groups (16 rows)
+ * k_xstage_i8's buffer, or made here with kDecXStaged unset), then takes row groups (16 rows)
  * blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups units),
  * and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
  * row groups x an eighth of K per CTA, slices added through global memory by the last CTA of a row
@@ -448,48 +448,88 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   };
 
   /* ---- the ring's first `pre` slots before the PDL wait (flags: GG_MM_PRE=15 means none), then x ---- */
-  const bool pdl = (flags & kDecPdl) != 0;
+  const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
   const int pre_raw = (flags >> kDecPreShift) & 15;
   const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
 #pragma unroll
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
   if (pdl) gg_pdl_wait();
-  /* ---- k_xstage_i8 made the digits (x points at them): copy them in, the ring's other slots behind ---- */
-  const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
-  for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
-  cp_async_commit();
+  if (flags & kDecXStaged) {
+    /* ---- k_xstage_i8 made the digits (x points at them): copy them in, the ring's other slots behind ---- */
+    const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
+    for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
+    cp_async_commit();
 #pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i >= pre) request(i);
-  gg_pdl_release();
-  cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
+    for (int i = 0; i < R; ++i)
+      if (i >= pre) request(i);
+    gg_pdl_release();
+    cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
+  } else {
+    /* ---- x -> digits here, flat over 16-value halves of blocks of the padded row, every load of a
+     * round in flight at once ---- */
+    constexpr int XR = 4; /* halves per thread per round: K <= 16384 in one round */
+    const int nhb = nblk * 2;
+    float4 v[XR][4];
+    auto load_round = [&](int i0) {
+#pragma unroll
+      for (int r = 0; r < XR; ++r) {
+        const int hb = i0 + r * kDecThreads + tid;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int k = 16 * hb + 4 * q;
+          v[r][q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          if (hb < nhb && k < K) v[r][q] = load_x4(x + k, xv);
+        }
+      }
+    };
+    load_round(0);
+#pragma unroll
+    for (int i = 0; i < R; ++i)
+      if (i >= pre) request(i);
+    gg_pdl_release();
+    for (int i0 = 0; i0 < nhb; i0 += XR * kDecThreads) {
+      if (i0 > 0) load_round(i0);
+#pragma unroll
+      for (int r = 0; r < XR; ++r) {
+        const int hb = i0 + r * kDecThreads + tid;
+        i8_stage16<IT::kOffset>(v[r], hb < nhb, xq + (hb >> 1) * 8, xc + (hb >> 1));
+      }
+    }
+  }
   __syncthreads();
 
   /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
   const XColumn xcol{xq + u0 * (TT::UK / 32) * 8, xc + u0 * (TT::UK / 32)};
-  using Acc = float[1][2];
-  gemv_stream<TT, R, Acc>(
-      ring, ng, nu, lane, request,
-      [&](const typename TT::Unit& u, int ul, Acc& acc) {
-        IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
-      },
-      [&](int j, const Acc& a) {
-        /* lanes t = 0 hold rows g and g + 8; two buffers, so group j + 1's writes cannot meet group j's sum */
-        float* red = s_red[j & 1];
-        if ((lane & 3) == 0) {
-          red[warp * 16 + (lane >> 2)] = a[0][0];
-          red[warp * 16 + (lane >> 2) + 8] = a[0][1];
-        }
-        __syncthreads();
-        if (tid < 16) {
-          float s = 0.0f;
+  int i = 0;
+  for (int j = 0; j < ng; ++j) {
+    float acc[1][2] = {{0.0f, 0.0f}};
+#pragma unroll 1
+    for (int ul = 0; ul < nu; ++ul, ++i) {
+      cp_async_wait<R - 1>(); /* unit i has landed (this lane's copies) */
+      __syncwarp();           /* ... and every lane's */
+      typename TT::Unit u;
+      TT::lds(u, ring + (i % R) * TT::SLOT, lane);
+      __syncwarp(); /* every lane has read the slot before it is refilled */
+      request(i + R);
+      IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
+    }
+    /* lanes t = 0 hold rows g and g + 8; two buffers, so group j + 1's writes cannot meet group j's sum */
+    float* red = s_red[j & 1];
+    if ((lane & 3) == 0) {
+      red[warp * 16 + (lane >> 2)] = acc[0][0];
+      red[warp * 16 + (lane >> 2) + 8] = acc[0][1];
+    }
+    __syncthreads();
+    if (tid < 16) {
+      float s = 0.0f;
 #pragma unroll
-          for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
-          const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
-          if (r < rows) y[r] = s;
-        }
-      });
+      for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
+      const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
+      if (r < rows) y[r] = s;
+    }
+  }
+  cp_async_wait<0>();
 }
 
 /* x (one column, K values) -> the digits of k_gemv_i8 in its shared-memory layout (xq: nblk x 8
