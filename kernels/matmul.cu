@@ -597,7 +597,8 @@ template <class IT>
 int64_t gemv_i8_smem(const Geom& g) {
   return mmf::i8_ring_bytes<IT, 1>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
 }
-int64_t gemv_f16_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
+/* Units per warp of the gemv kernels: each of a CTA's 8 warps takes an eighth of the row. */
+int64_t gemv_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
 /* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
@@ -607,30 +608,41 @@ int gemv_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemv_i8_smem<mmf::I8Q4_0>(g) <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemv_i8_smem<mmf::I8Q8_0>(g) <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemv_i8_smem<mmf::I8Q4_K>(g) <= cap; break;
-    case GG_TYPE_Q6_K: *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_f16_ups(g)) <= cap; break;
+    case GG_TYPE_Q6_K: *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_ups(g)) <= cap; break;
     default: *fits = false;
   }
+  return GG_OK;
+}
+/* What both gemv launches (imma_gemv_n1, mma_gemv_n1) check and size: one column; the kernel's shared
+ * memory (smem bytes) within decode_smem_cap, else the row is refused (sm_90_rows: the longest rows
+ * on sm_90); the persistent grid: at most two CTAs per SM. */
+template <class Kernel>
+int gemv_prepare(Kernel* kernel, const char* name, const char* sm_90_rows, int batch, int64_t K, int64_t smem,
+                 int (&smem_limit)[64], const Geom& g, int64_t* ctas) {
+  if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes one column (batch %d)", name, batch);
+  int64_t cap = 0;
+  GG_TRY(decode_smem_cap(&cap));
+  if (smem > cap)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                   "gg_matmul: %s cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
+                   "available; sm_90: %s)",
+                   name, (long long)K, (long long)smem, (long long)cap, sm_90_rows);
+  GG_TRY(smem_optin(kernel, (int)smem, smem_limit));
+  int sms = 132;
+  GG_TRY(gg_sm_count(&sms));
+  *ctas = g.Gn < 2 * (int64_t)sms ? g.Gn : 2 * (int64_t)sms;
   return GG_OK;
 }
 template <class IT>
 int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
-  if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n1 takes one column (batch %d)", batch);
   const int64_t smem = gemv_i8_smem<IT>(g);
-  int64_t cap = 0;
-  GG_TRY(decode_smem_cap(&cap));
-  if (smem > cap)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
-                   "gg_matmul: imma_gemv_n1 cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
-                   "available; sm_90: rows up to 15360 weights, Q8_0 17152)",
-                   (long long)K, (long long)smem, (long long)cap);
-  GG_TRY(smem_optin(mmf::k_gemv_i8<IT>, (int)smem, smem_limit));
+  int64_t ctas = 0;
+  GG_TRY(gemv_prepare(mmf::k_gemv_i8<IT>, "imma_gemv_n1", "rows up to 15360 weights, Q8_0 17152", batch, K, smem,
+                      smem_limit, g, &ctas));
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
-  const int ups = (int)((g.units + mmf::kDecWarps - 1) / mmf::kDecWarps);
-  int sms = 132;
-  GG_TRY(gg_sm_count(&sms));
-  const int64_t ctas = g.Gn < 2 * (int64_t)sms ? g.Gn : 2 * (int64_t)sms; /* persistent: at most two per SM */
+  const int ups = (int)gemv_ups(g);
   /* ring slots filled before the PDL wait: half the ring, Q4_K one slot (H200, 4096 x 14336, us, 1 /
    * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81) */
   constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value ? 1 : mmf::i8_ring<IT, 1>() / 2;
@@ -664,22 +676,13 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n1 takes Q6_K only (%s has imma_gemv_n1)",
                    gg_type_name(TT::kType));
   } else {
-    if (batch != 1) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n1 takes one column (batch %d)", batch);
-    const int ups = (int)gemv_f16_ups(g);
+    const int ups = (int)gemv_ups(g);
     const int64_t smem = mmf::gemv_f16_smem<TT>(ups);
-    int64_t cap = 0;
-    GG_TRY(decode_smem_cap(&cap));
-    if (smem > cap)
-      return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
-                     "gg_matmul: mma_gemv_n1 cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
-                     "available; sm_90: rows up to 15872 weights)",
-                     (long long)K, (long long)smem, (long long)cap);
-    GG_TRY(smem_optin(mmf::k_gemv_f16<TT>, (int)smem, smem_limit));
+    int64_t ctas = 0;
+    GG_TRY(gemv_prepare(mmf::k_gemv_f16<TT>, "mma_gemv_n1", "rows up to 15872 weights", batch, K, smem, smem_limit, g,
+                        &ctas));
     bool pdl = false;
     GG_TRY(use_pdl(&pdl));
-    int sms = 132;
-    GG_TRY(gg_sm_count(&sms));
-    const int64_t ctas = g.Gn < 2 * (int64_t)sms ? g.Gn : 2 * (int64_t)sms; /* persistent: at most two per SM */
     /* ring slots filled before the PDL wait: 2 of 3 (H200, 4096 x 14336, us, 1 / 2 / 3 / none: 22.81 /
      * 22.35 / 23.24 / 24.49) */
     constexpr int pre = 2;

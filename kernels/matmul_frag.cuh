@@ -1038,16 +1038,24 @@ __device__ __forceinline__ float block_max(float m, float* red) {
 
 /* ------------------------------------------------------------------------- gemv (n = 1) */
 
-/* The weight stream of a gemv warp (k_gemv_f16; k_gemv_i8 has the same loop written out, as in the
- * build that ran fastest: NOTES "the int8 gemv's source"): for each of its ng row groups its nu
- * units in turn into one accumulator, then store(j, acc) with every warp of the CTA. Unit i of the
- * warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
- * requested). compute(unit, ul, acc). (Two units at a time into two accumulators, for two
- * independent instruction chains per warp, measured slower: H200, 4096 x 14336, Q4_0 13.24 ->
- * 13.43 us, 4096 x 4096 7.26 -> 8.30; Q6_K no gain.) */
-template <class TT, int R, class Acc, class Request, class Compute, class Store>
-__device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu, int lane, Request request,
-                                            Compute compute, Store store) {
+/* Ring slots a gemv kernel fills before its PDL wait (flags; GG_MM_PRE=15 means none; none without PDL). */
+template <int R> __device__ __forceinline__ int gemv_pre_slots(bool pdl, int flags) {
+  const int pre_raw = (flags >> kDecPreShift) & 15;
+  return pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
+}
+
+/* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16): for each of its ng row groups its nu
+ * units in turn into one accumulator, then the CTA's sum: row_sums(acc) gives the lane's (row g,
+ * row g + 8) values (lanes t = 0 hold them), added over the 8 warps in warp order into y. Unit i of
+ * the warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
+ * requested). compute(unit, ul, acc). Every thread calls it (CTA barriers). (Two units at a time
+ * into two accumulators, for two independent instruction chains per warp, measured slower: H200,
+ * 4096 x 14336, Q4_0 13.24 -> 13.43 us, 4096 x 4096 7.26 -> 8.30; Q6_K no gain.) */
+template <class TT, int R, class Acc, class Request, class Compute, class RowSums>
+__device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu, Request request, Compute compute,
+                                            RowSums row_sums, float (&s_red)[2][kDecWarps * 16], float* __restrict__ y,
+                                            int rows) {
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   int i = 0;
   for (int j = 0; j < ng; ++j) {
     Acc acc = {};
@@ -1061,7 +1069,21 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
       request(i + R);
       compute(u, ul, acc);
     }
-    store(j, acc);
+    /* two buffers, so group j + 1's writes cannot meet group j's sum */
+    float* red = s_red[j & 1];
+    if ((lane & 3) == 0) {
+      const float2 v = row_sums(acc);
+      red[warp * 16 + (lane >> 2)] = v.x;
+      red[warp * 16 + (lane >> 2) + 8] = v.y;
+    }
+    __syncthreads();
+    if (tid < 16) {
+      float s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
+      const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
+      if (r < rows) y[r] = s;
+    }
   }
   cp_async_wait<0>();
 }
@@ -1150,8 +1172,7 @@ k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int
 
   /* the ring's first `pre` slots before the PDL wait, then x (and its descale factors), then the rest */
   const bool pdl = (flags & kDecPdl) != 0;
-  const int pre_raw = (flags >> kDecPreShift) & 15;
-  const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
+  const int pre = gemv_pre_slots<R>(pdl, flags);
 #pragma unroll
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
@@ -1171,28 +1192,13 @@ k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int
   const float ds = descale[warp];
   using Acc = float[1][4];
   gemv_stream<TT, R, Acc>(
-      ring, ng, nu, lane, request,
+      ring, ng, nu, request,
       [&](const typename TT::Unit& u, int ul, Acc& acc) {
         TT::template compute_x<1, false>(
             u, ul, [&](int, int sp, bool) { return lane < 4 ? xw[sp * 4 + lane] : make_uint4(0u, 0u, 0u, 0u); }, acc);
       },
-      [&](int j, const Acc& a) {
-        /* lanes t = 0 hold column 0 of rows g ([0][0]) and g + 8 ([0][2]); two buffers, so group j + 1's
-         * writes cannot meet group j's sum */
-        float* red = s_red[j & 1];
-        if ((lane & 3) == 0) {
-          red[warp * 16 + (lane >> 2)] = a[0][0] * ds;
-          red[warp * 16 + (lane >> 2) + 8] = a[0][2] * ds;
-        }
-        __syncthreads();
-        if (tid < 16) {
-          float s = 0.0f;
-#pragma unroll
-          for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
-          const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
-          if (r < rows) y[r] = s;
-        }
-      });
+      /* column 0 of rows g ([0][0]) and g + 8 ([0][2]), scaled back */
+      [&](const Acc& a) { return make_float2(a[0][0] * ds, a[0][2] * ds); }, s_red, y, rows);
 }
 
 /* ----------------------------------------------------------------------------- prefill */

@@ -447,10 +447,9 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
     cp_async_commit();
   };
 
-  /* ---- the ring's first `pre` slots before the PDL wait (flags: GG_MM_PRE=15 means none), then x ---- */
+  /* ---- the ring's first `pre` slots before the PDL wait, then x ---- */
   const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
-  const int pre_raw = (flags >> kDecPreShift) & 15;
-  const int pre = pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
+  const int pre = gemv_pre_slots<R>(pdl, flags);
 #pragma unroll
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
@@ -501,35 +500,13 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
 
   /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
   const XColumn xcol{xq + u0 * (TT::UK / 32) * 8, xc + u0 * (TT::UK / 32)};
-  int i = 0;
-  for (int j = 0; j < ng; ++j) {
-    float acc[1][2] = {{0.0f, 0.0f}};
-#pragma unroll 1
-    for (int ul = 0; ul < nu; ++ul, ++i) {
-      cp_async_wait<R - 1>(); /* unit i has landed (this lane's copies) */
-      __syncwarp();           /* ... and every lane's */
-      typename TT::Unit u;
-      TT::lds(u, ring + (i % R) * TT::SLOT, lane);
-      __syncwarp(); /* every lane has read the slot before it is refilled */
-      request(i + R);
-      IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
-    }
-    /* lanes t = 0 hold rows g and g + 8; two buffers, so group j + 1's writes cannot meet group j's sum */
-    float* red = s_red[j & 1];
-    if ((lane & 3) == 0) {
-      red[warp * 16 + (lane >> 2)] = acc[0][0];
-      red[warp * 16 + (lane >> 2) + 8] = acc[0][1];
-    }
-    __syncthreads();
-    if (tid < 16) {
-      float s = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
-      const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
-      if (r < rows) y[r] = s;
-    }
-  }
-  cp_async_wait<0>();
+  using Acc = float[1][2];
+  gemv_stream<TT, R, Acc>(
+      ring, ng, nu, request,
+      [&](const typename TT::Unit& u, int ul, Acc& acc) {
+        IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
+      },
+      [](const Acc& a) { return make_float2(a[0][0], a[0][1]); }, s_red, y, rows); /* rows g, g + 8 */
 }
 
 /* x (one column, K values) -> the digits of k_gemv_i8 in its shared-memory layout (xq: nblk x 8

@@ -46,18 +46,20 @@ function testBatches(): number[] {
 }
 
 /** As runOnGpu, but y starts as zeros (not NaN), so a NaN in it was written by the kernel. */
-function runZeroed(t: TensorSource, x: Float32Array, batch: number, kernel: number): Float32Array {
+function runZeroed(t: TensorSource, x: Float32Array, batch: number, kernel: number, xOffsetBytes = 0): Float32Array {
   const g = gpu!;
   const raw = g.alloc(t.nbytes);
-  const xDev = g.alloc(x.byteLength);
+  const xDev = g.alloc(x.byteLength + xOffsetBytes);
   const yDev = g.alloc(batch * t.rows * 4);
   try {
     g.upload(raw, t.read(0, t.nbytes));
     const w = packWeights(g, raw, t.typeId, t.rows, t.rowLength);
     try {
-      g.upload(xDev, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+      g.upload(xDev, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), xOffsetBytes);
       g.check(g.lib.gg_memset(yDev.ptr, 0, yDev.bytes), 'zeroing y');
-      g.matmul(t.typeId, w.buffer, xDev, yDev, t.rows, t.rowLength, batch, kernel);
+      // x at xOffsetBytes into its buffer (4: not 16-byte aligned)
+      const xPtr = xDev.ptr + BigInt(xOffsetBytes);
+      g.check(g.lib.gg_matmul(t.typeId, w.buffer.ptr, xPtr, yDev.ptr, t.rows, t.rowLength, batch, kernel), 'matmul on the GPU');
       const y = new Float32Array(batch * t.rows);
       g.download(yDev, new Uint8Array(y.buffer));
       return y;
@@ -309,7 +311,6 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   });
 
   it('imma_gemv_n1 reads x at any 4-byte alignment (the same bits as aligned x)', () => {
-    const g = gpu!;
     for (const id of I8_TYPES) {
       for (const [rowLength, rows] of [[12288, 40], [768, 19]] as const) {
         const t = generatedTensor(id, rowLength, rows, 4700 + id);
@@ -318,26 +319,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength}`;
         expect(nmse(aligned, referenceOutput(t, x, 1)), name).toBeLessThanOrEqual(NMSE_BAR);
         // x one float past a 16-byte boundary: scalar loads
-        const raw = g.alloc(t.nbytes);
-        const xDev = g.alloc(x.byteLength + 16);
-        const yDev = g.alloc(rows * 4);
-        try {
-          g.upload(raw, t.read(0, t.nbytes));
-          const w = packWeights(g, raw, t.typeId, t.rows, t.rowLength);
-          try {
-            g.upload(xDev, new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 4);
-            g.check(g.lib.gg_matmul(id, w.buffer.ptr, xDev.ptr + 4n, yDev.ptr, rows, rowLength, 1, GEMV_I8), 'matmul');
-            const y = new Float32Array(rows);
-            g.download(yDev, new Uint8Array(y.buffer));
-            expect(Array.from(y), `${name}, x unaligned`).toEqual(Array.from(aligned));
-          } finally {
-            w.dispose();
-          }
-        } finally {
-          raw.dispose();
-          xDev.dispose();
-          yDev.dispose();
-        }
+        expect(Array.from(runZeroed(t, x, 1, GEMV_I8, 4)), `${name}, x unaligned`).toEqual(Array.from(aligned));
       }
     }
   });
