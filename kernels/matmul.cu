@@ -33,7 +33,9 @@
  *  10 wgmma_gemm_128x256 ... 256-column tiles
  *  11 imma_gemv_n1     Q4_0, Q8_0, Q4_K, one column: a CTA per 16 rows over the whole row (int8)
  *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..12
+ *  13 wgmma_ws_128x128 kernels 9 / 10 with a producer warpgroup and mbarriers (warp-specialized)
+ *  14 wgmma_ws_128x256
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..14
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -67,13 +69,15 @@ enum KernelId {
   K_WG_256 = 10,
   K_GEMV_I8 = 11,
   K_GEMV_F16 = 12,
-  K_COUNT = 13
+  K_WS_128 = 13,
+  K_WS_256 = 14,
+  K_COUNT = 15
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
-                                           "mma_gemv_n1"};
+                                           "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -747,8 +751,9 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
   return GG_OK;
 }
 
+/* ws: k_prefill_ws (producer warpgroup, mbarriers) instead of k_prefill_wg; same x image, same sums */
 template <class TT, int BN>
-int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
   constexpr int smem = mmf::wg_smem_bytes<TT, BN>();
   GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
@@ -772,20 +777,29 @@ int launch_prefill_wg_bn(const void* w, const float* x, float* y, int64_t rows, 
   /* after x is read: a caller's y may be where x was (not supported, but not made worse here) */
   if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
+  if (ws) {
+    static int ws_limit[64];
+    constexpr int ws_smem = mmf::ws_smem_bytes<TT, BN>();
+    GG_TRY(smem_optin(mmf::k_prefill_ws<TT, BN>, ws_smem, ws_limit));
+    mmf::k_prefill_ws<TT, BN><<<grid, mmf::kWsThreads, ws_smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc,
+                                                                     (int)NCT, batch);
+    GG_CHECK_LAUNCH("k_prefill_ws");
+    return GG_OK;
+  }
   mmf::k_prefill_wg<TT, BN><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   GG_CHECK_LAUNCH("k_prefill_wg");
   return GG_OK;
 }
 
 template <class TT>
-int launch_prefill_wg_t(int bn, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+int launch_prefill_wg_t(int bn, bool ws, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   const DeviceFacts* dev = nullptr;
   GG_TRY(device_facts(&dev));
   if (!dev->wgmma)
     return gg_fail(GG_ERR_UNSUPPORTED, "", "gg_matmul: the wgmma kernels need an sm_90 device (H100/H200) and a library "
                    "built for sm_90a");
-  if (bn == 256) return launch_prefill_wg_bn<TT, 256>(w, x, y, rows, K, batch, g);
-  return launch_prefill_wg_bn<TT, 128>(w, x, y, rows, K, batch, g);
+  if (bn == 256) return launch_prefill_wg_bn<TT, 256>(ws, w, x, y, rows, K, batch, g);
+  return launch_prefill_wg_bn<TT, 128>(ws, w, x, y, rows, K, batch, g);
 }
 
 template <class TT>
@@ -815,8 +829,10 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
       }
       return GG_OK;
     case K_PREFILL: return launch_prefill_t<TT>(w, x, y, rows, K, batch, g);
-    case K_WG_128: return launch_prefill_wg_t<TT>(128, w, x, y, rows, K, batch, g);
-    case K_WG_256: return launch_prefill_wg_t<TT>(256, w, x, y, rows, K, batch, g);
+    case K_WG_128: return launch_prefill_wg_t<TT>(128, false, w, x, y, rows, K, batch, g);
+    case K_WG_256: return launch_prefill_wg_t<TT>(256, false, w, x, y, rows, K, batch, g);
+    case K_WS_128: return launch_prefill_wg_t<TT>(128, true, w, x, y, rows, K, batch, g);
+    case K_WS_256: return launch_prefill_wg_t<TT>(256, true, w, x, y, rows, K, batch, g);
     case K_I8_4:
       return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 1>(w, x, y, rows, K, batch, g); });
     case K_I8_8:
@@ -882,7 +898,7 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      weights), except small problems (as above).
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
- *                      wgmma_gemm_128x128 or _128x256, by wg_wide), except small problems
+ *                      wgmma_gemm_128x128 or _128x256 by wg_wide; Q4_K and Q6_K wgmma_ws_*), except small problems
  *                      (rows * batch < 8192), which
  *                      stay on mma_decode_n32 (exact W; the GEMM rounds W to f16, and over few outputs
  *                      one badly-conditioned dot product could dominate the NMSE).
@@ -914,7 +930,10 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
       if (dev->wgmma && knob_wg() != 0) {
         int sms = 0;
         GG_TRY(gg_sm_count(&sms));
-        *k = wg_wide(rows, batch, sms) ? K_WG_256 : K_WG_128;
+        const bool wide = wg_wide(rows, batch, sms);
+        /* the warp-specialized GEMM wins where the A build is heavier (NOTES.md, p10) */
+        if (type == GG_TYPE_Q4_K || type == GG_TYPE_Q6_K) *k = wide ? K_WS_256 : K_WS_128;
+        else *k = wide ? K_WG_256 : K_WG_128;
       }
 #endif
     }

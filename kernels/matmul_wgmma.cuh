@@ -18,8 +18,10 @@
  * (row) byte offset 1024, and k16 step s starts 256 s bytes in. x is scaled per column by a power
  * of two, as in k_xprep: NMSE ~1e-7.
  * Tried and slower (kernels/NOTES.md): A stored into shared memory and read from there by the
- * wgmma (p4-p6), a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle, and a warp-specialized
- * variant whose ninth warp copied with bulk copies completing on mbarriers.
+ * wgmma (p4-p6), a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle, a ninth warp copying W with
+ * many small bulk copies, and (p10) the x image multicast to clusters of 2 or 4 CTAs.
+ *
+ * k_prefill_ws (at the end of the file): the same tile with a producer warpgroup and mbarriers.
  */
 #ifndef GG_MATMUL_WGMMA_CUH
 #define GG_MATMUL_WGMMA_CUH
@@ -320,6 +322,161 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   cp_async_wait<0>();
+  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
+}
+
+
+/* ---------------------------------------------------------- warp-specialized variant (ws) */
+/* k_prefill_ws<Type, BN> (wgmma_ws_128x128 / _128x256): k_prefill_wg's tile, products and A build,
+ * with the copies moved to a producer warpgroup and the CTA barrier per chunk replaced by two
+ * mbarriers per stage: full[s] completes when stage s holds its chunk (the x image by one bulk copy,
+ * counted in bytes; the W bytes by the producers' cp.async, each thread arriving when its copies
+ * land), empty[s] when the 8 consumer warps have waited for the wgmma that read it. The warpgroups
+ * no longer wait for each other, so one can build A while the other's wgmma run. Faster than
+ * k_prefill_wg for Q4_K and Q6_K (the heavier A builds), not for Q4_0 and Q8_0 (NOTES.md, p10). */
+__device__ __forceinline__ void mbar_init(uint64_t* b, int count) {
+#if GG_MMF_WGMMA
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(b)), "r"(count) : "memory");
+#else
+  (void)b; (void)count;
+#endif
+}
+/* Blocks until the phase of parity `parity` of barrier b has completed. */
+__device__ __forceinline__ void mbar_wait(uint64_t* b, uint32_t parity) {
+#if GG_MMF_WGMMA
+  uint32_t done = 0;
+  do {
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(smem_addr(b)), "r"(parity)
+                 : "memory");
+  } while (!done);
+#else
+  (void)b; (void)parity;
+#endif
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* b) {
+#if GG_MMF_WGMMA
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(b)) : "memory");
+#else
+  (void)b;
+#endif
+}
+/* arrive, and expect `bytes` more bytes of bulk copies in this phase */
+__device__ __forceinline__ void mbar_arrive_expect(uint64_t* b, uint32_t bytes) {
+#if GG_MMF_WGMMA
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(b)), "r"(bytes) : "memory");
+#else
+  (void)b; (void)bytes;
+#endif
+}
+/* one arrival on b once this thread's earlier cp.async have landed (counted in b's init count) */
+__device__ __forceinline__ void mbar_arrive_cp_async(uint64_t* b) {
+#if GG_MMF_WGMMA
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(b)) : "memory");
+#else
+  (void)b;
+#endif
+}
+/* bytes (a multiple of 16, both addresses 16-byte aligned) from global to shared memory by the
+ * copy engine, completing on barrier b */
+__device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t bytes, uint64_t* b) {
+#if GG_MMF_WGMMA
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(smem_addr(dst)),
+               "l"(src), "r"(bytes), "r"(smem_addr(b))
+               : "memory");
+#else
+  (void)dst; (void)src; (void)bytes; (void)b;
+#endif
+}
+
+/* Shared memory of k_prefill_ws: k_prefill_wg's stages, then full[S] and empty[S]. */
+template <class TT, int BN> __host__ __device__ constexpr int ws_smem_bytes() {
+  return WgSmem<TT::PW, BN>::kBytes + 2 * wg_stages<BN>() * 8;
+}
+/* 8 consumer warps (2 warpgroups) + a producer warpgroup (4 warps copy). Registers are
+ * handed out per warpgroup on sm_90: the producers give theirs up (56 each) so the consumers can
+ * hold 224 (128 accumulators at BN = 256): 128 x 56 + 256 x 224 <= 65536. */
+constexpr int kWsThreads = 384;
+template <int N> __device__ __forceinline__ void set_max_regs_inc() {
+#if GG_MMF_WGMMA
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(N));
+#endif
+}
+template <int N> __device__ __forceinline__ void set_max_regs_dec() {
+#if GG_MMF_WGMMA
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N));
+#endif
+}
+
+template <class TT, int BN>
+__global__ void __launch_bounds__(kWsThreads, 1)
+k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
+             int Gn, int nc, int NCT, int batch) {
+  extern __shared__ uint4 wsm_[];
+  using L = WgSmem<TT::PW, BN>;
+  constexpr int S = L::kStages;
+  uint8_t* sm = (uint8_t*)wsm_;
+  uint64_t* full = (uint64_t*)(sm + L::kBytes);
+  uint64_t* empty = full + S;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int64_t gm0 = (int64_t)blockIdx.x * 8;
+  const int ct = blockIdx.y;
+  const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
+  const int n = c1 - c0; /* >= 1 */
+  if (tid == 0) {
+    for (int s = 0; s < S; ++s) {
+      mbar_init(full + s, 129); /* the 128 producer threads' cp.async arrivals + the expect_tx arrival */
+      mbar_init(empty + s, 8);  /* one per consumer warp */
+    }
+  }
+  __syncthreads();
+  if (warp >= 8) { /* the producer warpgroup: warp 8 + p copies the W bytes of row groups 2p, 2p + 1 */
+    set_max_regs_dec<56>();
+    const int pw = warp - 8;
+    const uint8_t* xsrc = (const uint8_t*)xw + ((int64_t)c0 * NCT + ct) * L::kX;
+    const int64_t xstep = (int64_t)NCT * L::kX;
+    for (int i = 0; i < n; ++i) {
+      const int s = i % S;
+      if (i >= S) mbar_wait(empty + s, (uint32_t)((i / S - 1) & 1));
+      if (tid == 256) {
+        mbar_arrive_expect(full + s, (uint32_t)L::kX);
+        bulk_copy(L::x(sm, s), xsrc + i * xstep, (uint32_t)L::kX, full + s);
+      }
+#pragma unroll 1 /* unrolled, the two groups' copies need more than the producers' 56 registers */
+      for (int h = 0; h < 2; ++h) {
+        const int g = 2 * pw + h;
+        if (gm0 + g < Gn) copy_group_pieces<TT>(L::w(sm, s) + g * TT::PW, wp, gm0 + g, nc, c0 + i, lane);
+      }
+      mbar_arrive_cp_async(full + s);
+    }
+    return;
+  }
+  set_max_regs_inc<224>();
+  float acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  uint32_t A0[4][4], A1[4][4];
+  /* chunk i: stage i % S, phase i / S of its barriers. As in k_prefill_wg, the loop is unrolled by
+   * two for the two A register sets and leaves right after a wgmma. After the wait for chunk i - 1's
+   * wgmma its stage is free again. */
+  for (int i = 0;;) {
+    mbar_wait(full + i % S, (uint32_t)((i / S) & 1));
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A0);
+    wg_mma_chunk<BN>(acc, A0, L::x(sm, i % S));
+    wgmma_wait<1>();
+    pin_acc(acc);
+    if (i > 0 && lane == 0) mbar_arrive(empty + (i - 1) % S);
+    if (++i >= n) break;
+    mbar_wait(full + i % S, (uint32_t)((i / S) & 1));
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A1);
+    wg_mma_chunk<BN>(acc, A1, L::x(sm, i % S));
+    wgmma_wait<1>();
+    pin_acc(acc);
+    if (lane == 0) mbar_arrive(empty + (i - 1) % S);
+    if (++i >= n) break;
+  }
+  wgmma_wait<0>();
   wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
 }
 

@@ -221,14 +221,15 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
-  // Kernel indices 5, 9 and 10: the prefill GEMMs (mma.sync; wgmma with 128- and 256-column tiles on
-  // sm_90a), forced on row counts and batches that are not multiples of their tiles, and odd chunk
+  // Kernel indices 5, 9, 10, 13 and 14: the prefill GEMMs (mma.sync; wgmma with 128- and 256-column tiles
+  // on sm_90a, plain and warp-specialized), forced on row counts and batches that are not multiples of their tiles, and odd chunk
   // counts (these small shapes cut K in two parts that add into y).
   const wgmma = gpu ? gpu.matmulKernelName(2, 4096, 14336, 512).startsWith('wgmma_') : false;
   // GGUF_GPU_TEST_PREFILL_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const PREFILL_BATCHES = (process.env.GGUF_GPU_TEST_PREFILL_BATCHES ?? '65,130,257').split(',').map(Number);
+  const PREFILL_KERNELS = wgmma ? [5, 9, 10, 13, 14] : [5];
   it('prefill GEMMs, each forced, on awkward shapes', () => {
-    const kernels = wgmma ? [5, 9, 10] : [5];
+    const kernels = PREFILL_KERNELS;
     for (const id of [2, 8, 12, 14]) {
       const short = id === 2 || id === 8 ? 160 : 768; // 3 chunks of 64 (Q4_0 / Q8_0: 5 blocks, one of padding)
       for (const [rowLength, rows] of [[1024, 37], [2816, 301], [short, 200]] as const) {
@@ -248,7 +249,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
 
   // One K chunk (Q4_0, K = 64): the wgmma GEMMs cannot cut K and take the whole range in one part.
   it('prefill GEMMs, each forced, on a single K chunk', () => {
-    const kernels = wgmma ? [5, 9, 10] : [5];
+    const kernels = PREFILL_KERNELS;
     const t = generatedTensor(2, 64, 301, 7200);
     const x = activations(64, 130, 31);
     const ref = referenceOutput(t, x, 130);
@@ -262,16 +263,32 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   it('the wgmma GEMMs give the same bits on every run, K cut in two included', () => {
     const t = generatedTensor(14, 2048, 301, 7300);
     const x = activations(2048, 257, 41);
-    for (const kernel of wgmma ? [9, 10] : [5]) {
+    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
+    for (const kernel of wgmma ? [9, 10, 13, 14] : [5]) {
       const first = runOnGpu(t, x, 257, kernel).y;
-      const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
       for (let i = 0; i < 3; i++) expect(bytes(runOnGpu(t, x, 257, kernel).y).equals(bytes(first)), `kernel ${kernel} run ${i}`).toBe(true);
+    }
+  });
+
+  // The warp-specialized GEMMs (13, 14) do the plain ones' (9, 10) products in the same order: the same bits.
+  it.runIf(wgmma)('wgmma_ws_* give the bits of wgmma_gemm_*, every tensor-core type, K cut in two and not', () => {
+    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
+    for (const id of [2, 8, 12, 14]) {
+      for (const [rowLength, rows, batch] of [[2048, 301, 257], [1024, 8500, 130]] as const) {
+        const t = generatedTensor(id, rowLength, rows, 7400 + id);
+        const x = activations(rowLength, batch, 43);
+        for (const [plain, ws] of [[9, 13], [10, 14]]) {
+          const a = runOnGpu(t, x, batch, plain), b = runOnGpu(t, x, batch, ws);
+          expect(b.kernel).toMatch(/^wgmma_ws_/);
+          expect(bytes(b.y).equals(bytes(a.y)), `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch}: ${b.kernel} vs ${a.kernel}`).toBe(true);
+        }
+      }
     }
   });
 
   // Enough tiles (67 row tiles x 2 of 256 columns) that the wgmma GEMMs do not cut K: each output is stored once.
   it('prefill GEMMs, each forced, on a shape with more tiles than half the SMs', () => {
-    const kernels = wgmma ? [5, 9, 10] : [5];
+    const kernels = PREFILL_KERNELS;
     const t = generatedTensor(2, 160, 8500, 7100);
     const batch = 257;
     const x = activations(160, batch, 99);
@@ -284,7 +301,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
 
   it.skipIf(wgmma)('the wgmma kernels refuse a device or library without sm_90a, and say so', () => {
     const t = generatedTensor(2, 256, 128, 5);
-    for (const kernel of [9, 10]) expect(() => runOnGpu(t, activations(256, 65, 1), 65, kernel)).toThrow(/wgmma kernels need an sm_90 device/);
+    for (const kernel of [9, 10, 13, 14]) expect(() => runOnGpu(t, activations(256, 65, 1), 65, kernel)).toThrow(/wgmma kernels need an sm_90 device/);
   });
 
   // 4096 rows: 8 slices per row block at this K, every tensor-core type through the dispatch table.
@@ -414,6 +431,10 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       expect(gpu!.matmulKernelName(2, 4096, 14336, 512)).toBe('wgmma_gemm_128x256');
       expect(gpu!.matmulKernelName(2, 4096, 14336, 256)).toBe('wgmma_gemm_128x128');
       expect(gpu!.matmulKernelName(2, 301, 4096, 600)).toBe('wgmma_gemm_128x128');
+      // Q4_K and Q6_K take the warp-specialized GEMM (faster where the A build is heavier)
+      expect(gpu!.matmulKernelName(14, 4096, 14336, 512)).toBe('wgmma_ws_128x256');
+      expect(gpu!.matmulKernelName(12, 4096, 14336, 256)).toBe('wgmma_ws_128x128');
+      expect(gpu!.matmulKernelName(8, 4096, 14336, 512)).toBe('wgmma_gemm_128x256');
     }
   });
 });
