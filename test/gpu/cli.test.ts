@@ -95,7 +95,7 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
     const b = JSON.parse(one.stdout).results;
     expect(b.map((x: { kernel: string }) => x.kernel)).toEqual(a.map((x: { kernel: string }) => x.kernel));
     for (let i = 0; i < a.length; i++) {
-      expect(a[i].kernel).toMatch(/^wgmma_gemm_/);
+      expect(a[i].kernel).toMatch(/^wgmma_(gemm|ws)_/);
       expect(a[i].nmse, `${a[i].type}`).toBeLessThanOrEqual(1e-6);
       expect(b[i].nmse, `${b[i].type}`).toBe(a[i].nmse);
     }
