@@ -469,7 +469,8 @@ int dec_plan(const Geom& g, int per_unit, int ring, DecPlan* p) {
   return GG_OK;
 }
 
-/* Whether the decode kernels launch with programmatic dependent launch (sm_90+, unless GG_MM_PDL=0). */
+/* Whether the decode kernels and the wgmma GEMMs launch with programmatic dependent launch (sm_90+,
+ * unless GG_MM_PDL=0). */
 int use_pdl(bool* pdl) {
   const DeviceFacts* dev = nullptr;
   GG_TRY(device_facts(&dev));
@@ -767,27 +768,30 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
   const bool one_pass = knob_xprep1() != 0 && K <= mmf::kXprepMaxK && ((uintptr_t)x & 15) == 0;
+  /* the K parts add into y, which the x-image kernel zeroes; the GEMM may start while it ends (PDL) */
+  float* yz = parts > 1 ? y : nullptr;
+  bool pdl = false;
+  GG_TRY(use_pdl(&pdl));
   if (one_pass) {
-    mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+    mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows);
     GG_CHECK_LAUNCH("k_xprep_wg1");
   } else {
-    mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT);
+    mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows);
     GG_CHECK_LAUNCH("k_xprep_wg");
   }
-  /* after x is read: a caller's y may be where x was (not supported, but not made worse here) */
-  if (parts > 1) GG_CHECK(cudaMemsetAsync(y, 0, (size_t)batch * (size_t)rows * sizeof(float), st));
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
+  cudaError_t err;
   if (ws) {
     static int ws_limit[64];
     constexpr int ws_smem = mmf::ws_smem_bytes<TT, BN>();
     GG_TRY(smem_optin(mmf::k_prefill_ws<TT, BN>, ws_smem, ws_limit));
-    mmf::k_prefill_ws<TT, BN><<<grid, mmf::kWsThreads, ws_smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc,
-                                                                     (int)NCT, batch);
-    GG_CHECK_LAUNCH("k_prefill_ws");
-    return GG_OK;
+    err = launch_pdl(pdl, mmf::k_prefill_ws<TT, BN>, grid, mmf::kWsThreads, ws_smem, st, wptrs(w, g), (const uint4*)xw,
+                     (const float*)ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
+  } else {
+    err = launch_pdl(pdl, mmf::k_prefill_wg<TT, BN>, grid, 256, smem, st, wptrs(w, g), (const uint4*)xw, (const float*)ds, y,
+                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   }
-  mmf::k_prefill_wg<TT, BN><<<grid, 256, smem, st>>>(wptrs(w, g), xw, ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
-  GG_CHECK_LAUNCH("k_prefill_wg");
+  if (err != cudaSuccess) return gg_fail_cuda(err, ws ? "k_prefill_ws" : "k_prefill_wg", __FILE__, __LINE__, 1);
   return GG_OK;
 }
 

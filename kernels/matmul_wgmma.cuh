@@ -136,12 +136,22 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
   xw[img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16] = h;
 }
 
+/* The x-image kernels also zero y's column c (c < batch) where yz is set (the GEMM cut in K parts adds
+ * into y), so nothing sits between them and the GEMM, which may then start early (programmatic
+ * dependent launch: gg_pdl_release at their top). x and y do not overlap (gguf_gpu.h). */
+__device__ __forceinline__ void zero_y_column(float* __restrict__ yz, int c, int rows, int batch) {
+  if (yz == nullptr || c >= batch) return;
+  float* col = yz + (int64_t)c * rows;
+  for (int r = threadIdx.x; r < rows; r += blockDim.x) col[r] = 0.0f;
+}
+
 /* x f32 [batch][K] -> xw: f16 images [chunk][column tile][BN * 128 bytes] (tile rows = columns of x),
  * scaled per column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
 template <int BN>
 __global__ void __launch_bounds__(256)
 k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-           int NCT) {
+           int NCT, float* __restrict__ yz, int rows) {
+  gg_pdl_release();
   __shared__ float red[32];
   const int c = blockIdx.x;
   const float* xr = x + (int64_t)c * K;
@@ -168,6 +178,7 @@ k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restric
     }
     store_x_unit<BN>(xw, NCT, ct, j, k, make_uint4(h[0], h[1], h[2], h[3]));
   }
+  zero_y_column(yz, c, rows, batch);
 }
 
 /* k_xprep_wg in one pass, for 16-byte aligned columns of at most kXprepMaxK = 16384 weights: each
@@ -180,7 +191,8 @@ constexpr int kXprepMaxK = kXprepHeld * 8 * 256;
 template <int BN>
 __global__ void __launch_bounds__(256)
 k_xprep_wg1(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-            int NCT) {
+            int NCT, float* __restrict__ yz, int rows) {
+  gg_pdl_release();
   __shared__ float red[32];
   const int c = blockIdx.x;
   const bool live = c < batch;
@@ -216,6 +228,7 @@ k_xprep_wg1(const float* __restrict__ x, uint4* __restrict__ xw, float* __restri
                                   pack_h2(b.z * sc, b.w * sc)));
     }
   }
+  zero_y_column(yz, c, rows, batch);
 }
 
 /* The warpgroup's products of one chunk: 4 k16 steps, A[s] from registers, B 256 bytes apart in
@@ -286,6 +299,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   const int ct = blockIdx.y;
   const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
   const uint4* xsrc = xw + (int64_t)blockIdx.y * (L::kX / 16) + tid + c0 * xstep; /* chunk c0 + i: + i * xstep */
+  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
     if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, c0 + s, tid, warp, lane);
@@ -436,19 +450,27 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     const int pw = warp - 8;
     const uint8_t* xsrc = (const uint8_t*)xw + ((int64_t)c0 * NCT + ct) * L::kX;
     const int64_t xstep = (int64_t)NCT * L::kX;
+    auto copy_w = [&](int i) {
+#pragma unroll 1 /* unrolled, the two groups' copies need more than the producers' 56 registers */
+      for (int h = 0; h < 2; ++h) {
+        const int g = 2 * pw + h;
+        if (gm0 + g < Gn) copy_group_pieces<TT>(L::w(sm, i % S) + g * TT::PW, wp, gm0 + g, nc, c0 + i, lane);
+      }
+      mbar_arrive_cp_async(full + i % S);
+    };
+    /* the first S chunks' W before the wait for the kernel that makes the x image */
+    for (int i = 0; i < n && i < S; ++i) copy_w(i);
+    gg_pdl_wait();
     for (int i = 0; i < n; ++i) {
       const int s = i % S;
-      if (i >= S) mbar_wait(empty + s, (uint32_t)((i / S - 1) & 1));
+      if (i >= S) {
+        mbar_wait(empty + s, (uint32_t)((i / S - 1) & 1));
+        copy_w(i);
+      }
       if (tid == 256) {
         mbar_arrive_expect(full + s, (uint32_t)L::kX);
         bulk_copy(L::x(sm, s), xsrc + i * xstep, (uint32_t)L::kX, full + s);
       }
-#pragma unroll 1 /* unrolled, the two groups' copies need more than the producers' 56 registers */
-      for (int h = 0; h < 2; ++h) {
-        const int g = 2 * pw + h;
-        if (gm0 + g < Gn) copy_group_pieces<TT>(L::w(sm, s) + g * TT::PW, wp, gm0 + g, nc, c0 + i, lane);
-      }
-      mbar_arrive_cp_async(full + s);
     }
     return;
   }
@@ -477,6 +499,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     if (++i >= n) break;
   }
   wgmma_wait<0>();
+  gg_pdl_wait(); /* (long since done: the x image came after it) descale and y's zeros */
   wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
 }
 
