@@ -10,7 +10,9 @@
  * as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16 with A from those registers and
  * B (the x image) from shared memory. The wgmma run asynchronously: chunk c's products overlap
  * the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half of the K chunks
- * and adds its products into y (zeroed before): for shapes with too few tiles to fill the SMs.
+ * and adds its products into y (zeroed before, by the x-image kernel): for shapes with too few tiles
+ * to fill the SMs. The GEMMs launch with programmatic dependent launch (sm_90): their CTAs start as the
+ * x-image kernel ends and wait (griddepcontrol.wait) before they read what it writes.
  *
  * The x image (BN columns of x, 64 k) is in the canonical K-major layout without swizzle: "core
  * matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together), core (r / 8, k / 8) at
