@@ -755,9 +755,11 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
 /* ws: k_prefill_ws (producer warpgroup, mbarriers) instead of k_prefill_wg; same x image, same sums */
 template <class TT, int BN>
 int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  static int smem_limit[64];
-  constexpr int smem = mmf::wg_smem_bytes<TT, BN>();
-  GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
+  /* shared-memory opt-in first: a refusal must come before anything is queued */
+  static int smem_limit[64], ws_limit[64];
+  constexpr int smem = mmf::wg_smem_bytes<TT, BN>(), ws_smem = mmf::ws_smem_bytes<TT, BN>();
+  if (ws) GG_TRY(smem_optin(mmf::k_prefill_ws<TT, BN>, ws_smem, ws_limit));
+  else GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
   const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
   void* image = nullptr;
   float* ds = nullptr;
@@ -782,9 +784,6 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
   cudaError_t err;
   if (ws) {
-    static int ws_limit[64];
-    constexpr int ws_smem = mmf::ws_smem_bytes<TT, BN>();
-    GG_TRY(smem_optin(mmf::k_prefill_ws<TT, BN>, ws_smem, ws_limit));
     err = launch_pdl(pdl, mmf::k_prefill_ws<TT, BN>, grid, mmf::kWsThreads, ws_smem, st, wptrs(w, g), (const uint4*)xw,
                      (const float*)ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   } else {

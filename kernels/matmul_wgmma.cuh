@@ -412,7 +412,9 @@ template <class TT, int BN> __host__ __device__ constexpr int ws_smem_bytes() {
 }
 /* 8 consumer warps (2 warpgroups) + a producer warpgroup (4 warps copy). Registers are
  * handed out per warpgroup on sm_90: the producers give theirs up (56 each) so the consumers can
- * hold 224 (128 accumulators at BN = 256): 128 x 56 + 256 x 224 <= 65536. */
+ * hold 224 (128 accumulators at BN = 256). The CTA starts with 65536 / 384 = 168 per thread
+ * (__launch_bounds__(384, 1)), and 128 x (168 - 56) = 256 x (224 - 168) exactly: the increase waits
+ * for registers the decrease frees, so change the three numbers together. */
 constexpr int kWsThreads = 384;
 template <int N> __device__ __forceinline__ void set_max_regs_inc() {
 #if GG_MMF_WGMMA
@@ -445,6 +447,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
       mbar_init(full + s, 129); /* the 128 producer threads' cp.async arrivals + the expect_tx arrival */
       mbar_init(empty + s, 8);  /* one per consumer warp */
     }
+    fence_proxy_async(); /* the bulk copies' byte counts reach the barriers through the async proxy */
   }
   __syncthreads();
   if (warp >= 8) { /* the producer warpgroup: warp 8 + p copies the W bytes of row groups 2p, 2p + 1 */
@@ -474,6 +477,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
         bulk_copy(L::x(sm, s), xsrc + i * xstep, (uint32_t)L::kX, full + s);
       }
     }
+    cp_async_wait<0>(); /* nothing of this thread's still lands when it leaves */
     return;
   }
   set_max_regs_inc<224>();
@@ -490,6 +494,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     wg_mma_chunk<BN>(acc, A0, L::x(sm, i % S));
     wgmma_wait<1>();
     pin_acc(acc);
+    __syncwarp(); /* every lane's reads of the stage come before the release */
     if (i > 0 && lane == 0) mbar_arrive(empty + (i - 1) % S);
     if (++i >= n) break;
     mbar_wait(full + i % S, (uint32_t)((i / S) & 1));
@@ -497,6 +502,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     wg_mma_chunk<BN>(acc, A1, L::x(sm, i % S));
     wgmma_wait<1>();
     pin_acc(acc);
+    __syncwarp();
     if (lane == 0) mbar_arrive(empty + (i - 1) % S);
     if (++i >= n) break;
   }
