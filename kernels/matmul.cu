@@ -755,11 +755,13 @@ int launch_prefill_t(const void* w, const float* x, float* y, int64_t rows, int6
 /* ws: k_prefill_ws (producer warpgroup, mbarriers) instead of k_prefill_wg; same x image, same sums */
 template <class TT, int BN>
 int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  /* shared-memory opt-in first: a refusal must come before anything is queued */
-  static int smem_limit[64], ws_limit[64];
-  constexpr int smem = mmf::wg_smem_bytes<TT, BN>(), ws_smem = mmf::ws_smem_bytes<TT, BN>();
-  if (ws) GG_TRY(smem_optin(mmf::k_prefill_ws<TT, BN>, ws_smem, ws_limit));
-  else GG_TRY(smem_optin(mmf::k_prefill_wg<TT, BN>, smem, smem_limit));
+  /* the two GEMMs take the same arguments; shared-memory opt-in first: a refusal must come before
+   * anything is queued */
+  static int wg_limit[64], ws_limit[64];
+  auto* const gemm = ws ? mmf::k_prefill_ws<TT, BN> : mmf::k_prefill_wg<TT, BN>;
+  const int smem = ws ? mmf::ws_smem_bytes<TT, BN>() : mmf::wg_smem_bytes<TT, BN>();
+  const int threads = ws ? mmf::kWsThreads : 256;
+  GG_TRY(smem_optin(gemm, smem, ws ? ws_limit : wg_limit));
   const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
   void* image = nullptr;
   float* ds = nullptr;
@@ -782,14 +784,8 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
     GG_CHECK_LAUNCH("k_xprep_wg");
   }
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
-  cudaError_t err;
-  if (ws) {
-    err = launch_pdl(pdl, mmf::k_prefill_ws<TT, BN>, grid, mmf::kWsThreads, ws_smem, st, wptrs(w, g), (const uint4*)xw,
-                     (const float*)ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
-  } else {
-    err = launch_pdl(pdl, mmf::k_prefill_wg<TT, BN>, grid, 256, smem, st, wptrs(w, g), (const uint4*)xw, (const float*)ds, y,
-                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
-  }
+  const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)xw, (const float*)ds, y,
+                                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   if (err != cudaSuccess) return gg_fail_cuda(err, ws ? "k_prefill_ws" : "k_prefill_wg", __FILE__, __LINE__, 1);
   return GG_OK;
 }
