@@ -418,9 +418,6 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
  * that path ran Q4_0 n = 1 0.35 us slower (13.44-13.51 against 13.06-13.11 us, two runs; NOTES v15). */
 int knob_gxs() { static const int v = env_int("GG_MM_GXS", 1); return v; }
 
-/* GG_MM_XPREP1=0: the wgmma GEMMs' x image by the two-pass k_xprep_wg even where the one-pass
- * k_xprep_wg1 could make it (A/B runs; H200 2026-12-02: one pass saves 4-7 us at n = 128-512). */
-int knob_xprep1() { static const int v = env_int("GG_MM_XPREP1", 1); return v; }
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -719,15 +716,18 @@ int with_i8(Launch launch) {
 }
 
 /* The prefill GEMMs' scratch: the converted x (image_bytes), then one descale factor per column of
- * the column tiles; and the limits of their grids (row tiles of 8 row groups, column tiles). */
-int prefill_scratch(const Geom& g, int64_t col_tiles, int64_t columns, uint64_t image_bytes, void** image, float** descale) {
+ * the column tiles; and the limits of their grids (row tiles of 8 row groups, column tiles). state,
+ * where asked for: k_ximage's counters (columns + columns / 8 of them, zero between launches). */
+int prefill_scratch(const Geom& g, int64_t col_tiles, int64_t columns, uint64_t image_bytes, void** image, float** descale,
+                    unsigned** state = nullptr) {
   if ((uint64_t)(g.Gn + 7) / 8 > 0x7fffffffULL || col_tiles > 65535)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
   const uint64_t ds_off = (image_bytes + 255u) & ~(uint64_t)255u;
   Scratch* s = nullptr;
-  GG_TRY(scratch_get(ds_off + (uint64_t)columns * 4u, 0, &s));
+  GG_TRY(scratch_get(ds_off + (uint64_t)columns * 4u, state ? (uint64_t)(columns + columns / 8) : 0, &s));
   *image = s->buf;
   *descale = (float*)((uint8_t*)s->buf + ds_off);
+  if (state) *state = s->counters;
   return GG_OK;
 }
 
@@ -763,28 +763,26 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
   const int threads = ws ? mmf::kWsThreads : 256;
   GG_TRY(smem_optin(gemm, smem, ws ? ws_limit : wg_limit));
   const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
+  const int64_t xparts = ((int64_t)g.nc * 8 + mmf::kXiPartUnits - 1) / mmf::kXiPartUnits;
+  if (xparts > 65535) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: rows too long for the prefill kernel");
   void* image = nullptr;
   float* ds = nullptr;
-  GG_TRY(prefill_scratch(g, NCT, NCT * BN, (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>(), &image, &ds));
-  uint4* xw = (uint4*)image;
+  unsigned* state = nullptr;
+  GG_TRY(prefill_scratch(g, NCT, NCT * BN, (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>(), &image, &ds,
+                         &state));
   int sms = 0;
   GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  const bool one_pass = knob_xprep1() != 0 && K <= mmf::kXprepMaxK && ((uintptr_t)x & 15) == 0;
   /* the K parts add into y, which the x-image kernel zeroes; the GEMM may start while it ends (PDL) */
   float* yz = parts > 1 ? y : nullptr;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
-  if (one_pass) {
-    mmf::k_xprep_wg1<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows);
-    GG_CHECK_LAUNCH("k_xprep_wg1");
-  } else {
-    mmf::k_xprep_wg<BN><<<(unsigned)(NCT * BN), 256, 0, st>>>(x, xw, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows);
-    GG_CHECK_LAUNCH("k_xprep_wg");
-  }
+  mmf::k_ximage<BN><<<dim3((unsigned)(NCT * BN / 8), (unsigned)xparts), 256, 0, st>>>(
+      x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state);
+  GG_CHECK_LAUNCH("k_ximage");
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
-  const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)xw, (const float*)ds, y,
+  const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)image, (const float*)ds, y,
                                      (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   if (err != cudaSuccess) return gg_fail_cuda(err, ws ? "k_prefill_ws" : "k_prefill_wg", __FILE__, __LINE__, 1);
   return GG_OK;

@@ -17,8 +17,8 @@
  * The x image (BN columns of x, 64 k) is in the canonical K-major layout without swizzle: "core
  * matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together), core (r / 8, k / 8) at
  * byte ((r / 8) * 8 + k / 8) * 128: the descriptor's leading (k) byte offset is 128, its stride
- * (row) byte offset 1024, and k16 step s starts 256 s bytes in. x is scaled per column by a power
- * of two, as in k_xprep: NMSE ~1e-7.
+ * (row) byte offset 1024, and k16 step s starts 256 s bytes in. A column of tiny or huge x is scaled
+ * by a power of two (k_ximage): NMSE ~1e-7.
  * Tried and slower (kernels/NOTES.md): A stored into shared memory and read from there by the
  * wgmma (p4-p6), a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle, a ninth warp copying W with
  * many small bulk copies, and (p10) the x image multicast to clusters of 2 or 4 CTAs.
@@ -138,99 +138,124 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
   xw[img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16] = h;
 }
 
-/* The x-image kernels also zero y's column c (c < batch) where yz is set (the GEMM cut in K parts adds
- * into y), so nothing sits between them and the GEMM, which may then start early (programmatic
- * dependent launch: gg_pdl_release at their top). x and y do not overlap (gguf_gpu.h). */
-__device__ __forceinline__ void zero_y_column(float* __restrict__ yz, int c, int rows, int batch) {
-  if (yz == nullptr || c >= batch) return;
-  float* col = yz + (int64_t)c * rows;
-  for (int r = threadIdx.x; r < rows; r += blockDim.x) col[r] = 0.0f;
+/* k_ximage<BN>: x f32 [batch][K] -> xw, f16 images [chunk][column tile][BN * 128 bytes] (tile rows =
+ * columns of x), and descale[c], which multiplies the GEMM's sums of column c. A column whose max |x|
+ * lies in [2^-8, 2^15) is written as f16(x) itself (descale 1): f16 cannot overflow, and only values
+ * below 2^-22 of the max lose bits to its subnormals. Other columns (tiny or huge activations) are
+ * scaled by the power of two that puts their max in [2^14, 2^15) (col_scale). That choice needs the
+ * whole column's max, so the kernel streams f16(x) out at once and the last CTA of each group of 8
+ * columns rewrites the columns that need a scale: x is read once, and no CTA holds a whole column
+ * (all of x held on chip at once is ~29 MB at n = 512: the one-pass kernel this replaces ran in two
+ * waves of latency-bound CTAs, ~22 us against ~11 us of memory traffic; NOTES.md, p12).
+ *
+ * Grid: (groups of 8 columns, K parts of kXiPartUnits units of 8 k). Thread t takes column 8 g + (t & 7)
+ * and units (t >> 3) + 32 i of its part, so 8 neighbouring threads write one whole 128-byte core matrix
+ * (8 columns x 8 k) and a warp 4 of them, 512 contiguous bytes.
+ * state (the scratch's counters, zero between launches): per column its max |x| bits (atomicMax), then
+ * per group a count of finished CTAs; the group's last CTA reads and zeroes both.
+ * Where yz is set (the GEMM cut in K parts adds into y), each CTA also zeroes its share of its columns'
+ * rows of y, so nothing sits between this kernel and the GEMM, which may start early (programmatic
+ * dependent launch: gg_pdl_release at the top). x and y do not overlap (gguf_gpu.h). */
+constexpr int kXiUnits = 2;
+constexpr int kXiPartUnits = kXiUnits * 32;
+constexpr float kXiPlainMin = 0.00390625f, kXiPlainMax = 32768.0f;
+
+/* 8 consecutive floats of a column: two 16-byte loads where x is 16-byte aligned (K is a multiple of
+ * 32, so then every column is) */
+__device__ __forceinline__ void x_unit_load(const float* __restrict__ p, bool vec, float (&v)[8]) {
+  if (vec) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+  } else {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) v[e] = __ldg(p + e);
+  }
+}
+__device__ __forceinline__ uint4 x_unit_f16(const float (&v)[8], float sc) {
+  return make_uint4(pack_h2(v[0] * sc, v[1] * sc), pack_h2(v[2] * sc, v[3] * sc), pack_h2(v[4] * sc, v[5] * sc),
+                    pack_h2(v[6] * sc, v[7] * sc));
 }
 
-/* x f32 [batch][K] -> xw: f16 images [chunk][column tile][BN * 128 bytes] (tile rows = columns of x),
- * scaled per column; descale[c] undoes the scale. One CTA per column (columns >= batch: zeros). */
 template <int BN>
 __global__ void __launch_bounds__(256)
-k_xprep_wg(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-           int NCT, float* __restrict__ yz, int rows) {
+k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
+         int NCT, float* __restrict__ yz, int rows, unsigned* __restrict__ state) {
   gg_pdl_release();
-  __shared__ float red[32];
-  const int c = blockIdx.x;
-  const float* xr = x + (int64_t)c * K;
-  float sc = 0.0f, ds = 1.0f;
-  if (c < batch) sc = column_scale(xr, K, red, &ds);
-  if (threadIdx.x == 0) descale[c] = ds;
-  const int ct = c / BN, j = c % BN;
-  const bool vec = ((uintptr_t)xr & 15) == 0;
-#pragma unroll 4
-  for (int p = threadIdx.x; p < nc * 8; p += blockDim.x) { /* p: 8 consecutive k */
-    const int k = 8 * p;
-    uint32_t h[4] = {0u, 0u, 0u, 0u};
-    if (c < batch && k < K) { /* K is a multiple of 32 */
-      float v[8];
-      if (vec) { /* two 16-byte loads (the column was just read: mostly L2 hits) */
-        const float4 a = __ldg(reinterpret_cast<const float4*>(xr + k)), b = __ldg(reinterpret_cast<const float4*>(xr + k) + 1);
-        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-      } else {
+  __shared__ unsigned red[8][8];
+  __shared__ float fix_scale[8];
+  __shared__ unsigned last, fix; /* fix: bit j, column j of the group needs a scale */
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int grp = blockIdx.x, part = blockIdx.y, parts = gridDim.y;
+  const int columns = NCT * BN, c = grp * 8 + (tid & 7);
+  const bool live = c < batch, vec = ((uintptr_t)x & 15) == 0;
+  const int ku = K / 8, nu = nc * 8;
+  const float* xr = x + (int64_t)(live ? c : 0) * K;
+  float v[kXiUnits][8];
 #pragma unroll
-        for (int i = 0; i < 8; ++i) v[i] = __ldg(xr + k + i);
-      }
+  for (int i = 0; i < kXiUnits; ++i) {
+    const int u = part * kXiPartUnits + (tid >> 3) + 32 * i;
+    if (live && u < ku) {
+      x_unit_load(xr + 8 * u, vec, v[i]);
+    } else {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) h[i] = pack_h2(v[2 * i] * sc, v[2 * i + 1] * sc);
-    }
-    store_x_unit<BN>(xw, NCT, ct, j, k, make_uint4(h[0], h[1], h[2], h[3]));
-  }
-  zero_y_column(yz, c, rows, batch);
-}
-
-/* k_xprep_wg in one pass, for 16-byte aligned columns of at most kXprepMaxK = 16384 weights: each
- * thread loads its units (8 consecutive k: two float4) once, all of them in flight together, and
- * keeps them in registers through the column's max, where k_xprep_wg reads the column a second time
- * to convert it. Same scale and same f16 image, bit for bit; 4-7 us faster at n = 128-512 on the
- * H200 (4096 x 14336, every type). */
-constexpr int kXprepHeld = 8;
-constexpr int kXprepMaxK = kXprepHeld * 8 * 256;
-template <int BN>
-__global__ void __launch_bounds__(256)
-k_xprep_wg1(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-            int NCT, float* __restrict__ yz, int rows) {
-  gg_pdl_release();
-  __shared__ float red[32];
-  const int c = blockIdx.x;
-  const bool live = c < batch;
-  const float* xr = x + (int64_t)c * K;
-  float4 v[kXprepHeld][2];
-  float m = 0.0f;
-#pragma unroll
-  for (int u = 0; u < kXprepHeld; ++u) {
-    const int k = 8 * ((int)threadIdx.x + u * 256);
-    v[u][0] = v[u][1] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (live && k < K) { /* K is a multiple of 32: both halves are in the column */
-      v[u][0] = __ldg(reinterpret_cast<const float4*>(xr + k));
-      v[u][1] = __ldg(reinterpret_cast<const float4*>(xr + k) + 1);
+      for (int e = 0; e < 8; ++e) v[i][e] = 0.0f;
     }
   }
+  unsigned m = 0; /* max |x| as bits: a NaN is above every number, so it shows */
 #pragma unroll
-  for (int u = 0; u < kXprepHeld; ++u)
+  for (int i = 0; i < kXiUnits; ++i) {
 #pragma unroll
-    for (int h = 0; h < 2; ++h)
-      m = fmaxf(m, fmaxf(fmaxf(fabsf(v[u][h].x), fabsf(v[u][h].y)), fmaxf(fabsf(v[u][h].z), fabsf(v[u][h].w))));
-  const float amax = block_max(m, red);
-  float sc = 0.0f, ds = 1.0f;
-  if (live) sc = col_scale(amax, &ds);
-  if (threadIdx.x == 0) descale[c] = ds;
-  const int ct = c / BN, j = c % BN;
-#pragma unroll
-  for (int u = 0; u < kXprepHeld; ++u) {
-    const int k = 8 * ((int)threadIdx.x + u * 256);
-    if (k < nc * 64) { /* past K: zeros */
-      const float4 a = v[u][0], b = v[u][1];
-      store_x_unit<BN>(xw, NCT, ct, j, k,
-                       make_uint4(pack_h2(a.x * sc, a.y * sc), pack_h2(a.z * sc, a.w * sc), pack_h2(b.x * sc, b.y * sc),
-                                  pack_h2(b.z * sc, b.w * sc)));
+    for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[i][e])));
+    const int u = part * kXiPartUnits + (tid >> 3) + 32 * i;
+    if (u < nu) store_x_unit<BN>(xw, NCT, c / BN, c % BN, 8 * u, x_unit_f16(v[i], 1.0f));
+  }
+  m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
+  m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
+  if (lane < 8) red[warp][lane] = m;
+  if (yz != nullptr) {
+    const int r0 = (int)((int64_t)rows * part / parts), r1 = (int)((int64_t)rows * (part + 1) / parts);
+    for (int j = 0; j < 8 && grp * 8 + j < batch; ++j) {
+      float* col = yz + (int64_t)(grp * 8 + j) * rows;
+      for (int r = r0 + tid; r < r1; r += blockDim.x) col[r] = 0.0f;
     }
   }
-  zero_y_column(yz, c, rows, batch);
+  __syncthreads();
+  if (tid < 8) {
+    unsigned mm = 0;
+#pragma unroll
+    for (int w = 0; w < 8; ++w) mm = max(mm, red[w][tid]);
+    if (live && mm != 0) atomicMax(state + c, mm);
+  }
+  __syncthreads();
+  if (tid == 0) {
+    __threadfence(); /* this CTA's image and maxima before its count */
+    last = atomicAdd(state + columns + grp, 1u) == (unsigned)parts - 1;
+    fix = 0;
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence(); /* the other CTAs' image and maxima before what follows */
+  if (tid < 8) {
+    const float amax = __uint_as_float(atomicExch(state + c, 0u));
+    float ds = 1.0f;
+    if (live && amax > 0.0f && amax <= 3.402823466e38f && !(amax >= kXiPlainMin && amax < kXiPlainMax)) {
+      fix_scale[tid] = col_scale(amax, &ds);
+      atomicOr(&fix, 1u << tid);
+    }
+    descale[c] = ds;
+  }
+  if (tid == 0) state[columns + grp] = 0u;
+  __syncthreads();
+  for (int j = 0; j < 8; ++j) { /* rare: rewrite the columns that need a scale */
+    if (((fix >> j) & 1u) == 0) continue;
+    const int cj = grp * 8 + j;
+    const float* xj = x + (int64_t)cj * K;
+    for (int u = tid; u < ku; u += blockDim.x) {
+      float w[8];
+      x_unit_load(xj + 8 * u, vec, w);
+      store_x_unit<BN>(xw, NCT, cj / BN, cj % BN, 8 * u, x_unit_f16(w, fix_scale[j]));
+    }
+  }
 }
 
 /* The warpgroup's products of one chunk: 4 k16 steps, A[s] from registers, B 256 bytes apart in

@@ -286,6 +286,40 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  // The wgmma GEMMs' x image (k_ximage) takes f16(x) as it is where a column's max |x| is in [2^-8, 2^15)
+  // and has the last CTA of each group of 8 columns rewrite the others with a power-of-two scale: zero,
+  // tiny and huge columns must keep their accuracy, a NaN must stay in its column, and x at a 4-byte
+  // offset (scalar loads) must give the same bits. 130 columns leave the last tile partly empty.
+  it('prefill GEMMs: columns of zeros, tiny, huge and NaN activations; x at any 4-byte alignment', () => {
+    const rowLength = 1024;
+    const rows = 301;
+    const batch = 130;
+    const scales = [0, 1e-30, 5e-4, 1, 1e4, 1e30, -1e5, 1e-2]; // column j: scales[j % 8]
+    const nanColumn = 11;
+    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
+    for (const id of [2, 8, 12, 14]) {
+      const t = generatedTensor(id, rowLength, rows, 7500 + id);
+      const x = activations(rowLength, batch, 47);
+      for (let j = 0; j < batch; j++) for (let k = 0; k < rowLength; k++) x[j * rowLength + k]! *= scales[j % 8]!;
+      x[nanColumn * rowLength + 100] = NaN;
+      const ref = referenceOutput(t, x, batch);
+      for (const kernel of PREFILL_KERNELS) {
+        const y = runZeroed(t, x, batch, kernel);
+        const name = `${ggmlTypeById(id)!.name} kernel ${kernel}`;
+        expect(bytes(runZeroed(t, x, batch, kernel, 4)).equals(bytes(y)), `${name}: x at a 4-byte offset`).toBe(true);
+        for (let j = 0; j < batch; j++) {
+          const got = y.subarray(j * rows, (j + 1) * rows);
+          if (j === nanColumn) {
+            expect(got.every((v) => Number.isNaN(v)), `${name}: column ${j} holds the NaN`).toBe(true);
+            continue;
+          }
+          const e = nmse(got, ref.subarray(j * rows, (j + 1) * rows));
+          expect(e, `${name} column ${j} (x scale ${scales[j % 8]})`).toBeLessThanOrEqual(NMSE_BAR);
+        }
+      }
+    }
+  });
+
   // Enough tiles (67 row tiles x 2 of 256 columns) that the wgmma GEMMs do not cut K: each output is stored once.
   it('prefill GEMMs, each forced, on a shape with more tiles than half the SMs', () => {
     const kernels = PREFILL_KERNELS;
