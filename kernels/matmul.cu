@@ -655,7 +655,7 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   if (knob_gxs() != 0) { /* the digits made once, by k_xstage_i8 */
     Scratch* s = nullptr;
     GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
-    const unsigned blocks = (unsigned)((2 * nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+    const unsigned blocks = (unsigned)((8 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
     const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
                                      (int)K, nblk, flags);
     if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
