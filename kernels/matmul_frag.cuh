@@ -1115,28 +1115,38 @@ k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, in
   const int64_t k0 = (int64_t)sl * ups * TT::UK;
   const int f4 = nu * TT::UK / 4; /* float4s of the eighth */
   const bool xv = (flags & kDecXAligned) != 0;
-  float m = 0.0f;
-  for (int f = tid; f < f4; f += kDecThreads) {
-    if (k0 + 4 * f >= K) break;
-    const float4 v = load_x4(x + k0 + 4 * f, xv);
-    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
-  }
-  float descale = 0.0f;
-  const float sc = col_scale(block_max(m, red), &descale);
   uint32_t* xs32 = (uint32_t*)(stage + (int64_t)sl * ups * (TT::UK / 32) * 64);
-  for (int f = tid; f < f4; f += kDecThreads) {
-    float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (k0 + 4 * f < K) {
-      v = load_x4(x + k0 + 4 * f, xv);
-      v.x *= sc; v.y *= sc; v.z *= sc; v.w *= sc;
-    }
-    /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2, word = 2 step + (k & 15) / 8;
-     * k + 2, k + 3 go to lane t + 1 (4 words on), as in stage_x with column 0 */
+  /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2, word = 2 step + (k & 15) / 8;
+   * k + 2, k + 3 go to lane t + 1 (4 words on), as in stage_x with column 0 */
+  auto put = [&](int f, float4 v, float sc) {
     const int kr = 4 * f, st = (kr >> 4) & 1, kk = kr & 15;
     const int idx = ((kr >> 5) * 4 + ((kk & 7) >> 1)) * 4 + ((st << 1) | (kk >> 3));
-    xs32[idx] = pack_h2(v.x, v.y);
-    xs32[idx + 4] = pack_h2(v.z, v.w);
+    xs32[idx] = pack_h2(v.x * sc, v.y * sc);
+    xs32[idx + 4] = pack_h2(v.z * sc, v.w * sc);
+  };
+  auto get = [&](int f) {
+    return k0 + 4 * f < K ? load_x4(x + k0 + 4 * f, xv) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  };
+  /* the first kColHeld float4s of each thread stay in registers from the max to the conversion (all of
+   * an eighth of up to kColHeld * 1024 weights: every row mma_gemv_n1 takes on sm_90); the rest, if
+   * any, is read again */
+  constexpr int kColHeld = 2;
+  float4 v[kColHeld];
+  float m = 0.0f;
+#pragma unroll
+  for (int h = 0; h < kColHeld; ++h) v[h] = tid + h * kDecThreads < f4 ? get(tid + h * kDecThreads) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int f = tid + kColHeld * kDecThreads; f < f4; f += kDecThreads) {
+    const float4 u = get(f);
+    m = fmaxf(m, fmaxf(fmaxf(fabsf(u.x), fabsf(u.y)), fmaxf(fabsf(u.z), fabsf(u.w))));
   }
+#pragma unroll
+  for (int h = 0; h < kColHeld; ++h) m = fmaxf(m, fmaxf(fmaxf(fabsf(v[h].x), fabsf(v[h].y)), fmaxf(fabsf(v[h].z), fabsf(v[h].w))));
+  float descale = 0.0f;
+  const float sc = col_scale(block_max(m, red), &descale);
+#pragma unroll
+  for (int h = 0; h < kColHeld; ++h)
+    if (tid + h * kDecThreads < f4) put(tid + h * kDecThreads, v[h], sc);
+  for (int f = tid + kColHeld * kDecThreads; f < f4; f += kDecThreads) put(f, get(f), sc);
   if (tid == 0) ((float*)(stage + gemv_f16_x_bytes<TT>(ups)))[sl] = descale;
 }
 
