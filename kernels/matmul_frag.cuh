@@ -662,6 +662,9 @@ template <class TT, int NT, bool SPLIT> __host__ __device__ constexpr int dec_sm
   return (SPLIT ? 2 : 1) * NT * (TT::UK / 32) * 32 * 16 + (TT::XSUM ? NT * 8 * (TT::UK / 32) * 4 : 0);
 }
 
+/* max(|v.x|, |v.y|, |v.z|, |v.w|) (fmaxf: a NaN is skipped) */
+__device__ __forceinline__ float abs_max4(float4 v) { return fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))); }
+
 __device__ __forceinline__ float4 load_x4(const float* __restrict__ p, bool vec) {
   if (vec) return __ldg((const float4*)p);
   return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
@@ -837,7 +840,7 @@ __device__ __forceinline__ void stage_x(const float* __restrict__ x, int K, int6
 #pragma unroll
     for (int u = 0; u < 4; ++u) {
       const int i = i0 + u * kDecThreads + tid;
-      float m = fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w)));
+      float m = abs_max4(v[u]);
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 8));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
@@ -1137,10 +1140,10 @@ k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, in
   for (int h = 0; h < kColHeld; ++h) v[h] = tid + h * kDecThreads < f4 ? get(tid + h * kDecThreads) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   for (int f = tid + kColHeld * kDecThreads; f < f4; f += kDecThreads) {
     const float4 u = get(f);
-    m = fmaxf(m, fmaxf(fmaxf(fabsf(u.x), fabsf(u.y)), fmaxf(fabsf(u.z), fabsf(u.w))));
+    m = fmaxf(m, abs_max4(u));
   }
 #pragma unroll
-  for (int h = 0; h < kColHeld; ++h) m = fmaxf(m, fmaxf(fmaxf(fabsf(v[h].x), fabsf(v[h].y)), fmaxf(fabsf(v[h].z), fabsf(v[h].w))));
+  for (int h = 0; h < kColHeld; ++h) m = fmaxf(m, abs_max4(v[h]));
   float descale = 0.0f;
   const float sc = col_scale(block_max(m, red), &descale);
 #pragma unroll
@@ -1230,7 +1233,7 @@ __device__ __forceinline__ float column_scale(const float* __restrict__ xr, int 
 #pragma unroll 4
     for (int k = threadIdx.x; k < K / 4; k += blockDim.x) {
       const float4 v = __ldg(x4 + k);
-      m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+      m = fmaxf(m, abs_max4(v));
     }
   } else {
     for (int k = threadIdx.x; k < K; k += blockDim.x) m = fmaxf(m, fabsf(__ldg(xr + k)));

@@ -45,6 +45,9 @@ function testBatches(): number[] {
   return list;
 }
 
+/** y's bytes, for comparing results bit for bit. */
+const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
+
 /** As runOnGpu, but y starts as zeros (not NaN), so a NaN in it was written by the kernel. */
 function runZeroed(t: TensorSource, x: Float32Array, batch: number, kernel: number, xOffsetBytes = 0): Float32Array {
   const g = gpu!;
@@ -263,7 +266,6 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   it('the wgmma GEMMs give the same bits on every run, K cut in two included', () => {
     const t = generatedTensor(14, 2048, 301, 7300);
     const x = activations(2048, 257, 41);
-    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
     for (const kernel of wgmma ? [9, 10, 13, 14] : [5]) {
       const first = runOnGpu(t, x, 257, kernel).y;
       for (let i = 0; i < 3; i++) expect(bytes(runOnGpu(t, x, 257, kernel).y).equals(bytes(first)), `kernel ${kernel} run ${i}`).toBe(true);
@@ -272,7 +274,6 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
 
   // The warp-specialized GEMMs (13, 14) do the plain ones' (9, 10) products in the same order: the same bits.
   it.runIf(wgmma)('wgmma_ws_* give the bits of wgmma_gemm_*, every tensor-core type, K cut in two and not', () => {
-    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
     for (const id of [2, 8, 12, 14]) {
       for (const [rowLength, rows, batch] of [[2048, 301, 257], [1024, 8500, 130]] as const) {
         const t = generatedTensor(id, rowLength, rows, 7400 + id);
@@ -296,7 +297,6 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     const batch = 130;
     const scales = [0, 1e-30, 5e-4, 1, 1e4, 1e30, -1e5, 1e-2]; // column j: scales[j % 8]
     const nanColumn = 11;
-    const bytes = (y: Float32Array) => Buffer.from(y.buffer, y.byteOffset, y.byteLength);
     for (const id of [2, 8, 12, 14]) {
       const t = generatedTensor(id, rowLength, rows, 7500 + id);
       const x = activations(rowLength, batch, 47);
