@@ -35,7 +35,8 @@
  *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores
  *  13 wgmma_ws_128x128 kernels 9 / 10 with a producer warpgroup and mbarriers (warp-specialized)
  *  14 wgmma_ws_128x256
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..14
+ *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..15
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -71,13 +72,15 @@ enum KernelId {
   K_GEMV_F16 = 12,
   K_WS_128 = 13,
   K_WS_256 = 14,
-  K_COUNT = 15
+  K_GEMV_I8_N4 = 15,
+  K_COUNT = 16
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
-                                           "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256"};
+                                           "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256",
+                                           "imma_gemv_n4"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -412,6 +415,8 @@ int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
 int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
+/* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4. */
+int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
 
 /* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
  * H200, 4096 x 14336: 16.4 against 13.1 us for Q4_0). Kept although slower: the kernel without
@@ -601,6 +606,18 @@ int64_t gemv_i8_smem(const Geom& g) {
 }
 /* Units per warp of the gemv kernels: each of a CTA's 8 warps takes an eighth of the row. */
 int64_t gemv_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
+/* imma_gemv_n4's shared memory (the rings and a whole row of a 4-column tile's digits) and what a
+ * block of it may have beside its static reduction buffer. */
+template <class IT>
+int64_t gemv_i8_n4_smem(const Geom& g) {
+  return mmf::gemv4_ring_bytes<IT>() + g.units * (IT::TT::UK / 32) * mmf::kGemv4BytesPerBlock;
+}
+int gemv4_smem_cap(int64_t* cap) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  *cap = (int64_t)dev->smem_optin - mmf::kGemv4StaticSmem;
+  return GG_OK;
+}
 /* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
@@ -611,6 +628,19 @@ int gemv_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q8_0: *fits = gemv_i8_smem<mmf::I8Q8_0>(g) <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemv_i8_smem<mmf::I8Q4_K>(g) <= cap; break;
     case GG_TYPE_Q6_K: *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_ups(g)) <= cap; break;
+    default: *fits = false;
+  }
+  return GG_OK;
+}
+/* Whether imma_gemv_n4 takes rows of row_len weights of this int8 type on this device. */
+int gemv4_fits(int type, int64_t row_len, bool* fits) {
+  int64_t cap = 0;
+  GG_TRY(gemv4_smem_cap(&cap));
+  const Geom g = frag_geom(type, 16, row_len > 0 ? row_len : 256);
+  switch (type) {
+    case GG_TYPE_Q4_0: *fits = gemv_i8_n4_smem<mmf::I8Q4_0>(g) <= cap; break;
+    case GG_TYPE_Q8_0: *fits = gemv_i8_n4_smem<mmf::I8Q8_0>(g) <= cap; break;
+    case GG_TYPE_Q4_K: *fits = gemv_i8_n4_smem<mmf::I8Q4_K>(g) <= cap; break;
     default: *fits = false;
   }
   return GG_OK;
@@ -665,6 +695,44 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
                                      wptrs(w, g), xk, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);
+  return GG_OK;
+}
+
+/* k_gemv_i8_n4 (imma_gemv_n4): 1 to 4 columns, one CTA of 16 warps per SM (a persistent grid), after
+ * k_xstage_i8_n4 has made the 4-column tile's digits once. Its shared memory: the rings and a whole
+ * row of the tile's digits (rows up to 14848 weights on sm_90, Q8_0 15360). */
+template <class IT>
+int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  if (batch < 1 || batch > 4)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n4 takes 1 to 4 columns (batch %d)", batch);
+  const int64_t smem = gemv_i8_n4_smem<IT>(g);
+  int64_t cap = 0;
+  GG_TRY(gemv4_smem_cap(&cap));
+  if (smem > cap)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                   "gg_matmul: imma_gemv_n4 cannot hold a row of %lld weights in shared memory (%lld bytes needed, "
+                   "%lld available; sm_90: rows up to 14848 weights, Q8_0 15360)",
+                   (long long)K, (long long)smem, (long long)cap);
+  GG_TRY(smem_optin(mmf::k_gemv_i8_n4<IT>, (int)smem, smem_limit));
+  int sms = 132;
+  GG_TRY(gg_sm_count(&sms));
+  const int64_t ctas = g.Gn < sms ? g.Gn : sms;
+  bool pdl = false;
+  GG_TRY(use_pdl(&pdl));
+  const int ups = (int)((g.units + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps);
+  const int flags = decode_flags(x, pdl, 1); /* one of the ring's 2 slots before the PDL wait */
+  cudaStream_t st = gg_compute_stream();
+  const int nblk = (int)(g.units * (IT::TT::UK / 32));
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemv4BytesPerBlock, 0, &s));
+  const unsigned blocks = (unsigned)((32 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_n4<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
+                               (int)K, nblk, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_n4", __FILE__, __LINE__, 1);
+  err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)smem, st, wptrs(w, g),
+                   (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_n4", __FILE__, __LINE__, 1);
   return GG_OK;
 }
 
@@ -839,6 +907,8 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_I8:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
+    case K_GEMV_I8_N4:
+      return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -886,7 +956,9 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 
 /* The dispatch table: kernel index for (type, batch, rows, row_len) on the current device.
  *   Q4_0, Q8_0, Q4_K:  batch 1 imma_gemv_n1 where its shared memory holds the row (sm_90: up to
- *                      15360 weights, Q8_0 17152; row_len 0 = unknown counts as yes), batch <= 4 imma_decode_n4,
+ *                      15360 weights, Q8_0 17152; row_len 0 = unknown counts as yes), batch 2 to 4
+ *                      imma_gemv_n4 for rows of 4096 weights and more that its shared memory holds
+ *                      (sm_90: up to 14848, Q8_0 15360), else imma_decode_n4,
  *                      except small problems (rows * batch < 2048), which take the f16
  *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
@@ -908,12 +980,18 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !small;
     bool gemv = false;
     if ((i8 || (type == GG_TYPE_Q6_K && !small)) && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
+    bool gemv4 = false;
+    /* imma_gemv_n4 gives each of its 16 warps a 16th of the row: rows under 4096 weights leave warps
+     * idle (H200, 4096 x 1024, n = 4: 9.0 against imma_decode_n4's 6.4 us; from 4096 on it wins) */
+    if (i8 && batch >= 2 && batch <= 4 && knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096))
+      GG_TRY(gemv4_fits(type, row_len, &gemv4));
 #else
-    const bool i8 = false, gemv = false;
+    const bool i8 = false, gemv = false, gemv4 = false;
     (void)type;
     (void)row_len;
 #endif
     if (gemv) *k = type == GG_TYPE_Q6_K ? K_GEMV_F16 : K_GEMV_I8;
+    else if (gemv4) *k = K_GEMV_I8_N4;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

@@ -1047,17 +1047,18 @@ template <int R> __device__ __forceinline__ int gemv_pre_slots(bool pdl, int fla
   return pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
 }
 
-/* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16): for each of its ng row groups its nu
- * units in turn into one accumulator, then the CTA's sum: row_sums(acc) gives the lane's (row g,
- * row g + 8) values (lanes t = 0 hold them), added over the 8 warps in warp order into y. Unit i of
+/* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16; k_gemv_i8_n4 with W = 16 warps and C = 4
+ * columns): for each of its ng row groups its nu units in turn into one accumulator, then the CTA's
+ * sum: row_sums(acc) gives the lane's (row g, row g + 8) values (C = 1: lanes t = 0 hold them; C = 4:
+ * lane t holds column t), added over the W warps in warp order into y (columns below cols). Unit i of
  * the warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
  * requested). compute(unit, ul, acc). Every thread calls it (CTA barriers). (Two units at a time
  * into two accumulators, for two independent instruction chains per warp, measured slower: H200,
  * 4096 x 14336, Q4_0 13.24 -> 13.43 us, 4096 x 4096 7.26 -> 8.30; Q6_K no gain.) */
-template <class TT, int R, class Acc, class Request, class Compute, class RowSums>
+template <class TT, int R, class Acc, int W = kDecWarps, int C = 1, class Request, class Compute, class RowSums>
 __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu, Request request, Compute compute,
-                                            RowSums row_sums, float (&s_red)[2][kDecWarps * 16], float* __restrict__ y,
-                                            int rows) {
+                                            RowSums row_sums, float (&s_red)[2][W * 16 * C], float* __restrict__ y,
+                                            int rows, int cols = 1) {
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   int i = 0;
   for (int j = 0; j < ng; ++j) {
@@ -1074,18 +1075,34 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
     }
     /* two buffers, so group j + 1's writes cannot meet group j's sum */
     float* red = s_red[j & 1];
-    if ((lane & 3) == 0) {
-      const float2 v = row_sums(acc);
-      red[warp * 16 + (lane >> 2)] = v.x;
-      red[warp * 16 + (lane >> 2) + 8] = v.y;
-    }
-    __syncthreads();
-    if (tid < 16) {
-      float s = 0.0f;
+    if constexpr (C == 1) {
+      if ((lane & 3) == 0) {
+        const float2 v = row_sums(acc);
+        red[warp * 16 + (lane >> 2)] = v.x;
+        red[warp * 16 + (lane >> 2) + 8] = v.y;
+      }
+      __syncthreads();
+      if (tid < 16) {
+        float s = 0.0f;
 #pragma unroll
-      for (int w = 0; w < kDecWarps; ++w) s += red[w * 16 + tid];
-      const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
-      if (r < rows) y[r] = s;
+        for (int w = 0; w < W; ++w) s += red[w * 16 + tid];
+        const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + tid;
+        if (r < rows) y[r] = s;
+      }
+    } else {
+      const float2 v = row_sums(acc);
+      float* rc = red + (warp * C + (lane & 3)) * 16; /* (warp, column t): 16 rows */
+      rc[lane >> 2] = v.x;
+      rc[(lane >> 2) + 8] = v.y;
+      __syncthreads();
+      if (tid < 16 * C) {
+        const int c = tid >> 4, rr = tid & 15;
+        float s = 0.0f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) s += red[(w * C + c) * 16 + rr];
+        const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + rr;
+        if (r < rows && c < cols) y[(int64_t)c * rows + r] = s;
+      }
     }
   }
   cp_async_wait<0>();

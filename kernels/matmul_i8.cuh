@@ -527,6 +527,97 @@ k_xstage_i8(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk
   i8_stage4<IT::kOffset>(v, b < nblk, (4 * qi) & 31, (uint8_t*)(xq + (int64_t)b * 8), 0, (float4*)(xq + nblk * 8) + b);
 }
 
+/* ---------------------------------------------------------- imma_gemv_n4: 2 to 4 columns
+ * k_gemv_i8's form for up to 4 columns: one CTA per row group over the whole row, no split-K sum.
+ * The 4 columns fill the mma's 8-column tile (two digits each), so a unit costs the same mma as
+ * one column; what grows is x: a 4-column tile's digits per 32-weight block are 32 lanes x 8 B plus
+ * 4 x 16 B of constants (k_decode_i8's staged layout), 4x a column's. A CTA holding a row of them
+ * (140 KB for 14336 weights) leaves room for one CTA per SM, so the CTA has 16 warps (each streaming
+ * a sixteenth of the row, the depth of the 2-slot ring) to keep n = 1's 16 warps per SM. */
+constexpr int kGemv4Warps = 16;
+constexpr int kGemv4Threads = kGemv4Warps * 32;
+constexpr int kGemv4BytesPerBlock = 32 * 8 + 4 * 16;
+template <class IT> __host__ __device__ constexpr int gemv4_ring() { return IT::TT::template ring<2>(); }
+template <class IT> __host__ __device__ constexpr int gemv4_ring_bytes() {
+  return kGemv4Warps * gemv4_ring<IT>() * IT::TT::SLOT;
+}
+constexpr int kGemv4StaticSmem = 2 * kGemv4Warps * 16 * 4 * 4; /* s_red */
+
+/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, imma_gemv_n4; xs: k_xstage_i8_n4's digits. */
+template <class IT>
+__global__ void __launch_bounds__(kGemv4Threads, 1)
+k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
+             int ups, int batch, int flags) {
+  using TT = typename IT::TT;
+  constexpr int BPU = TT::UK / 32; /* 32-weight blocks per unit */
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_red[2][kGemv4Warps * 16 * 4];
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int u0 = warp * ups;
+  const int nu = max(0, min(ups, units_row - u0));
+  const int nblk = units_row * BPU;
+  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  const int n_items = ng * nu;
+  constexpr int R = gemv4_ring<IT>();
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  const uint2* xq = (const uint2*)((uint8_t*)dsm + gemv4_ring_bytes<IT>());
+  const float4* xc = (const float4*)(xq + nblk * 32);
+
+  auto request = [&](int i) { /* unit i of this warp into ring slot i % R (one commit group per call) */
+    if (i < n_items) {
+      const int u = u0 + i % nu;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+  };
+
+  /* the ring's first `pre` slots before the PDL wait, then the digits, the other slots behind them */
+  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i < pre) request(i);
+  if (flags & kDecPdl) gg_pdl_wait();
+  const int n16 = nblk * (kGemv4BytesPerBlock / 16);
+  for (int i = tid; i < n16; i += kGemv4Threads) cp_async16(dsm + gemv4_ring_bytes<IT>() / 16 + i, xs + i);
+  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i >= pre) request(i);
+  gg_pdl_release();
+  cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
+  __syncthreads();
+
+  const XTiles xt{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
+  using Acc = float[1][2];
+  gemv_stream<TT, R, Acc, kGemv4Warps, 4>(
+      ring, ng, nu, request,
+      [&](const typename TT::Unit& u, int ul, Acc& acc) {
+        IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xt, acc, lane);
+      },
+      [](const Acc& a) { return make_float2(a[0][0], a[0][1]); }, s_red, y, rows, batch);
+}
+
+/* x (batch <= 4 columns of K values) -> k_gemv_i8_n4's digits (xq: nblk x 32 uint2, then nblk x 4
+ * float4 constants), once per launch: a thread per float4 of a column, 8 per 32-weight block
+ * (i8_stage4); columns batch .. 3 get zero digits and constants. Programmatic dependent launch as
+ * k_xstage_i8. */
+template <class IT>
+__global__ void __launch_bounds__(kDecThreads)
+k_xstage_i8_n4(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk, int batch, int flags) {
+  gg_pdl_release();
+  gg_pdl_wait();
+  const int qi = blockIdx.x * kDecThreads + threadIdx.x; /* (column, float4 of the padded row) */
+  const int per_col = 8 * nblk;
+  const int c = qi / per_col, f = qi - c * per_col;
+  const int b = f >> 3, k = 4 * f;
+  const bool valid = c < 4;
+  float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (valid && c < batch && k < K) v = load_x4(x + (int64_t)c * K + k, (flags & kDecXAligned) != 0);
+  i8_stage4<IT::kOffset>(v, valid, k & 31, (uint8_t*)xq, b * 32 + 8 * c, (float4*)(xq + (int64_t)nblk * 32) + b * 4 + c);
+}
+
 }  // namespace mmf
 
 #endif
