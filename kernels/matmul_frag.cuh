@@ -425,16 +425,42 @@ __device__ __forceinline__ void q4k_scale_min(const uint4& m, int j, int& sc, in
   mn = (int)(((m.w >> (4 * j)) & 15u) | ((b >> 6) << 4));
 }
 
-/* Sub-block j's d * sc and dmin * m for rows g (A) and g + 8 (B) of a unit's two meta rows. */
-__device__ __forceinline__ void q4k_row_scales(const uint4 (&m)[2], int j, float dA, float mA, float dB, float mB, float& d1A,
-                                               float& m1A, float& d1B, float& m1B) {
-  int scA, mnA, scB, mnB;
-  q4k_scale_min(m[0], j, scA, mnA);
-  q4k_scale_min(m[1], j, scB, mnB);
-  d1A = dA * (float)scA;
-  m1A = mA * (float)mnA;
-  d1B = dB * (float)scB;
-  m1B = mB * (float)mnB;
+/* A unit's two meta rows (rows g and g + 8 of the lane) unpacked once per unit for q4k_row_scales:
+ * per row d and dmin, the same times -2^23, and the 8 scales and 8 mins as bytes in j order
+ * (sc[row][0]: j = 0..3, [1]: 4..7; the values of q4k_scale_min). */
+struct Q4KRows {
+  float d[2], m[2], nd[2], nm[2];
+  uint32_t sc[2][2], mn[2][2];
+};
+__device__ __forceinline__ Q4KRows q4k_rows(const uint4 (&m)[2]) {
+  Q4KRows r;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    r.d[i] = h_lo(m[i].x);
+    r.m[i] = h_hi(m[i].x);
+    r.nd[i] = -8388608.0f * r.d[i]; /* exact: a power of two */
+    r.nm[i] = -8388608.0f * r.m[i];
+    const uint32_t lo = m[i].w & 0x0F0F0F0Fu, hi = (m[i].w >> 4) & 0x0F0F0F0Fu; /* nibbles 0,2,4,6 / 1,3,5,7 */
+    r.sc[i][0] = m[i].y & 0x3F3F3F3Fu;
+    r.sc[i][1] = m[i].z & 0x3F3F3F3Fu;
+    r.mn[i][0] = __byte_perm(lo, hi, 0x5140) | ((m[i].y >> 2) & 0x30303030u); /* | (b_j >> 6) << 4 */
+    r.mn[i][1] = __byte_perm(lo, hi, 0x7362) | ((m[i].z >> 2) & 0x30303030u);
+  }
+  return r;
+}
+/* s * byte k of w, rounded once as s * (float)byte is: the byte goes into the mantissa of 2^23 (one
+ * permute) and an FMA with nb = -s * 2^23 takes the 2^23 off exactly; no int-to-float conversion.
+ * (Where s is not finite the result is NaN, where s * byte could be +-inf.) */
+__device__ __forceinline__ float scaled_byte(uint32_t w, int k, float s, float nb) {
+  return fmaf(s, __int_as_float((int)__byte_perm(w, 0x4B000000u, 0x7540u + (unsigned)k)), nb);
+}
+/* Sub-block j's d * sc and dmin * m for rows g (A) and g + 8 (B). */
+__device__ __forceinline__ void q4k_row_scales(const Q4KRows& r, int j, float& d1A, float& m1A, float& d1B, float& m1B) {
+  const int h = j >> 2, k = j & 3;
+  d1A = scaled_byte(r.sc[0][h], k, r.d[0], r.nd[0]);
+  m1A = scaled_byte(r.mn[0][h], k, r.m[0], r.nm[0]);
+  d1B = scaled_byte(r.sc[1][h], k, r.d[1], r.nd[1]);
+  m1B = scaled_byte(r.mn[1][h], k, r.m[1], r.nm[1]);
 }
 
 struct TQ4_K {
@@ -464,8 +490,7 @@ struct TQ4_K {
   template <int NT, bool SPLIT>
   static __device__ __forceinline__ void compute(const Unit& u, int ul, int, const uint4* xs, int nsp, int lo_off,
                                                  const float* xsum, float (&acc)[NT][4], int lane) {
-    const float dA = h_lo(u.m[0].x), mA = h_hi(u.m[0].x);
-    const float dB = h_lo(u.m[1].x), mB = h_hi(u.m[1].x);
+    const Q4KRows rs = q4k_rows(u.m);
     const int t4 = lane & 3;
 #pragma unroll
     for (int j = 0; j < 8; ++j) { /* 32-weight sub-block = steps 2j, 2j+1 = chunk j/2, words 2(j&1), +1 */
@@ -479,7 +504,7 @@ struct TQ4_K {
         a1[r] = hsub2(nib_h2(w1, r), kH1024);
       }
       float d1A, m1A, d1B, m1B;
-      q4k_row_scales(u.m, j, dA, mA, dB, mB, d1A, m1A, d1B, m1B);
+      q4k_row_scales(rs, j, d1A, m1A, d1B, m1B);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         float t[4];

@@ -165,15 +165,14 @@ struct I8Q4_K {
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
                                                  int lane) {
-    const float dA = h_lo(u.m[0].x), mA = h_hi(u.m[0].x);
-    const float dB = h_lo(u.m[1].x), mB = h_hi(u.m[1].x);
+    const Q4KRows rs = q4k_rows(u.m);
 #pragma unroll
     for (int j = 0; j < 8; ++j) { /* sub-block j = chunk j/2, words 2(j&1), 2(j&1)+1 */
       const uint4& q = u.q[j >> 1];
       uint32_t a[4];
       nib_a((j & 1) == 0 ? q.x : q.z, (j & 1) == 0 ? q.y : q.w, a);
       float d1A, m1A, d1B, m1B;
-      q4k_row_scales(u.m, j, dA, mA, dB, mB, d1A, m1A, d1B, m1B);
+      q4k_row_scales(rs, j, d1A, m1A, d1B, m1B);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const XBlock xb = xv.at(nt, ul * 8 + j, lane);
