@@ -36,7 +36,8 @@
  *  13 wgmma_ws_128x128 kernels 9 / 10 with a producer warpgroup and mbarriers (warp-specialized)
  *  14 wgmma_ws_128x256
  *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..15
+ *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..16
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -73,14 +74,15 @@ enum KernelId {
   K_WS_128 = 13,
   K_WS_256 = 14,
   K_GEMV_I8_N4 = 15,
-  K_COUNT = 16
+  K_GEMV_I8_N8 = 16,
+  K_COUNT = 17
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
                                            "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256",
-                                           "imma_gemv_n4"};
+                                           "imma_gemv_n4", "imma_gemv_n8"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -415,7 +417,8 @@ int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
 int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
-/* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4. */
+/* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4, and 5
+ * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
 
 /* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
@@ -618,6 +621,29 @@ int gemv4_smem_cap(int64_t* cap) {
   *cap = (int64_t)dev->smem_optin - mmf::kGemv4StaticSmem;
   return GG_OK;
 }
+/* imma_gemv_n8 (NT = 2 tiles): units per part of the row (NT parts) and per warp, and the shared
+ * memory: the rings and one part's digits (NT tiles x the part's blocks), beside the static
+ * reduction buffer (rows up to 14848 weights on sm_90, Q8_0 15360, as imma_gemv_n4). */
+struct GemvWPlan {
+  int upp, ups, nblkp;
+  int64_t smem;
+};
+template <class IT, int NT>
+GemvWPlan gemvw_plan(const Geom& g) {
+  GemvWPlan p;
+  p.upp = (int)((g.units + NT - 1) / NT);
+  p.ups = (p.upp + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps;
+  p.nblkp = p.upp * (IT::TT::UK / 32);
+  p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * mmf::kGemv4BytesPerBlock;
+  return p;
+}
+template <int NT>
+int gemvw_smem_cap(int64_t* cap) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  *cap = (int64_t)dev->smem_optin - mmf::gemvw_static_smem<NT>();
+  return GG_OK;
+}
 /* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
@@ -641,6 +667,20 @@ int gemv4_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemv_i8_n4_smem<mmf::I8Q4_0>(g) <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemv_i8_n4_smem<mmf::I8Q8_0>(g) <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemv_i8_n4_smem<mmf::I8Q4_K>(g) <= cap; break;
+    default: *fits = false;
+  }
+  return GG_OK;
+}
+/* Whether imma_gemv_n8 (NT = 2) takes rows of row_len weights of this int8 type here. */
+template <int NT>
+int gemvw_fits(int type, int64_t row_len, bool* fits) {
+  int64_t cap = 0;
+  GG_TRY(gemvw_smem_cap<NT>(&cap));
+  const Geom g = frag_geom(type, 16, row_len > 0 ? row_len : 256);
+  switch (type) {
+    case GG_TYPE_Q4_0: *fits = gemvw_plan<mmf::I8Q4_0, NT>(g).smem <= cap; break;
+    case GG_TYPE_Q8_0: *fits = gemvw_plan<mmf::I8Q8_0, NT>(g).smem <= cap; break;
+    case GG_TYPE_Q4_K: *fits = gemvw_plan<mmf::I8Q4_K, NT>(g).smem <= cap; break;
     default: *fits = false;
   }
   return GG_OK;
@@ -733,6 +773,44 @@ int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int
   err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)smem, st, wptrs(w, g),
                    (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, batch, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_n4", __FILE__, __LINE__, 1);
+  return GG_OK;
+}
+
+/* k_gemv_i8_w (imma_gemv_n8, NT = 2): up to 4 NT columns, one CTA of 16 warps per SM (a persistent
+ * grid), after k_xstage_i8_w has made the tiles' digits once. */
+template <class IT, int NT>
+int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  const char* name = NT == 1 ? "imma_gemv_n4" : "imma_gemv_n8";
+  if (batch < 1 || batch > 4 * NT)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes 1 to %d columns (batch %d)", name, 4 * NT, batch);
+  const GemvWPlan p = gemvw_plan<IT, NT>(g);
+  int64_t cap = 0;
+  GG_TRY(gemvw_smem_cap<NT>(&cap));
+  if (p.smem > cap)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
+                   "gg_matmul: %s cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
+                   "available; sm_90: rows up to 14848 weights, Q8_0 15360)",
+                   name, (long long)K, (long long)p.smem, (long long)cap);
+  GG_TRY(smem_optin(mmf::k_gemv_i8_w<IT, NT>, (int)p.smem, smem_limit));
+  int sms = 132;
+  GG_TRY(gg_sm_count(&sms));
+  const int64_t ctas = g.Gn < sms ? g.Gn : sms;
+  bool pdl = false;
+  GG_TRY(use_pdl(&pdl));
+  const int flags = decode_flags(x, pdl, 1); /* one of the ring's 2 slots before the PDL wait */
+  cudaStream_t st = gg_compute_stream();
+  const int64_t bytes = (int64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock; /* NT parts */
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get((uint64_t)bytes, 0, &s));
+  const int64_t threads = 4 * NT * 8 * (int64_t)p.nblkp * NT;
+  const unsigned blocks = (unsigned)((threads + mmf::kDecThreads - 1) / mmf::kDecThreads);
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf,
+                               (int)K, p.nblkp, NT, NT, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
+  err = launch_pdl(pdl, mmf::k_gemv_i8_w<IT, NT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
+                   (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.upp, p.ups, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_w", __FILE__, __LINE__, 1);
   return GG_OK;
 }
 
@@ -909,6 +987,8 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_I8_N4:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
+    case K_GEMV_I8_N8:
+      return with_i8<TT>([&](auto it) { return launch_gemv_i8_w<decltype(it), 2>(w, x, y, rows, K, batch, g); });
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -957,8 +1037,9 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
 /* The dispatch table: kernel index for (type, batch, rows, row_len) on the current device.
  *   Q4_0, Q8_0, Q4_K:  batch 1 imma_gemv_n1 where its shared memory holds the row (sm_90: up to
  *                      15360 weights, Q8_0 17152; row_len 0 = unknown counts as yes), batch 2 to 4
- *                      imma_gemv_n4 for rows of 4096 weights and more that its shared memory holds
- *                      (sm_90: up to 14848, Q8_0 15360), else imma_decode_n4,
+ *                      imma_gemv_n4 and 5 to 8 imma_gemv_n8 for rows of 4096 weights and more that
+ *                      their shared memory holds (sm_90: up to 14848, Q8_0 15360), else
+ *                      imma_decode_n4 (2-4) and mma_decode_n8 (5-8),
  *                      except small problems (rows * batch < 2048), which take the f16
  *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
@@ -980,18 +1061,21 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !small;
     bool gemv = false;
     if ((i8 || (type == GG_TYPE_Q6_K && !small)) && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
-    bool gemv4 = false;
-    /* imma_gemv_n4 gives each of its 16 warps a 16th of the row: rows under 4096 weights leave warps
-     * idle (H200, 4096 x 1024, n = 4: 9.0 against imma_decode_n4's 6.4 us; from 4096 on it wins) */
-    if (i8 && batch >= 2 && batch <= 4 && knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096))
-      GG_TRY(gemv4_fits(type, row_len, &gemv4));
+    bool gemv4 = false, gemv8 = false;
+    /* imma_gemv_n4 / _n8 give each of their 16 warps a 16th of the row (of a half for _n8): rows under
+     * 4096 weights leave warps idle (H200, 4096 x 1024, n = 4: 9.0 against imma_decode_n4's 6.4 us;
+     * from 4096 on it wins) */
+    const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
+    if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemv4_fits(type, row_len, &gemv4));
+    if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
 #else
-    const bool i8 = false, gemv = false, gemv4 = false;
+    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false;
     (void)type;
     (void)row_len;
 #endif
     if (gemv) *k = type == GG_TYPE_Q6_K ? K_GEMV_F16 : K_GEMV_I8;
     else if (gemv4) *k = K_GEMV_I8_N4;
+    else if (gemv8) *k = K_GEMV_I8_N8;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

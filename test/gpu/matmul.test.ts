@@ -129,8 +129,9 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   const I8_KERNELS = [6, 7, 8];
   // Kernel 11, imma_gemv_n1: one column, a CTA per 16 rows over the whole row.
   const GEMV_I8 = 11;
-  // Kernel 15, imma_gemv_n4: 1 to 4 columns in imma_gemv_n1's form (16 warps, one CTA per SM).
-  const GEMV_I8_N4 = 15;
+  // Kernels 15 and 16, imma_gemv_n4 / _n8: 1 to 4 / 8 columns in imma_gemv_n1's form (16 warps, one
+  // CTA per SM; the 8-column kernel streams the row in two parts, adding the second part's sums to y).
+  const GEMV_WIDE = [[15, 'imma_gemv_n4', 4], [16, 'imma_gemv_n8', 8]] as const;
   const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
   // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
@@ -377,54 +378,58 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
-  it('imma_gemv_n4: 1 to 4 columns, awkward shapes, x at any 4-byte alignment; each column the same bits as alone', () => {
-    // Shapes: a long row; rows not a multiple of 16; a row shorter than 16 units (empty sixteenths);
-    // more row groups than the grid has CTAs (each CTA takes several).
-    const shapes = [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const;
-    for (const id of I8_TYPES) {
-      for (const [rowLength, rows] of shapes) {
-        const t = generatedTensor(id, rowLength, rows, 4900 + id);
-        const x = activations(rowLength, 4, 49);
-        x[3 * rowLength + 5] = 1e30; // column 3: one block far above the rest
-        x[2 * rowLength + rowLength - 1] = 1e-30; // column 2: a tiny value in its last block
-        const ref = referenceOutput(t, x, 4);
-        const alone = [0, 1, 2, 3].map((j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, GEMV_I8_N4));
-        for (const batch of [1, 2, 3, 4]) {
-          const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch}`;
-          const y = runZeroed(t, x.subarray(0, batch * rowLength), batch, GEMV_I8_N4);
-          for (let j = 0; j < batch; ++j) {
-            const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
-            expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
-            expect(bytes(y.subarray(j * rows, (j + 1) * rows)), `${name}: column ${j} as alone`).toEqual(bytes(alone[j]));
-          }
-          if (batch === 3 || rowLength === 768) {
-            const unaligned = runZeroed(t, x.subarray(0, batch * rowLength), batch, GEMV_I8_N4, 4);
-            expect(bytes(unaligned), `${name}, x unaligned`).toEqual(bytes(y));
+  for (const [kernel, kname, maxCols] of GEMV_WIDE) {
+    it(`${kname}: 1 to ${maxCols} columns, awkward shapes, x at any 4-byte alignment; each column the same bits as alone`, () => {
+      // Shapes: a long row; rows not a multiple of 16; a row shorter than 16 units (empty sixteenths,
+      // an empty second part); more row groups than the grid has CTAs (each CTA takes several).
+      const shapes = [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const;
+      const batches = maxCols === 4 ? [1, 2, 3, 4] : [1, 5, 8];
+      for (const id of I8_TYPES) {
+        for (const [rowLength, rows] of shapes) {
+          const t = generatedTensor(id, rowLength, rows, 4900 + id);
+          const x = activations(rowLength, maxCols, 49);
+          x[3 * rowLength + 5] = 1e30; // column 3: one block far above the rest
+          x[2 * rowLength + rowLength - 1] = 1e-30; // column 2: a tiny value in its last block
+          const ref = referenceOutput(t, x, maxCols);
+          const alone = Array.from({ length: maxCols }, (_, j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, kernel));
+          for (const batch of batches) {
+            const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} (${kname})`;
+            const y = runZeroed(t, x.subarray(0, batch * rowLength), batch, kernel);
+            for (let j = 0; j < batch; ++j) {
+              const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
+              expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+              expect(bytes(y.subarray(j * rows, (j + 1) * rows)), `${name}: column ${j} as alone`).toEqual(bytes(alone[j]));
+            }
+            if (batch === 3 || batch === 5 || rowLength === 768) {
+              const unaligned = runZeroed(t, x.subarray(0, batch * rowLength), batch, kernel, 4);
+              expect(bytes(unaligned), `${name}, x unaligned`).toEqual(bytes(y));
+            }
           }
         }
       }
-    }
-  });
+    });
 
-  it('imma_gemv_n4: a NaN makes its column NaN only; more than 4 columns and rows it cannot hold are refused', () => {
-    const rowLength = 1024;
-    const rows = 48;
-    for (const id of I8_TYPES) {
-      const t = generatedTensor(id, rowLength, rows, 6100 + id);
-      const x = activations(rowLength, 3, 61);
-      x[rowLength + 77] = NaN; // column 1
-      const y = runZeroed(t, x, 3, GEMV_I8_N4);
-      expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
-      const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 3);
-      for (const j of [0, 2]) {
-        const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
-        expect(e, `${ggmlTypeById(id)!.name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+    it(`${kname}: a NaN makes its column NaN only; more than ${maxCols} columns and rows it cannot hold are refused`, () => {
+      const rowLength = 1024;
+      const rows = 48;
+      for (const id of I8_TYPES) {
+        const t = generatedTensor(id, rowLength, rows, 6100 + id);
+        const x = activations(rowLength, 3, 61);
+        x[rowLength + 77] = NaN; // column 1
+        const y = runZeroed(t, x, 3, kernel);
+        expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
+        const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 3);
+        for (const j of [0, 2]) {
+          const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
+          expect(e, `${ggmlTypeById(id)!.name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+        }
+        const over = maxCols + 1;
+        expect(() => runOnGpu(t, activations(rowLength, over, 1), over, kernel)).toThrow(new RegExp(`${kname} takes 1 to ${maxCols} columns`));
+        expect(() => runOnGpu(generatedTensor(id, 28672, 16, 7), activations(28672, 2, 7), 2, kernel)).toThrow(new RegExp(`${kname} cannot hold a row of 28672`));
       }
-      expect(() => runOnGpu(t, activations(rowLength, 5, 1), 5, GEMV_I8_N4)).toThrow(/imma_gemv_n4 takes 1 to 4 columns/);
-      expect(() => runOnGpu(generatedTensor(id, 28672, 16, 7), activations(28672, 2, 7), 2, GEMV_I8_N4)).toThrow(/imma_gemv_n4 cannot hold a row of 28672/);
-    }
-    expect(() => runOnGpu(generatedTensor(14, 256, 16, 5), activations(256, 2, 1), 2, GEMV_I8_N4)).toThrow(/int8 decode kernels do not take Q6_K/);
-  });
+      expect(() => runOnGpu(generatedTensor(14, 256, 16, 5), activations(256, 2, 1), 2, kernel)).toThrow(/int8 decode kernels do not take Q6_K/);
+    });
+  }
 
   it('int8 decode kernels: a NaN in x makes its column NaN and leaves the others alone', () => {
     const rowLength = 1024;
@@ -471,7 +476,11 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         expect(gpu!.matmulKernelName(id, 4096, 2048, batch)).toBe('imma_decode_n4'); // too short: idle warps
         expect(gpu!.matmulKernelName(id, 4096, 28672, batch)).toBe('imma_decode_n4'); // fits in none
       }
-      expect(gpu!.matmulKernelName(id, 4096, 4096, 8)).toBe('mma_decode_n8');
+      for (const batch of [5, 8]) {
+        if (gpu!.info.computeCapability === '9.0') expect(gpu!.matmulKernelName(id, 4096, 14336, batch)).toBe('imma_gemv_n8');
+        expect(gpu!.matmulKernelName(id, 4096, 2048, batch)).toBe('mma_decode_n8'); // too short: idle warps
+        expect(gpu!.matmulKernelName(id, 4096, 28672, batch)).toBe('mma_decode_n8'); // fits in none
+      }
       expect(gpu!.matmulKernelName(id, 4096, 14336, 16)).toBe('mma_decode_n16');
       expect(gpu!.matmulKernelName(id, 4096, 14336, 17)).toBe('mma_decode_n32');
     }
