@@ -450,7 +450,8 @@ __device__ __forceinline__ Q4KRows q4k_rows(const uint4 (&m)[2]) {
 }
 /* s * byte k of w, rounded once as s * (float)byte is: the byte goes into the mantissa of 2^23 (one
  * permute) and an FMA with nb = -s * 2^23 takes the 2^23 off exactly; no int-to-float conversion.
- * (Where s is not finite the result is NaN, where s * byte could be +-inf.) */
+ * (Equal in value; a zero byte with s < 0 gives +0 where the product gave -0. Where s is not finite
+ * the result is NaN, where s * byte could be +-inf.) */
 __device__ __forceinline__ float scaled_byte(uint32_t w, int k, float s, float nb) {
   return fmaf(s, __int_as_float((int)__byte_perm(w, 0x4B000000u, 0x7540u + (unsigned)k)), nb);
 }
