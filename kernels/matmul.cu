@@ -609,21 +609,11 @@ int64_t gemv_i8_smem(const Geom& g) {
 }
 /* Units per warp of the gemv kernels: each of a CTA's 8 warps takes an eighth of the row. */
 int64_t gemv_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
-/* imma_gemv_n4's shared memory (the rings and a whole row of a 4-column tile's digits) and what a
- * block of it may have beside its static reduction buffer. */
-template <class IT>
-int64_t gemv_i8_n4_smem(const Geom& g) {
-  return mmf::gemv4_ring_bytes<IT>() + g.units * (IT::TT::UK / 32) * mmf::kGemv4BytesPerBlock;
-}
-int gemv4_smem_cap(int64_t* cap) {
-  const DeviceFacts* dev = nullptr;
-  GG_TRY(device_facts(&dev));
-  *cap = (int64_t)dev->smem_optin - mmf::kGemv4StaticSmem;
-  return GG_OK;
-}
-/* imma_gemv_n8 (NT = 2 tiles): units per part of the row (NT parts) and per warp, and the shared
- * memory: the rings and one part's digits (NT tiles x the part's blocks), beside the static
- * reduction buffer (rows up to 14848 weights on sm_90, Q8_0 15360, as imma_gemv_n4). */
+/* The wide gemvs, imma_gemv_n4 (NT = 1 tile, k_gemv_i8_n4) and imma_gemv_n8 (NT = 2, k_gemv_i8_w):
+ * units per part of the row (NT parts: the whole row for NT = 1) and per warp, blocks per part, and
+ * the dynamic shared memory: the rings and one part's digits (NT tiles x the part's blocks); what a
+ * block may have beside the kernel's static reduction buffer (rows up to 14848 weights on sm_90, Q8_0
+ * 15360, for both). */
 struct GemvWPlan {
   int upp, ups, nblkp;
   int64_t smem;
@@ -641,7 +631,7 @@ template <int NT>
 int gemvw_smem_cap(int64_t* cap) {
   const DeviceFacts* dev = nullptr;
   GG_TRY(device_facts(&dev));
-  *cap = (int64_t)dev->smem_optin - mmf::gemvw_static_smem<NT>();
+  *cap = (int64_t)dev->smem_optin - (NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>());
   return GG_OK;
 }
 /* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
@@ -658,20 +648,7 @@ int gemv_fits(int type, int64_t row_len, bool* fits) {
   }
   return GG_OK;
 }
-/* Whether imma_gemv_n4 takes rows of row_len weights of this int8 type on this device. */
-int gemv4_fits(int type, int64_t row_len, bool* fits) {
-  int64_t cap = 0;
-  GG_TRY(gemv4_smem_cap(&cap));
-  const Geom g = frag_geom(type, 16, row_len > 0 ? row_len : 256);
-  switch (type) {
-    case GG_TYPE_Q4_0: *fits = gemv_i8_n4_smem<mmf::I8Q4_0>(g) <= cap; break;
-    case GG_TYPE_Q8_0: *fits = gemv_i8_n4_smem<mmf::I8Q8_0>(g) <= cap; break;
-    case GG_TYPE_Q4_K: *fits = gemv_i8_n4_smem<mmf::I8Q4_K>(g) <= cap; break;
-    default: *fits = false;
-  }
-  return GG_OK;
-}
-/* Whether imma_gemv_n8 (NT = 2) takes rows of row_len weights of this int8 type here. */
+/* Whether imma_gemv_n4 (NT = 1) / _n8 (NT = 2) takes rows of row_len weights of this int8 type here. */
 template <int NT>
 int gemvw_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
@@ -738,53 +715,16 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   return GG_OK;
 }
 
-/* k_gemv_i8_n4 (imma_gemv_n4): 1 to 4 columns, one CTA of 16 warps per SM (a persistent grid), after
- * k_xstage_i8_n4 has made the 4-column tile's digits once. Its shared memory: the rings and a whole
- * row of the tile's digits (rows up to 14848 weights on sm_90, Q8_0 15360). */
-template <class IT>
-int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  static int smem_limit[64];
-  if (batch < 1 || batch > 4)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: imma_gemv_n4 takes 1 to 4 columns (batch %d)", batch);
-  const int64_t smem = gemv_i8_n4_smem<IT>(g);
-  int64_t cap = 0;
-  GG_TRY(gemv4_smem_cap(&cap));
-  if (smem > cap)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
-                   "gg_matmul: imma_gemv_n4 cannot hold a row of %lld weights in shared memory (%lld bytes needed, "
-                   "%lld available; sm_90: rows up to 14848 weights, Q8_0 15360)",
-                   (long long)K, (long long)smem, (long long)cap);
-  GG_TRY(smem_optin(mmf::k_gemv_i8_n4<IT>, (int)smem, smem_limit));
-  int sms = 132;
-  GG_TRY(gg_sm_count(&sms));
-  const int64_t ctas = g.Gn < sms ? g.Gn : sms;
-  bool pdl = false;
-  GG_TRY(use_pdl(&pdl));
-  const int ups = (int)((g.units + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps);
-  const int flags = decode_flags(x, pdl, 1); /* one of the ring's 2 slots before the PDL wait */
-  cudaStream_t st = gg_compute_stream();
-  const int nblk = (int)(g.units * (IT::TT::UK / 32));
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemv4BytesPerBlock, 0, &s));
-  const unsigned blocks = (unsigned)((32 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
-  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_n4<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
-                               (int)K, nblk, batch, flags);
-  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_n4", __FILE__, __LINE__, 1);
-  err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)smem, st, wptrs(w, g),
-                   (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, batch, flags);
-  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_n4", __FILE__, __LINE__, 1);
-  return GG_OK;
-}
-
-/* k_gemv_i8_w (imma_gemv_n8, NT = 2): up to 4 NT columns, one CTA of 16 warps per SM (a persistent
- * grid), after k_xstage_i8_w has made the tiles' digits once. */
-template <class IT, int NT>
-int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
-  static int smem_limit[64];
-  const char* name = NT == 1 ? "imma_gemv_n4" : "imma_gemv_n8";
+/* What both wide gemv launches check and size (NT = 1: imma_gemv_n4, 2: imma_gemv_n8): 1 to 4 NT
+ * columns; the plan's shared memory within what a block may have, else the row is refused; the
+ * persistent grid: one CTA of 16 warps per SM; the flags (one of the ring's 2 slots before the PDL
+ * wait); and the scratch for the digits of NT parts, made once per launch by the stager. */
+template <int NT, class Kernel>
+int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
+                  const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
+  const char* name = kKernelNames[NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8];
   if (batch < 1 || batch > 4 * NT)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes 1 to %d columns (batch %d)", name, 4 * NT, batch);
-  const GemvWPlan p = gemvw_plan<IT, NT>(g);
   int64_t cap = 0;
   GG_TRY(gemvw_smem_cap<NT>(&cap));
   if (p.smem > cap)
@@ -792,19 +732,57 @@ int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int6
                    "gg_matmul: %s cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
                    "available; sm_90: rows up to 14848 weights, Q8_0 15360)",
                    name, (long long)K, (long long)p.smem, (long long)cap);
-  GG_TRY(smem_optin(mmf::k_gemv_i8_w<IT, NT>, (int)p.smem, smem_limit));
+  GG_TRY(smem_optin(kernel, (int)p.smem, smem_limit));
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
-  const int64_t ctas = g.Gn < sms ? g.Gn : sms;
+  *ctas = g.Gn < sms ? g.Gn : sms;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
-  const int flags = decode_flags(x, pdl, 1); /* one of the ring's 2 slots before the PDL wait */
-  cudaStream_t st = gg_compute_stream();
-  const int64_t bytes = (int64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock; /* NT parts */
-  Scratch* s = nullptr;
-  GG_TRY(scratch_get((uint64_t)bytes, 0, &s));
+  *flags = decode_flags(x, pdl, 1);
+  return scratch_get((uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, 0, s);
+}
+/* Blocks of the stagers (k_xstage_i8_n4, k_xstage_i8_w): a thread per float4 of 4 NT columns of the
+ * padded row (NT parts of nblkp blocks). */
+template <int NT> unsigned gemvw_stager_blocks(const GemvWPlan& p) {
   const int64_t threads = 4 * NT * 8 * (int64_t)p.nblkp * NT;
-  const unsigned blocks = (unsigned)((threads + mmf::kDecThreads - 1) / mmf::kDecThreads);
+  return (unsigned)((threads + mmf::kDecThreads - 1) / mmf::kDecThreads);
+}
+
+/* k_gemv_i8_n4 (imma_gemv_n4): 1 to 4 columns, after k_xstage_i8_n4 has made the 4-column tile's
+ * digits for the whole row once. */
+template <class IT>
+int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  const GemvWPlan p = gemvw_plan<IT, 1>(g);
+  int64_t ctas = 0;
+  int flags = 0;
+  Scratch* s = nullptr;
+  GG_TRY(gemvw_prepare<1>(mmf::k_gemv_i8_n4<IT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s));
+  cudaStream_t st = gg_compute_stream();
+  const bool pdl = (flags & mmf::kDecPdl) != 0;
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_n4<IT>, dim3(gemvw_stager_blocks<1>(p)), mmf::kDecThreads, 0, st, x,
+                               (uint2*)s->buf, (int)K, p.nblkp, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_n4", __FILE__, __LINE__, 1);
+  err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
+                   (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.ups, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_n4", __FILE__, __LINE__, 1);
+  return GG_OK;
+}
+
+/* k_gemv_i8_w (imma_gemv_n8, NT = 2): up to 4 NT columns, after k_xstage_i8_w has made the tiles'
+ * digits of each part once. */
+template <class IT, int NT>
+int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static_assert(NT >= 2, "one tile is k_gemv_i8_n4's (launch_gemv_i8_n4)");
+  static int smem_limit[64];
+  const GemvWPlan p = gemvw_plan<IT, NT>(g);
+  int64_t ctas = 0;
+  int flags = 0;
+  Scratch* s = nullptr;
+  GG_TRY(gemvw_prepare<NT>(mmf::k_gemv_i8_w<IT, NT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s));
+  cudaStream_t st = gg_compute_stream();
+  const bool pdl = (flags & mmf::kDecPdl) != 0;
+  const unsigned blocks = gemvw_stager_blocks<NT>(p);
   cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf,
                                (int)K, p.nblkp, NT, NT, batch, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
@@ -1066,7 +1044,7 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
      * 4096 weights leave warps idle (H200, 4096 x 1024, n = 4: 9.0 against imma_decode_n4's 6.4 us;
      * from 4096 on it wins) */
     const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
-    if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemv4_fits(type, row_len, &gemv4));
+    if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
     if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
 #else
     const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false;

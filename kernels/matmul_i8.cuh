@@ -542,6 +542,28 @@ template <class IT> __host__ __device__ constexpr int gemv4_ring_bytes() {
 }
 constexpr int kGemv4StaticSmem = 2 * kGemv4Warps * 16 * 4 * 4; /* s_red */
 
+/* The start of k_gemv_i8_n4 and k_gemv_i8_w: the ring's first `pre` slots before the PDL wait, then
+ * `blocks` x kGemv4BytesPerBlock of digits from xs into dst, the ring's other slots behind them;
+ * returns when the digits (and the slots before them) have landed, for every thread. request(i) as
+ * in gemv_stream. */
+template <int R, class Request>
+__device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* dst, const uint4* __restrict__ xs, int blocks) {
+  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i < pre) request(i);
+  if (flags & kDecPdl) gg_pdl_wait();
+  const int n16 = blocks * (kGemv4BytesPerBlock / 16);
+  for (int i = threadIdx.x; i < n16; i += kGemv4Threads) cp_async16(dst + i, xs + i);
+  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i >= pre) request(i);
+  gg_pdl_release();
+  cp_async_wait_n<R>(R - pre);
+  __syncthreads();
+}
+
 /* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, imma_gemv_n4; xs: k_xstage_i8_n4's digits. */
 template <class IT>
 __global__ void __launch_bounds__(kGemv4Threads, 1)
@@ -572,21 +594,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
     cp_async_commit();
   };
 
-  /* the ring's first `pre` slots before the PDL wait, then the digits, the other slots behind them */
-  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i < pre) request(i);
-  if (flags & kDecPdl) gg_pdl_wait();
-  const int n16 = nblk * (kGemv4BytesPerBlock / 16);
-  for (int i = tid; i < n16; i += kGemv4Threads) cp_async16(dsm + gemv4_ring_bytes<IT>() / 16 + i, xs + i);
-  cp_async_commit();
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i >= pre) request(i);
-  gg_pdl_release();
-  cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
-  __syncthreads();
+  gemv4_start<R>(request, flags, dsm + gemv4_ring_bytes<IT>() / 16, xs, nblk);
 
   const XTiles xt{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
   using Acc = float[1][2];
@@ -664,20 +672,7 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
     cp_async_commit();
   };
 
-  /* the ring's first `pre` slots before the PDL wait, then part 0's digits, the other slots behind them */
-  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i < pre) request(i);
-  if (flags & kDecPdl) gg_pdl_wait();
-  for (int i = tid; i < part16; i += kGemv4Threads) cp_async16(xd + i, xs + i);
-  cp_async_commit();
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i >= pre) request(i);
-  gg_pdl_release();
-  cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
-  __syncthreads();
+  gemv4_start<R>(request, flags, xd, xs, NT * nblkp); /* part 0's digits */
 
   int i = 0;
   for (int p = 0; p < NT; ++p) {
