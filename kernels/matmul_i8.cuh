@@ -648,7 +648,6 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int nblkp = upp * BPU; /* blocks per part */
   const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
-  const int per_part = ng * ups;                                                 /* items per part per warp */
   constexpr int R = gemv4_ring<IT>();
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   uint4* xd = dsm + gemv4_ring_bytes<IT>() / 16; /* the current part's digits */
@@ -656,20 +655,27 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
   const uint2* xq = (const uint2*)xd;
   const float4* xc = (const float4*)(xq + NT * nblkp * 32);
 
-  /* item i of this warp: part i / per_part, row group (i % per_part) / ups, unit ul = i % ups of the
-   * warp's share of the part (none past the part's or the row's end) */
-  auto unit_of = [&](int i) { return (i / per_part) * upp + warp * ups + i % ups; };
-  auto live = [&](int i) {
-    const int lu = warp * ups + i % ups;
-    return i < NT * per_part && lu < upp && unit_of(i) < units_row;
+  /* item (p, j, ul): part p, the CTA's row group j, unit ul of the warp's share of the part, which
+   * is unit p * upp + warp * ups + ul of the row (none past the part's or the row's end) */
+  auto live = [&](int p, int ul) {
+    const int lu = warp * ups + ul;
+    return p < NT && lu < upp && p * upp + lu < units_row;
   };
-  auto request = [&](int i) { /* item i into ring slot i % R (one commit group per call) */
-    if (live(i)) {
-      const int u = unit_of(i);
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)((i % per_part) / ups) * gridDim.x, nc, u,
+  int rp = 0, rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
+  auto request = [&](int i) {  /* that item into ring slot i % R (one commit group per call) */
+    if (live(rp, rul)) {
+      const int u = rp * upp + warp * ups + rul;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)rj * gridDim.x, nc, u,
                unit_chunks<TT>(nc, u), lane);
     }
     cp_async_commit();
+    if (++rul == ups) {
+      rul = 0;
+      if (++rj == ng) {
+        rj = 0;
+        ++rp;
+      }
+    }
   };
 
   gemv4_start<R>(request, flags, xd, xs, NT * nblkp); /* part 0's digits */
@@ -694,8 +700,8 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
         typename TT::Unit u;
         TT::lds(u, ring + (i % R) * TT::SLOT, lane);
         __syncwarp(); /* every lane has read the slot before it is refilled */
-        const bool use = live(i);
-        const int unit = unit_of(i);
+        const bool use = live(p, ul);
+        const int unit = p * upp + warp * ups + ul;
         request(i + R);
         if (use) IT::template compute<NT>(u, ul, unit_chunks<TT>(nc, unit), xt, acc, lane);
       }
