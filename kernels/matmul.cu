@@ -37,7 +37,8 @@
  *  14 wgmma_ws_128x256
  *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
  *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts)
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..16
+ *  17 mma_gemv_n4      Q6_K, 1 to 4 columns in mma_gemv_n1's form (16 warps, 1 CTA per SM)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..17
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -75,14 +76,15 @@ enum KernelId {
   K_WS_256 = 14,
   K_GEMV_I8_N4 = 15,
   K_GEMV_I8_N8 = 16,
-  K_COUNT = 17
+  K_GEMV_F16_N4 = 17,
+  K_COUNT = 18
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
                                            "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256",
-                                           "imma_gemv_n4", "imma_gemv_n8"};
+                                           "imma_gemv_n4", "imma_gemv_n8",     "mma_gemv_n4"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -662,6 +664,19 @@ int gemvw_fits(int type, int64_t row_len, bool* fits) {
   }
   return GG_OK;
 }
+/* mma_gemv_n4's shared memory: 16 warps' 2-slot rings, the row's 4 columns of fragments (compact) and
+ * the 256 B of descale factors; with the static reduction buffer, rows up to 14336 weights on sm_90. */
+template <class TT>
+int64_t gemv_f16_n4_smem(const Geom& g) {
+  return (int64_t)mmf::kGemv4Warps * TT::template ring<2>() * TT::SLOT + mmf::gemv_f16_n4_x_bytes<TT>((int)g.units) + 256;
+}
+/* Whether mma_gemv_n4 takes Q6_K rows of row_len weights here (0: unknown, taken as yes). */
+int gemv_f16_n4_fits(int64_t row_len, bool* fits) {
+  int64_t cap = 0;
+  GG_TRY(gemvw_smem_cap<1>(&cap));
+  *fits = gemv_f16_n4_smem<mmf::TQ6_K>(frag_geom(GG_TYPE_Q6_K, 16, row_len > 0 ? row_len : 256)) <= cap;
+  return GG_OK;
+}
 /* What both gemv launches (imma_gemv_n1, mma_gemv_n1) check and size: one column; the kernel's shared
  * memory (smem bytes) within decode_smem_cap, else the row is refused (sm_90_rows: the longest rows
  * on sm_90); the persistent grid: at most two CTAs per SM. */
@@ -715,31 +730,42 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   return GG_OK;
 }
 
-/* What both wide gemv launches check and size (NT = 1: imma_gemv_n4, 2: imma_gemv_n8): 1 to 4 NT
- * columns; the plan's shared memory within what a block may have, else the row is refused; the
+/* What the 16-warp gemv launches check and size (imma_gemv_n4 / _n8, mma_gemv_n4): 1 to max_cols
+ * columns; the kernel's shared memory (smem bytes) within what a block may have beside its static
+ * reduction buffer (static_smem), else the row is refused (sm_90_rows: the longest rows on sm_90); the
  * persistent grid: one CTA of 16 warps per SM; the flags (one of the ring's 2 slots before the PDL
- * wait); and the scratch for the digits of NT parts, made once per launch by the stager. */
-template <int NT, class Kernel>
-int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
-                  const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
-  const char* name = kKernelNames[NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8];
-  if (batch < 1 || batch > 4 * NT)
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes 1 to %d columns (batch %d)", name, 4 * NT, batch);
-  int64_t cap = 0;
-  GG_TRY(gemvw_smem_cap<NT>(&cap));
-  if (p.smem > cap)
+ * wait); and the scratch (scratch_bytes) for x as its stager makes it once per launch. */
+template <class Kernel>
+int gemv16_prepare(Kernel* kernel, int kid, int max_cols, const char* sm_90_rows, int batch, int64_t K, int64_t smem,
+                   int64_t static_smem, uint64_t scratch_bytes, const float* x, int (&smem_limit)[64], const Geom& g,
+                   int64_t* ctas, int* flags, Scratch** s) {
+  const char* name = kKernelNames[kid];
+  if (batch < 1 || batch > max_cols)
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes 1 to %d columns (batch %d)", name, max_cols, batch);
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const int64_t cap = (int64_t)dev->smem_optin - static_smem;
+  if (smem > cap)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "",
                    "gg_matmul: %s cannot hold a row of %lld weights in shared memory (%lld bytes needed, %lld "
-                   "available; sm_90: rows up to 14848 weights, Q8_0 15360)",
-                   name, (long long)K, (long long)p.smem, (long long)cap);
-  GG_TRY(smem_optin(kernel, (int)p.smem, smem_limit));
+                   "available; sm_90: %s)",
+                   name, (long long)K, (long long)smem, (long long)cap, sm_90_rows);
+  GG_TRY(smem_optin(kernel, (int)smem, smem_limit));
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
   *ctas = g.Gn < sms ? g.Gn : sms;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   *flags = decode_flags(x, pdl, 1);
-  return scratch_get((uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, 0, s);
+  return scratch_get(scratch_bytes, 0, s);
+}
+/* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns, the digits of NT parts. */
+template <int NT, class Kernel>
+int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
+                  const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
+  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, 4 * NT, "rows up to 14848 weights, Q8_0 15360",
+                        batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
+                        (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
 }
 /* Blocks of the stagers (k_xstage_i8_n4, k_xstage_i8_w): a thread per float4 of 4 NT columns of the
  * padded row (NT parts of nblkp blocks). */
@@ -822,6 +848,35 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
     err = launch_pdl(pdl, mmf::k_gemv_f16<TT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st, wptrs(w, g),
                      (const uint8_t*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, flags);
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_f16", __FILE__, __LINE__, 1);
+    return GG_OK;
+  }
+}
+
+/* k_gemv_f16_n4 (mma_gemv_n4): 1 to 4 columns of Q6_K, after k_xstage_col<TT, 4> has made their f16
+ * fragments and descale factors (per sixteenth of the row and column) once. */
+template <class TT>
+int launch_gemv_f16_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  if constexpr (TT::kType != GG_TYPE_Q6_K) {
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n4 takes Q6_K only (%s has imma_gemv_n4)",
+                   gg_type_name(TT::kType));
+  } else {
+    int64_t ctas = 0;
+    int flags = 0;
+    Scratch* s = nullptr;
+    GG_TRY(gemv16_prepare(mmf::k_gemv_f16_n4<TT>, K_GEMV_F16_N4, 4, "rows up to 14336 weights", batch, K,
+                          gemv_f16_n4_smem<TT>(g), mmf::kGemv4StaticSmem,
+                          (uint64_t)mmf::gemv_f16_n4_x_bytes<TT>((int)g.units) + 256, x, smem_limit, g, &ctas, &flags, &s));
+    const int ups = (int)((g.units + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps);
+    const bool pdl = (flags & mmf::kDecPdl) != 0;
+    cudaStream_t st = gg_compute_stream();
+    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, 4>, dim3(mmf::kGemv4Warps, (unsigned)batch), mmf::kDecThreads,
+                                 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, ups, flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
+    err = launch_pdl(pdl, mmf::k_gemv_f16_n4<TT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)gemv_f16_n4_smem<TT>(g),
+                     st, wptrs(w, g), (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, batch,
+                     flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_f16_n4", __FILE__, __LINE__, 1);
     return GG_OK;
   }
 }
@@ -963,6 +1018,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_I8:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
+    case K_GEMV_F16_N4: return launch_gemv_f16_n4<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_I8_N4:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8_N8:
@@ -1023,7 +1079,8 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   Q6_K:              batch 1 mma_gemv_n1 where its shared memory holds the row (sm_90: up to 15872
- *                      weights), except small problems (as above).
+ *                      weights), batches 3 and 4 mma_gemv_n4 for rows of 4096 weights and more that
+ *                      its shared memory holds (sm_90: up to 14336), except small problems (as above).
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
  *                      wgmma_gemm_128x128 or _128x256 by wg_wide; Q4_K and Q6_K wgmma_ws_*), except small problems
@@ -1046,14 +1103,19 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
     if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
     if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
+    bool gemv_f4 = false;
+    /* Q6_K from 3 columns on: at 2, mma_decode_n8 is faster (H200, 4096 x 14336, us, n = 2 / 3 / 4: 24.14 /
+     * 26.78 / 27.39 against 25.31 / 25.21 / 25.46) */
+    if (type == GG_TYPE_Q6_K && !small && batch >= 3 && batch <= 4 && long_row) GG_TRY(gemv_f16_n4_fits(row_len, &gemv_f4));
 #else
-    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false;
+    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false;
     (void)type;
     (void)row_len;
 #endif
     if (gemv) *k = type == GG_TYPE_Q6_K ? K_GEMV_F16 : K_GEMV_I8;
     else if (gemv4) *k = K_GEMV_I8_N4;
     else if (gemv8) *k = K_GEMV_I8_N8;
+    else if (gemv_f4) *k = K_GEMV_F16_N4;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

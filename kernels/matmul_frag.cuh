@@ -1134,6 +1134,33 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
   cp_async_wait<0>();
 }
 
+/* The 16-warp gemvs (imma_gemv_n4 / _n8, mma_gemv_n4): one CTA per SM, each warp on a sixteenth of the
+ * row (of a part of it), so that a CTA may hold the whole row's x for 4 columns and still keep n = 1's
+ * 16 warps per SM. */
+constexpr int kGemv4Warps = 16;
+constexpr int kGemv4Threads = kGemv4Warps * 32;
+
+/* The start of the 16-warp gemvs: the ring's first `pre` slots before the PDL wait, then `blocks` x P16
+ * x 16 B of x (as its stager made it) from xs into dst, the ring's other slots behind them; returns
+ * when x (and the slots before it) have landed, for every thread. request(i) as in gemv_stream. */
+template <int R, int P16, class Request>
+__device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* dst, const uint4* __restrict__ xs, int blocks) {
+  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i < pre) request(i);
+  if (flags & kDecPdl) gg_pdl_wait();
+  const int n16 = blocks * P16;
+  for (int i = threadIdx.x; i < n16; i += kGemv4Threads) cp_async16(dst + i, xs + i);
+  cp_async_commit();
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+    if (i >= pre) request(i);
+  gg_pdl_release();
+  cp_async_wait_n<R>(R - pre);
+  __syncthreads();
+}
+
 /* ------------------------------------------------------------------- gemv, f16 (Q6_K) */
 
 /* k_gemv_f16 (mma_gemv_n1) takes batch 1 of Q6_K, the type without an int8 kernel, in the form of
@@ -1147,31 +1174,46 @@ template <class TT> __host__ __device__ constexpr int gemv_f16_smem(int ups) {
   return dec_ring_bytes<TT, 1>() + gemv_f16_x_bytes<TT>(ups) + kDecWarps * 4;
 }
 
-/* x (one column, K values) -> eighth sl = blockIdx.x of the row (units sl * ups ..) as compact f16
- * fragments at stage + sl * ups * (UK / 32) * 64 bytes, and its descale factor after all eight
- * (gemv_f16_x_bytes). Zeros past K. Launched with programmatic dependent launch (as k_xstage). */
-template <class TT>
+/* mma_gemv_n4 (k_gemv_f16_n4): up to 4 columns in the same B tile, x column c at tile column 2c, so
+ * that lane (g, t) finds column t where mma_gemv_n1 finds column 0 (acc[0][0], acc[0][2]); per 32-k
+ * step pair 16 lanes (g even) x 16 B, compact over the row's units (115 KB for 14336 weights), then
+ * a descale factor per (sixteenth, column). */
+template <class TT> __host__ __device__ constexpr int gemv_f16_n4_x_bytes(int units_row) { return units_row * (TT::UK / 32) * 256; }
+/* Where k_xstage_col<TT, C> puts the descale factors: after mma_gemv_n1's padded column, or mma_gemv_n4's
+ * compact 4 columns. */
+template <class TT, int C> __host__ __device__ constexpr int gemv_f16_descale_at(int units_row, int ups) {
+  return C == 1 ? gemv_f16_x_bytes<TT>(ups) : gemv_f16_n4_x_bytes<TT>(units_row);
+}
+
+/* x (C = 1: one column; C = 4: column blockIdx.y < batch = gridDim.y, of K values) -> slice sl =
+ * blockIdx.x of the row (units sl * ups ..) as compact f16 fragments at stage + sl * ups * (UK / 32)
+ * * 64 * C bytes, and its descale factor (per slice and column) after the row (gemv_f16_descale_at).
+ * Zeros past K. Launched with programmatic dependent launch (as k_xstage). */
+template <class TT, int C = 1>
 __global__ void __launch_bounds__(kDecThreads)
 k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int ups, int flags) {
   __shared__ float red[32];
   gg_pdl_release();
   gg_pdl_wait();
   const int sl = blockIdx.x, tid = threadIdx.x;
+  const int c = C == 1 ? 0 : (int)blockIdx.y;
   const int nu = max(0, min(ups, units_row - sl * ups));
   const int64_t k0 = (int64_t)sl * ups * TT::UK;
-  const int f4 = nu * TT::UK / 4; /* float4s of the eighth */
+  const int f4 = nu * TT::UK / 4; /* float4s of the slice */
   const bool xv = (flags & kDecXAligned) != 0;
-  uint32_t* xs32 = (uint32_t*)(stage + (int64_t)sl * ups * (TT::UK / 32) * 64);
-  /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2, word = 2 step + (k & 15) / 8;
-   * k + 2, k + 3 go to lane t + 1 (4 words on), as in stage_x with column 0 */
+  const float* xc = x + (int64_t)c * K;
+  uint32_t* xs32 = (uint32_t*)(stage + (int64_t)sl * ups * (TT::UK / 32) * 64 * C);
+  /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2 of the column's 4 (tile column
+   * 2c: lane 8c + t, stored as 4c + t), word = 2 step + (k & 15) / 8; k + 2, k + 3 go to lane t + 1 (4
+   * words on), as in stage_x with column 0 */
   auto put = [&](int f, float4 v, float sc) {
     const int kr = 4 * f, st = (kr >> 4) & 1, kk = kr & 15;
-    const int idx = ((kr >> 5) * 4 + ((kk & 7) >> 1)) * 4 + ((st << 1) | (kk >> 3));
+    const int idx = ((kr >> 5) * 4 * C + 4 * c + ((kk & 7) >> 1)) * 4 + ((st << 1) | (kk >> 3));
     xs32[idx] = pack_h2(v.x * sc, v.y * sc);
     xs32[idx + 4] = pack_h2(v.z * sc, v.w * sc);
   };
   auto get = [&](int f) {
-    return k0 + 4 * f < K ? load_x4(x + k0 + 4 * f, xv) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    return k0 + 4 * f < K ? load_x4(xc + k0 + 4 * f, xv) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   };
   /* the first kColHeld float4s of each thread stay in registers from the max to the conversion (all of
    * an eighth of up to kColHeld * 1024 weights: every row mma_gemv_n1 takes on sm_90); the rest, if
@@ -1193,7 +1235,7 @@ k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, in
   for (int h = 0; h < kColHeld; ++h)
     if (tid + h * kDecThreads < f4) put(tid + h * kDecThreads, v[h], sc);
   for (int f = tid + kColHeld * kDecThreads; f < f4; f += kDecThreads) put(f, get(f), sc);
-  if (tid == 0) ((float*)(stage + gemv_f16_x_bytes<TT>(ups)))[sl] = descale;
+  if (tid == 0) ((float*)(stage + gemv_f16_descale_at<TT, C>(units_row, ups)))[sl * C + c] = descale;
 }
 
 /* y[r] = sum_k W[r][k] x[k] (one column), mma_gemv_n1: see gemv_f16_x_bytes. x points at
@@ -1255,6 +1297,51 @@ k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int
       },
       /* column 0 of rows g ([0][0]) and g + 8 ([0][2]), scaled back */
       [&](const Acc& a) { return make_float2(a[0][0] * ds, a[0][2] * ds); }, s_red, y, rows);
+}
+
+/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, mma_gemv_n4: k_gemv_f16 with 16 warps (one CTA
+ * per SM, a sixteenth of the row each, a 2-slot ring) and 4 columns in the B tile that n = 1 fills an
+ * eighth of, so a unit costs the same mma as one column. xs: k_xstage_col<TT, 4>'s buffer. */
+template <class TT>
+__global__ void __launch_bounds__(kGemv4Threads, 1)
+k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
+              int ups, int batch, int flags) {
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_red[2][kGemv4Warps * 16 * 4];
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int u0 = warp * ups;
+  const int nu = max(0, min(ups, units_row - u0));
+  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  const int n_items = ng * nu;
+  constexpr int R = TT::template ring<2>();
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  const uint4* xrow = dsm + kGemv4Warps * R * TT::SLOT / 16;
+
+  auto request = [&](int i) { /* unit i of this warp into ring slot i % R (one commit group per call) */
+    if (i < n_items) {
+      const int u = u0 + i % nu;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+  };
+  /* the row's fragments (16 x 16 B per 32 weights) and the 256 B of descale factors behind them */
+  gemv4_start<R, 16>(request, flags, (uint4*)xrow, xs, units_row * (TT::UK / 32) + 1);
+
+  const uint4* xw = xrow + u0 * (TT::UK / 32) * 16;
+  const float ds = ((const float*)(xrow + units_row * (TT::UK / 32) * 16))[warp * 4 + (lane & 3)];
+  const bool holds = ((lane >> 2) & 1) == 0; /* tile column g = 2c: lane 8c + t, stored as 4c + t */
+  const int li = (lane >> 3) * 4 + (lane & 3);
+  using Acc = float[1][4];
+  gemv_stream<TT, R, Acc, kGemv4Warps, 4>(
+      ring, ng, nu, request,
+      [&](const typename TT::Unit& u, int ul, Acc& acc) {
+        TT::template compute_x<1, false>(
+            u, ul, [&](int, int sp, bool) { return holds ? xw[sp * 16 + li] : make_uint4(0u, 0u, 0u, 0u); }, acc);
+      },
+      /* lane t: column t (tile column 2t) of rows g ([0][0]) and g + 8 ([0][2]), scaled back */
+      [&](const Acc& a) { return make_float2(a[0][0] * ds, a[0][2] * ds); }, s_red, y, rows, batch);
 }
 
 /* ----------------------------------------------------------------------------- prefill */

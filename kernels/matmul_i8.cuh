@@ -533,36 +533,12 @@ k_xstage_i8(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk
  * 4 x 16 B of constants (k_decode_i8's staged layout), 4x a column's. A CTA holding a row of them
  * (140 KB for 14336 weights) leaves room for one CTA per SM, so the CTA has 16 warps (each streaming
  * a sixteenth of the row, the depth of the 2-slot ring) to keep n = 1's 16 warps per SM. */
-constexpr int kGemv4Warps = 16;
-constexpr int kGemv4Threads = kGemv4Warps * 32;
 constexpr int kGemv4BytesPerBlock = 32 * 8 + 4 * 16;
 template <class IT> __host__ __device__ constexpr int gemv4_ring() { return IT::TT::template ring<2>(); }
 template <class IT> __host__ __device__ constexpr int gemv4_ring_bytes() {
   return kGemv4Warps * gemv4_ring<IT>() * IT::TT::SLOT;
 }
 constexpr int kGemv4StaticSmem = 2 * kGemv4Warps * 16 * 4 * 4; /* s_red */
-
-/* The start of k_gemv_i8_n4 and k_gemv_i8_w: the ring's first `pre` slots before the PDL wait, then
- * `blocks` x kGemv4BytesPerBlock of digits from xs into dst, the ring's other slots behind them;
- * returns when the digits (and the slots before them) have landed, for every thread. request(i) as
- * in gemv_stream. */
-template <int R, class Request>
-__device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* dst, const uint4* __restrict__ xs, int blocks) {
-  const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i < pre) request(i);
-  if (flags & kDecPdl) gg_pdl_wait();
-  const int n16 = blocks * (kGemv4BytesPerBlock / 16);
-  for (int i = threadIdx.x; i < n16; i += kGemv4Threads) cp_async16(dst + i, xs + i);
-  cp_async_commit();
-#pragma unroll
-  for (int i = 0; i < R; ++i)
-    if (i >= pre) request(i);
-  gg_pdl_release();
-  cp_async_wait_n<R>(R - pre);
-  __syncthreads();
-}
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, imma_gemv_n4; xs: k_xstage_i8_n4's digits. */
 template <class IT>
@@ -594,7 +570,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
     cp_async_commit();
   };
 
-  gemv4_start<R>(request, flags, dsm + gemv4_ring_bytes<IT>() / 16, xs, nblk);
+  gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, dsm + gemv4_ring_bytes<IT>() / 16, xs, nblk);
 
   const XTiles xt{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
   using Acc = float[1][2];
@@ -678,7 +654,7 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
     }
   };
 
-  gemv4_start<R>(request, flags, xd, xs, NT * nblkp); /* part 0's digits */
+  gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, xd, xs, NT * nblkp); /* part 0's digits */
 
   int i = 0;
   for (int p = 0; p < NT; ++p) {
