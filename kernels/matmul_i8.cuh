@@ -86,15 +86,17 @@ struct XColumn {
 };
 
 /* acc[nt][0] (row g), acc[nt][1] (row g+8) += scale * v for a 32-weight block of quants q (A) and
- * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). */
-template <int NT, class XV>
+ * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). A type
+ * without a zero point (OFF = 0: Q8_0) has C = 0, known here, so the mma reads the zero register
+ * instead of a register quad made of the constants. */
+template <int NT, int OFF, class XV>
 __device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float d1, const XV& xv, int bi,
                                          float (&acc)[NT][2], int lane) {
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
     const XBlock xb = xv.at(nt, bi, lane);
     int d[4];
-    imma16832(d, a, xb.b0, xb.b1, xb.c0, xb.c1);
+    imma16832(d, a, xb.b0, xb.b1, OFF != 0 ? xb.c0 : 0, OFF != 0 ? xb.c1 : 0);
     /* d * v first: it stays in the normal range, where d * sx can underflow and sx * v overflow */
     acc[nt][0] = fmaf(d0 * (float)(d[0] * 256 + d[1]), xb.sx, acc[nt][0]);
     acc[nt][1] = fmaf(d1 * (float)(d[2] * 256 + d[3]), xb.sx, acc[nt][1]);
@@ -122,7 +124,7 @@ __device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul,
       uint32_t a[4];
       A::regs(u, c, blk, a);
       const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-      i8_block<NT>(a, h_lo(dd), h_hi(dd), xv, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
+      i8_block<NT, A::kOffset>(a, h_lo(dd), h_hi(dd), xv, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
     }
   }
 }
