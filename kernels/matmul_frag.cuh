@@ -1073,6 +1073,20 @@ template <int R> __device__ __forceinline__ int gemv_pre_slots(bool pdl, int fla
   return pdl ? (pre_raw == 15 ? 0 : ring_pre_slots<R>(flags)) : 0;
 }
 
+/* request(i) of the one-part gemvs: unit i of the warp (the CTA's row group i / nu, unit u0 + i % nu of
+ * the row) into ring slot i % R, one commit group per call (past n_items an empty one). */
+template <class TT, int R>
+__device__ __forceinline__ auto gemv_requests(uint8_t* ring, const WP& wp, int nc, int u0, int nu, int n_items, int lane) {
+  return [=](int i) {
+    if (i < n_items) {
+      const int u = u0 + i % nu;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+  };
+}
+
 /* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16; k_gemv_i8_n4 with W = 16 warps and C = 4
  * columns): for each of its ng row groups its nu units in turn into one accumulator, then the CTA's
  * sum: row_sums(acc) gives the lane's (row g, row g + 8) values (C = 1: lanes t = 0 hold them; C = 4:
@@ -1258,15 +1272,7 @@ k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int
   uint4* xs = (uint4*)((uint8_t*)dsm + dec_ring_bytes<TT, 1>());
   const float* descale = (const float*)((const uint8_t*)xs + xbytes);
 
-  /* unit i of this warp into ring slot i % R (one commit group per call) */
-  auto request = [&](int i) {
-    if (i < n_items) {
-      const int u = u0 + i % nu;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
-    cp_async_commit();
-  };
+  const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
 
   /* the ring's first `pre` slots before the PDL wait, then x (and its descale factors), then the rest */
   const bool pdl = (flags & kDecPdl) != 0;
@@ -1318,14 +1324,7 @@ k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   const uint4* xrow = dsm + kGemv4Warps * R * TT::SLOT / 16;
 
-  auto request = [&](int i) { /* unit i of this warp into ring slot i % R (one commit group per call) */
-    if (i < n_items) {
-      const int u = u0 + i % nu;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
-    cp_async_commit();
-  };
+  const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
   /* the row's fragments (16 x 16 B per 32 weights) and the 256 B of descale factors behind them */
   gemv4_start<R, 16>(request, flags, (uint4*)xrow, xs, units_row * (TT::UK / 32) + 1);
 

@@ -438,15 +438,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   uint2* xq = (uint2*)((uint8_t*)dsm + i8_ring_bytes<IT, 1>());
   float4* xc = (float4*)(xq + nblk * 8);
 
-  /* unit i of this warp into ring slot i % R (one commit group per call) */
-  auto request = [&](int i) {
-    if (i < n_items) {
-      const int u = u0 + i % nu;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
-    cp_async_commit();
-  };
+  const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
 
   /* ---- the ring's first `pre` slots before the PDL wait, then x ---- */
   const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
@@ -563,14 +555,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
   const uint2* xq = (const uint2*)((uint8_t*)dsm + gemv4_ring_bytes<IT>());
   const float4* xc = (const float4*)(xq + nblk * 32);
 
-  auto request = [&](int i) { /* unit i of this warp into ring slot i % R (one commit group per call) */
-    if (i < n_items) {
-      const int u = u0 + i % nu;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)(i / nu) * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
-    cp_async_commit();
-  };
+  const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
 
   gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, dsm + gemv4_ring_bytes<IT>() / 16, xs, nblk);
 
