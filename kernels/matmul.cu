@@ -38,7 +38,8 @@
  *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
  *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts)
  *  17 mma_gemv_n4      Q6_K, 1 to 4 columns in mma_gemv_n1's form (16 warps, 1 CTA per SM)
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..17
+ *  18 mma_gemv_n8      ... 1 to 8 columns (the row in two parts)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..18
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"
@@ -77,14 +78,16 @@ enum KernelId {
   K_GEMV_I8_N4 = 15,
   K_GEMV_I8_N8 = 16,
   K_GEMV_F16_N4 = 17,
-  K_COUNT = 18
+  K_GEMV_F16_N8 = 18,
+  K_COUNT = 19
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
                                            "imma_decode_n4", "imma_decode_n8",   "imma_decode_n16",
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
                                            "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256",
-                                           "imma_gemv_n4", "imma_gemv_n8",     "mma_gemv_n4"};
+                                           "imma_gemv_n4", "imma_gemv_n8",     "mma_gemv_n4",
+                                           "mma_gemv_n8"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -664,17 +667,31 @@ int gemvw_fits(int type, int64_t row_len, bool* fits) {
   }
   return GG_OK;
 }
-/* mma_gemv_n4's shared memory: 16 warps' 2-slot rings, the row's 4 columns of fragments (compact) and
- * the 256 B of descale factors; with the static reduction buffer, rows up to 14336 weights on sm_90. */
-template <class TT>
-int64_t gemv_f16_n4_smem(const Geom& g) {
-  return (int64_t)mmf::kGemv4Warps * TT::template ring<2>() * TT::SLOT + mmf::gemv_f16_n4_x_bytes<TT>((int)g.units) + 256;
+/* mma_gemv_n4 (C = 4) / _n8 (C = 8): units per part (the whole row for 4 columns, half of it for 8) and
+ * per warp, and the shared memory: 16 warps' 2-slot rings and a part's fragments with their descale
+ * factors; with the static reduction buffer, rows up to 14336 weights on sm_90 for both. */
+struct GemvF16Plan {
+  int upp, ups;
+  int64_t smem, static_smem, part_bytes;
+};
+template <class TT, int C>
+GemvF16Plan gemv_f16w_plan(const Geom& g) {
+  constexpr int parts = C == 8 ? 2 : 1;
+  GemvF16Plan p;
+  p.upp = (int)((g.units + parts - 1) / parts);
+  p.ups = (p.upp + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps;
+  p.part_bytes = mmf::gemv_f16_part_bytes<TT, C>(p.upp);
+  p.smem = (int64_t)mmf::kGemv4Warps * TT::template ring<2>() * TT::SLOT + p.part_bytes;
+  p.static_smem = C == 8 ? mmf::gemvw_static_smem<2>() : mmf::kGemv4StaticSmem;
+  return p;
 }
-/* Whether mma_gemv_n4 takes Q6_K rows of row_len weights here (0: unknown, taken as yes). */
-int gemv_f16_n4_fits(int64_t row_len, bool* fits) {
-  int64_t cap = 0;
-  GG_TRY(gemvw_smem_cap<1>(&cap));
-  *fits = gemv_f16_n4_smem<mmf::TQ6_K>(frag_geom(GG_TYPE_Q6_K, 16, row_len > 0 ? row_len : 256)) <= cap;
+/* Whether mma_gemv_n4 / _n8 takes Q6_K rows of row_len weights here (0: unknown, taken as yes). */
+template <int C>
+int gemv_f16w_fits(int64_t row_len, bool* fits) {
+  const DeviceFacts* dev = nullptr;
+  GG_TRY(device_facts(&dev));
+  const GemvF16Plan p = gemv_f16w_plan<mmf::TQ6_K, C>(frag_geom(GG_TYPE_Q6_K, 16, row_len > 0 ? row_len : 256));
+  *fits = p.smem <= (int64_t)dev->smem_optin - p.static_smem;
   return GG_OK;
 }
 /* What both gemv launches (imma_gemv_n1, mma_gemv_n1) check and size: one column; the kernel's shared
@@ -767,14 +784,14 @@ int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, cons
                         batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
                         (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
 }
-/* Blocks of the stagers (k_xstage_i8_n4, k_xstage_i8_w): a thread per float4 of 4 NT columns of the
+/* Blocks of the stager (k_xstage_i8_w<IT, NT>): a thread per float4 of 4 NT columns of the
  * padded row (NT parts of nblkp blocks). */
 template <int NT> unsigned gemvw_stager_blocks(const GemvWPlan& p) {
   const int64_t threads = 4 * NT * 8 * (int64_t)p.nblkp * NT;
   return (unsigned)((threads + mmf::kDecThreads - 1) / mmf::kDecThreads);
 }
 
-/* k_gemv_i8_n4 (imma_gemv_n4): 1 to 4 columns, after k_xstage_i8_n4 has made the 4-column tile's
+/* k_gemv_i8_n4 (imma_gemv_n4): 1 to 4 columns, after k_xstage_i8_w<IT, 1> has made the 4-column tile's
  * digits for the whole row once. */
 template <class IT>
 int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
@@ -786,9 +803,9 @@ int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int
   GG_TRY(gemvw_prepare<1>(mmf::k_gemv_i8_n4<IT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s));
   cudaStream_t st = gg_compute_stream();
   const bool pdl = (flags & mmf::kDecPdl) != 0;
-  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_n4<IT>, dim3(gemvw_stager_blocks<1>(p)), mmf::kDecThreads, 0, st, x,
-                               (uint2*)s->buf, (int)K, p.nblkp, batch, flags);
-  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_n4", __FILE__, __LINE__, 1);
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT, 1>, dim3(gemvw_stager_blocks<1>(p)), mmf::kDecThreads, 0, st, x,
+                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
   err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
                    (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.ups, batch, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8_n4", __FILE__, __LINE__, 1);
@@ -809,8 +826,8 @@ int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int6
   cudaStream_t st = gg_compute_stream();
   const bool pdl = (flags & mmf::kDecPdl) != 0;
   const unsigned blocks = gemvw_stager_blocks<NT>(p);
-  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf,
-                               (int)K, p.nblkp, NT, NT, batch, flags);
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT, NT>, dim3(blocks), mmf::kDecThreads, 0, st, x,
+                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
   err = launch_pdl(pdl, mmf::k_gemv_i8_w<IT, NT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
                    (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.upp, p.ups, batch, flags);
@@ -843,7 +860,7 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
     Scratch* s = nullptr;
     GG_TRY(scratch_get((uint64_t)mmf::gemv_f16_x_bytes<TT>(ups) + mmf::kDecWarps * 4, 0, &s));
     cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT>, dim3(mmf::kDecWarps), mmf::kDecThreads, 0, st, x,
-                                 (uint8_t*)s->buf, (int)K, (int)g.units, ups, flags);
+                                 (uint8_t*)s->buf, (int)K, (int)g.units, (int)g.units, ups, flags);
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
     err = launch_pdl(pdl, mmf::k_gemv_f16<TT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st, wptrs(w, g),
                      (const uint8_t*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, flags);
@@ -852,31 +869,39 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
   }
 }
 
-/* k_gemv_f16_n4 (mma_gemv_n4): 1 to 4 columns of Q6_K, after k_xstage_col<TT, 4> has made their f16
- * fragments and descale factors (per sixteenth of the row and column) once. */
-template <class TT>
-int launch_gemv_f16_n4(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+/* k_gemv_f16_n4 / _n8 (mma_gemv_n4 / _n8): 1 to C columns of Q6_K, after k_xstage_col<TT, C> has made
+ * their f16 fragments and descale factors (per sixteenth of the row, or of its part, and column) once. */
+template <class TT, int C>
+int launch_gemv_f16w(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
+  const int kid = C == 4 ? K_GEMV_F16_N4 : K_GEMV_F16_N8;
   if constexpr (TT::kType != GG_TYPE_Q6_K) {
-    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: mma_gemv_n4 takes Q6_K only (%s has imma_gemv_n4)",
-                   gg_type_name(TT::kType));
+    return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes Q6_K only (%s has %s)", kKernelNames[kid],
+                   gg_type_name(TT::kType), kKernelNames[C == 4 ? K_GEMV_I8_N4 : K_GEMV_I8_N8]);
   } else {
+    constexpr int parts = C == 8 ? 2 : 1;
+    auto kernel = [] {
+      if constexpr (C == 4) return mmf::k_gemv_f16_n4<TT>;
+      else return mmf::k_gemv_f16_n8<TT>;
+    }();
+    const GemvF16Plan p = gemv_f16w_plan<TT, C>(g);
     int64_t ctas = 0;
     int flags = 0;
     Scratch* s = nullptr;
-    GG_TRY(gemv16_prepare(mmf::k_gemv_f16_n4<TT>, K_GEMV_F16_N4, 4, "rows up to 14336 weights", batch, K,
-                          gemv_f16_n4_smem<TT>(g), mmf::kGemv4StaticSmem,
-                          (uint64_t)mmf::gemv_f16_n4_x_bytes<TT>((int)g.units) + 256, x, smem_limit, g, &ctas, &flags, &s));
-    const int ups = (int)((g.units + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps);
+    GG_TRY(gemv16_prepare(kernel, kid, C, "rows up to 14336 weights", batch, K, p.smem, p.static_smem,
+                          (uint64_t)parts * p.part_bytes, x, smem_limit, g, &ctas, &flags, &s));
     const bool pdl = (flags & mmf::kDecPdl) != 0;
     cudaStream_t st = gg_compute_stream();
-    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, 4>, dim3(mmf::kGemv4Warps, (unsigned)batch), mmf::kDecThreads,
-                                 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, ups, flags);
+    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, C>, dim3(mmf::kGemv4Warps, (unsigned)batch, parts),
+                                 mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, p.upp, p.ups, flags);
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
-    err = launch_pdl(pdl, mmf::k_gemv_f16_n4<TT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)gemv_f16_n4_smem<TT>(g),
-                     st, wptrs(w, g), (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, batch,
-                     flags);
-    if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_f16_n4", __FILE__, __LINE__, 1);
+    if constexpr (C == 4)
+      err = launch_pdl(pdl, kernel, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
+                       (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.ups, batch, flags);
+    else
+      err = launch_pdl(pdl, kernel, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
+                       (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.upp, p.ups, batch, flags);
+    if (err != cudaSuccess) return gg_fail_cuda(err, C == 4 ? "k_gemv_f16_n4" : "k_gemv_f16_n8", __FILE__, __LINE__, 1);
     return GG_OK;
   }
 }
@@ -1018,7 +1043,8 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_I8:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
-    case K_GEMV_F16_N4: return launch_gemv_f16_n4<TT>(w, x, y, rows, K, batch, g);
+    case K_GEMV_F16_N4: return launch_gemv_f16w<TT, 4>(w, x, y, rows, K, batch, g);
+    case K_GEMV_F16_N8: return launch_gemv_f16w<TT, 8>(w, x, y, rows, K, batch, g);
     case K_GEMV_I8_N4:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8_N8:
@@ -1079,8 +1105,9 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   Q6_K:              batch 1 mma_gemv_n1 where its shared memory holds the row (sm_90: up to 15872
- *                      weights), batches 3 and 4 mma_gemv_n4 for rows of 4096 weights and more that
- *                      its shared memory holds (sm_90: up to 14336), except small problems (as above).
+ *                      weights), batches 3 and 4 mma_gemv_n4 and 5 to 8 mma_gemv_n8 for rows of 4096
+ *                      weights and more that their shared memory holds (sm_90: up to 14336), except small
+ *                      problems (as above).
  *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
  *                      wgmma_gemm_128x128 or _128x256 by wg_wide; Q4_K and Q6_K wgmma_ws_*), except small problems
@@ -1103,12 +1130,14 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
     if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
     if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
-    bool gemv_f4 = false;
+    bool gemv_f4 = false, gemv_f8 = false;
     /* Q6_K from 3 columns on: at 2, mma_decode_n8 is faster (H200, 4096 x 14336, us, n = 2 / 3 / 4: 24.14 /
      * 26.78 / 27.39 against 25.31 / 25.21 / 25.46) */
-    if (type == GG_TYPE_Q6_K && !small && batch >= 3 && batch <= 4 && long_row) GG_TRY(gemv_f16_n4_fits(row_len, &gemv_f4));
+    const bool q6 = type == GG_TYPE_Q6_K && !small && long_row;
+    if (q6 && batch >= 3 && batch <= 4) GG_TRY(gemv_f16w_fits<4>(row_len, &gemv_f4));
+    if (q6 && batch >= 5 && batch <= 8) GG_TRY(gemv_f16w_fits<8>(row_len, &gemv_f8));
 #else
-    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false;
+    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false, gemv_f8 = false;
     (void)type;
     (void)row_len;
 #endif
@@ -1116,6 +1145,7 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     else if (gemv4) *k = K_GEMV_I8_N4;
     else if (gemv8) *k = K_GEMV_I8_N8;
     else if (gemv_f4) *k = K_GEMV_F16_N4;
+    else if (gemv_f8) *k = K_GEMV_F16_N8;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

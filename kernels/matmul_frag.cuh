@@ -1087,6 +1087,42 @@ __device__ __forceinline__ auto gemv_requests(uint8_t* ring, const WP& wp, int n
   };
 }
 
+/* Item i of a gemv warp's ring (slot i % R) into registers, once it has landed for every lane; the
+ * slot may be refilled after it (every lane has read it). R requests are in flight before the call. */
+template <class TT, int R>
+__device__ __forceinline__ typename TT::Unit ring_take(const uint8_t* ring, int i, int lane) {
+  cp_async_wait<R - 1>(); /* item i has landed (this lane's copies) */
+  __syncwarp();           /* ... and every lane's */
+  typename TT::Unit u;
+  TT::lds(u, ring + (i % R) * TT::SLOT, lane);
+  __syncwarp();
+  return u;
+}
+
+/* The CTA's sum of a row group's partial sums over its W warps, for C = 4, 8 columns: lane (g, t) of each
+ * warp puts rows g and g + 8 of column 4 nt + t (vals(nt)) into red, then thread 16 c + rr (c < C) adds
+ * row rr of column c over the warps in warp order and hands it to store(c, rr, sum). One CTA barrier;
+ * red may be written again only after another. */
+template <int W, int C, class Vals, class Store>
+__device__ __forceinline__ void cta_group_sums(float* red, Vals vals, Store store) {
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+#pragma unroll
+  for (int nt = 0; nt < C / 4; ++nt) {
+    const float2 v = vals(nt);
+    float* rc = red + (warp * C + 4 * nt + (lane & 3)) * 16; /* (warp, column): 16 rows */
+    rc[lane >> 2] = v.x;
+    rc[(lane >> 2) + 8] = v.y;
+  }
+  __syncthreads();
+  if (tid < 16 * C) {
+    const int c = tid >> 4, rr = tid & 15;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < W; ++w) s += red[(w * C + c) * 16 + rr];
+    store(c, rr, s);
+  }
+}
+
 /* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16; k_gemv_i8_n4 with W = 16 warps and C = 4
  * columns): for each of its ng row groups its nu units in turn into one accumulator, then the CTA's
  * sum: row_sums(acc) gives the lane's (row g, row g + 8) values (C = 1: lanes t = 0 hold them; C = 4:
@@ -1105,11 +1141,7 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
     Acc acc = {};
 #pragma unroll 1
     for (int ul = 0; ul < nu; ++ul, ++i) {
-      cp_async_wait<R - 1>(); /* unit i has landed (this lane's copies) */
-      __syncwarp();           /* ... and every lane's */
-      typename TT::Unit u;
-      TT::lds(u, ring + (i % R) * TT::SLOT, lane);
-      __syncwarp(); /* every lane has read the slot before it is refilled */
+      const typename TT::Unit u = ring_take<TT, R>(ring, i, lane);
       request(i + R);
       compute(u, ul, acc);
     }
@@ -1130,19 +1162,10 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
         if (r < rows) y[r] = s;
       }
     } else {
-      const float2 v = row_sums(acc);
-      float* rc = red + (warp * C + (lane & 3)) * 16; /* (warp, column t): 16 rows */
-      rc[lane >> 2] = v.x;
-      rc[(lane >> 2) + 8] = v.y;
-      __syncthreads();
-      if (tid < 16 * C) {
-        const int c = tid >> 4, rr = tid & 15;
-        float s = 0.0f;
-#pragma unroll
-        for (int w = 0; w < W; ++w) s += red[(w * C + c) * 16 + rr];
+      cta_group_sums<W, C>(red, [&](int) { return row_sums(acc); }, [&](int c, int rr, float s) {
         const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + rr;
         if (r < rows && c < cols) y[(int64_t)c * rows + r] = s;
-      }
+      });
     }
   }
   cp_async_wait<0>();
@@ -1175,6 +1198,86 @@ __device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* d
   __syncthreads();
 }
 
+/* The reduction buffer of a 16-warp gemv with 4 NT columns whose row comes in parts (one buffer). */
+template <int NT> __host__ __device__ constexpr int gemvw_static_smem() { return kGemv4Warps * 16 * 4 * NT * 4; }
+
+/* The body of the 16-warp gemvs whose x does not fit for the whole row (imma_gemv_n8, mma_gemv_n8): the
+ * row is cut in NT parts of upp units (the last may be short), each part's x (xblocks x P16 x 16 B, as
+ * its stager made it at xs + p * that) copied in turn over the one before it into shared memory behind
+ * the 16 warps' weight rings (dsm). The CTA streams part 0 of its row groups (blockIdx.x, + gridDim.x,
+ * ..; each warp the units warp * ups .. of the part), copies part 1's x in (every warp past part 0: the
+ * last group's barriers), streams part 1, and so on. Per row group the CTA's sum per (column, row) in
+ * warp order: col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of column 4 nt + t; y takes part
+ * 0's sums, then adds each later part's (the same thread and element: a fixed order).
+ * compute(unit, ul, chunks, acc) adds unit ul of the warp's share of the part into acc. */
+template <class TT, int NT, int P16, class Acc, class Compute, class ColSums>
+__device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uint4* __restrict__ xs, float* __restrict__ y,
+                                             int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
+                                             int flags, int xblocks, float* s_red, Compute compute, ColSums col_sums) {
+  constexpr int C = 4 * NT; /* columns */
+  constexpr int R = TT::template ring<2>();
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  uint4* xd = dsm + kGemv4Warps * R * TT::SLOT / 16; /* the current part's x */
+  const int part16 = xblocks * P16;
+
+  /* item (p, j, ul): part p, the CTA's row group j, unit ul of the warp's share of the part, which
+   * is unit p * upp + warp * ups + ul of the row (none past the part's or the row's end) */
+  auto live = [&](int p, int ul) {
+    const int lu = warp * ups + ul;
+    return p < NT && lu < upp && p * upp + lu < units_row;
+  };
+  int rp = 0, rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
+  auto request = [&](int i) {  /* that item into ring slot i % R (one commit group per call) */
+    if (live(rp, rul)) {
+      const int u = rp * upp + warp * ups + rul;
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)rj * gridDim.x, nc, u,
+               unit_chunks<TT>(nc, u), lane);
+    }
+    cp_async_commit();
+    if (++rul == ups) {
+      rul = 0;
+      if (++rj == ng) {
+        rj = 0;
+        ++rp;
+      }
+    }
+  };
+
+  gemv4_start<R, P16>(request, flags, xd, xs, xblocks); /* part 0's x */
+
+  int i = 0;
+  for (int p = 0; p < NT; ++p) {
+    if (p > 0) { /* every warp is past part p - 1 (the last group's barriers): its x may go */
+      for (int k = tid; k < part16; k += kGemv4Threads) cp_async16(xd + k, xs + (int64_t)p * part16 + k);
+      cp_async_commit();
+      cp_async_wait<0>();
+      __syncthreads();
+    }
+    for (int j = 0; j < ng; ++j) {
+      Acc acc = {};
+#pragma unroll 1
+      for (int ul = 0; ul < ups; ++ul, ++i) {
+        const typename TT::Unit u = ring_take<TT, R>(ring, i, lane);
+        const bool use = live(p, ul);
+        const int unit = p * upp + warp * ups + ul;
+        request(i + R);
+        if (use) compute(u, ul, unit_chunks<TT>(nc, unit), acc);
+      }
+      cta_group_sums<kGemv4Warps, C>(s_red, [&](int nt) { return col_sums(acc, nt); }, [&](int c, int rr, float s) {
+        const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + rr;
+        if (r < rows && c < batch) {
+          float* yp = y + (int64_t)c * rows + r;
+          *yp = p == 0 ? s : *yp + s; /* this thread wrote the earlier parts' sum */
+        }
+      });
+      __syncthreads(); /* s_red is rewritten by the next group */
+    }
+  }
+  cp_async_wait<0>();
+}
+
 /* ------------------------------------------------------------------- gemv, f16 (Q6_K) */
 
 /* k_gemv_f16 (mma_gemv_n1) takes batch 1 of Q6_K, the type without an int8 kernel, in the form of
@@ -1188,34 +1291,43 @@ template <class TT> __host__ __device__ constexpr int gemv_f16_smem(int ups) {
   return dec_ring_bytes<TT, 1>() + gemv_f16_x_bytes<TT>(ups) + kDecWarps * 4;
 }
 
-/* mma_gemv_n4 (k_gemv_f16_n4): up to 4 columns in the same B tile, x column c at tile column 2c, so
- * that lane (g, t) finds column t where mma_gemv_n1 finds column 0 (acc[0][0], acc[0][2]); per 32-k
- * step pair 16 lanes (g even) x 16 B, compact over the row's units (115 KB for 14336 weights), then
- * a descale factor per (sixteenth, column). */
-template <class TT> __host__ __device__ constexpr int gemv_f16_n4_x_bytes(int units_row) { return units_row * (TT::UK / 32) * 256; }
-/* Where k_xstage_col<TT, C> puts the descale factors: after mma_gemv_n1's padded column, or mma_gemv_n4's
- * compact 4 columns. */
-template <class TT, int C> __host__ __device__ constexpr int gemv_f16_descale_at(int units_row, int ups) {
-  return C == 1 ? gemv_f16_x_bytes<TT>(ups) : gemv_f16_n4_x_bytes<TT>(units_row);
+/* mma_gemv_n4 / _n8 (k_gemv_f16_n4, k_gemv_f16_n8): 4 (8) columns in the same B tile, x column c at
+ * tile column 2c (c < 4) or 2 (c - 4) + 1, so that lane (g, t) finds column t where mma_gemv_n1 finds
+ * column 0 (acc[0][0], acc[0][2]) and column t + 4 beside it (acc[0][1], acc[0][3]); stored per 32-k
+ * step pair as 4 C slots of 16 B (column c, lane t: slot 4 c + t), compact over the units of the row
+ * (of a part of it for 8 columns), then a descale factor per (sixteenth, column): 115 KB for 14336
+ * weights and 4 columns, or each half of the row for 8. */
+template <class TT, int C> __host__ __device__ constexpr int gemv_f16_part_bytes(int units) {
+  return units * (TT::UK / 32) * 64 * C + kGemv4Warps * C * 4;
+}
+/* Where k_xstage_col<TT, C> puts part 0's descale factors: after mma_gemv_n1's padded column, or the
+ * compact columns of the wider kernels. */
+template <class TT, int C> __host__ __device__ constexpr int gemv_f16_descale_at(int upp, int ups) {
+  return C == 1 ? gemv_f16_x_bytes<TT>(ups) : upp * (TT::UK / 32) * 64 * C;
 }
 
-/* x (C = 1: one column; C = 4: column blockIdx.y < batch = gridDim.y, of K values) -> slice sl =
- * blockIdx.x of the row (units sl * ups ..) as compact f16 fragments at stage + sl * ups * (UK / 32)
- * * 64 * C bytes, and its descale factor (per slice and column) after the row (gemv_f16_descale_at).
- * Zeros past K. Launched with programmatic dependent launch (as k_xstage). */
+/* x (C = 1: one column; C = 4, 8: column blockIdx.y < batch = gridDim.y, of K values) -> part p =
+ * blockIdx.z of the row (units p * upp ..; one part, upp = units_row, for C = 1 and 4), slice sl =
+ * blockIdx.x of it (units p * upp + sl * ups ..) as compact f16 fragments at stage + p *
+ * gemv_f16_part_bytes(upp) (C > 1) + sl * ups * (UK / 32) * 64 * C bytes, and the slice's descale factor
+ * (per column) after the part's fragments (gemv_f16_descale_at). Zeros past K. Launched with
+ * programmatic dependent launch (as k_xstage). */
 template <class TT, int C = 1>
 __global__ void __launch_bounds__(kDecThreads)
-k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int ups, int flags) {
+k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int upp, int ups, int flags) {
   __shared__ float red[32];
   gg_pdl_release();
   gg_pdl_wait();
   const int sl = blockIdx.x, tid = threadIdx.x;
   const int c = C == 1 ? 0 : (int)blockIdx.y;
-  const int nu = max(0, min(ups, units_row - sl * ups));
-  const int64_t k0 = (int64_t)sl * ups * TT::UK;
+  const int p = C == 1 ? 0 : (int)blockIdx.z;
+  const int u0 = p * upp + sl * ups;
+  const int nu = max(0, min(min(ups, upp - sl * ups), units_row - u0));
+  const int64_t k0 = (int64_t)u0 * TT::UK;
   const int f4 = nu * TT::UK / 4; /* float4s of the slice */
   const bool xv = (flags & kDecXAligned) != 0;
   const float* xc = x + (int64_t)c * K;
+  if (C > 1) stage += (int64_t)p * gemv_f16_part_bytes<TT, C>(upp);
   uint32_t* xs32 = (uint32_t*)(stage + (int64_t)sl * ups * (TT::UK / 32) * 64 * C);
   /* k = 4 f: step pair k / 32, step (k / 16) & 1, lane t = (k & 7) / 2 of the column's 4 (tile column
    * 2c: lane 8c + t, stored as 4c + t), word = 2 step + (k & 15) / 8; k + 2, k + 3 go to lane t + 1 (4
@@ -1249,7 +1361,7 @@ k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, in
   for (int h = 0; h < kColHeld; ++h)
     if (tid + h * kDecThreads < f4) put(tid + h * kDecThreads, v[h], sc);
   for (int f = tid + kColHeld * kDecThreads; f < f4; f += kDecThreads) put(f, get(f), sc);
-  if (tid == 0) ((float*)(stage + gemv_f16_descale_at<TT, C>(units_row, ups)))[sl * C + c] = descale;
+  if (tid == 0) ((float*)(stage + gemv_f16_descale_at<TT, C>(upp, ups)))[sl * C + c] = descale;
 }
 
 /* y[r] = sum_k W[r][k] x[k] (one column), mma_gemv_n1: see gemv_f16_x_bytes. x points at
@@ -1327,6 +1439,7 @@ k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
   const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
   /* the row's fragments (16 x 16 B per 32 weights) and the 256 B of descale factors behind them */
   gemv4_start<R, 16>(request, flags, (uint4*)xrow, xs, units_row * (TT::UK / 32) + 1);
+  static_assert(gemv_f16_part_bytes<TT, 4>(1) == (TT::UK / 32 + 1) * 256, "n4: the descale factors fill one more 256 B");
 
   const uint4* xw = xrow + u0 * (TT::UK / 32) * 16;
   const float ds = ((const float*)(xrow + units_row * (TT::UK / 32) * 16))[warp * 4 + (lane & 3)];
@@ -1341,6 +1454,37 @@ k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
       },
       /* lane t: column t (tile column 2t) of rows g ([0][0]) and g + 8 ([0][2]), scaled back */
       [&](const Acc& a) { return make_float2(a[0][0] * ds, a[0][2] * ds); }, s_red, y, rows, batch);
+}
+
+/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 8, mma_gemv_n8: mma_gemv_n4 with all 8 columns of the
+ * B tile (so a unit still costs one column's mma); 8 columns' fragments for a whole row do not fit, so
+ * the row comes in two parts (gemvw_stream). xs: k_xstage_col<TT, 8>'s buffer, two parts of upp units. */
+template <class TT>
+__global__ void __launch_bounds__(kGemv4Threads, 1)
+k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
+              int upp, int ups, int batch, int flags) {
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_red[gemvw_static_smem<2>() / 4];
+
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int nsp = upp * (TT::UK / 32); /* 32-k step pairs of a part */
+  const uint4* xpart = dsm + kGemv4Warps * TT::template ring<2>() * TT::SLOT / 16;
+  const uint4* xw = xpart + warp * ups * (TT::UK / 32) * 32;
+  const float* descale = (const float*)(xpart + nsp * 32) + warp * 8; /* this part's, once copied in */
+  const int g = lane >> 2, t = lane & 3;
+  const int slot = ((g >> 1) + 4 * (g & 1)) * 4 + t; /* tile column g holds x column g / 2 + 4 (g & 1) */
+  static_assert(gemv_f16_part_bytes<TT, 8>(1) == (TT::UK / 32 + 1) * 512, "n8: the descale factors fill one more 512 B");
+  using Acc = float[1][4];
+  gemvw_stream<TT, 2, 32, Acc>(
+      dsm, wp, xs, y, rows, Gn, nc, units_row, upp, ups, batch, flags, nsp + 1, s_red,
+      [&](const typename TT::Unit& u, int ul, int, Acc& acc) {
+        TT::template compute_x<1, false>(u, ul, [&](int, int sp, bool) { return xw[sp * 32 + slot]; }, acc);
+      },
+      /* column t: tile column 2t ([0][0], [0][2]); column t + 4: tile column 2t + 1 ([0][1], [0][3]) */
+      [&](const Acc& a, int nt) {
+        const float ds = descale[4 * nt + t];
+        return nt == 0 ? make_float2(a[0][0] * ds, a[0][2] * ds) : make_float2(a[0][1] * ds, a[0][3] * ds);
+      });
 }
 
 /* ----------------------------------------------------------------------------- prefill */

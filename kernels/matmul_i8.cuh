@@ -534,7 +534,7 @@ template <class IT> __host__ __device__ constexpr int gemv4_ring_bytes() {
 }
 constexpr int kGemv4StaticSmem = 2 * kGemv4Warps * 16 * 4 * 4; /* s_red */
 
-/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, imma_gemv_n4; xs: k_xstage_i8_n4's digits. */
+/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4, imma_gemv_n4; xs: k_xstage_i8_w<IT, 1>'s digits. */
 template <class IT>
 __global__ void __launch_bounds__(kGemv4Threads, 1)
 k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
@@ -569,32 +569,12 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
       [](const Acc& a) { return make_float2(a[0][0], a[0][1]); }, s_red, y, rows, batch);
 }
 
-/* x (batch <= 4 columns of K values) -> k_gemv_i8_n4's digits (xq: nblk x 32 uint2, then nblk x 4
- * float4 constants), once per launch: a thread per float4 of a column, 8 per 32-weight block
- * (i8_stage4); columns batch .. 3 get zero digits and constants. Programmatic dependent launch as
- * k_xstage_i8. */
-template <class IT>
-__global__ void __launch_bounds__(kDecThreads)
-k_xstage_i8_n4(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk, int batch, int flags) {
-  gg_pdl_release();
-  gg_pdl_wait();
-  const int qi = blockIdx.x * kDecThreads + threadIdx.x; /* (column, float4 of the padded row) */
-  const int per_col = 8 * nblk;
-  const int c = qi / per_col, f = qi - c * per_col;
-  const int b = f >> 3, k = 4 * f;
-  const bool valid = c < 4;
-  float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  if (valid && c < batch && k < K) v = load_x4(x + (int64_t)c * K + k, (flags & kDecXAligned) != 0);
-  i8_stage4<IT::kOffset>(v, valid, k & 31, (uint8_t*)xq, b * 32 + 8 * c, (float4*)(xq + (int64_t)nblk * 32) + b * 4 + c);
-}
-
 /* ---------------------------------------------- imma_gemv_n8: up to 8 columns (two tiles)
  * imma_gemv_n4's form for NT 4-column tiles. A row of NT tiles' digits does not fit, so the row is
  * cut in NT parts of a tile-row's size each: the CTA streams part 0 of all its row groups, copies
  * part 1's digits over part 0's, streams part 1, and so on; y takes part 0's sums, then adds each
  * later part's (same thread, same element: a fixed order). Instantiated for NT = 2 (imma_gemv_n8);
  * its NT = 1 case ran 2-4 us slower than k_gemv_i8_n4 (NOTES v23), which keeps 1 to 4 columns. */
-template <int NT> __host__ __device__ constexpr int gemvw_static_smem() { return kGemv4Warps * 16 * 4 * NT * 4; }
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4 NT; xs: k_xstage_i8_w's digits, NT parts of
  * upp units (the last may be short) in turn. */
@@ -604,115 +584,42 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
             int upp, int ups, int batch, int flags) {
   using TT = typename IT::TT;
   constexpr int BPU = TT::UK / 32; /* 32-weight blocks per unit */
-  constexpr int C = 4 * NT;        /* columns */
   extern __shared__ uint4 dsm[];
-  __shared__ float s_red[kGemv4Warps * 16 * C];
+  __shared__ float s_red[gemvw_static_smem<NT>() / 4];
 
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int nblkp = upp * BPU; /* blocks per part */
-  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
-  constexpr int R = gemv4_ring<IT>();
-  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
-  uint4* xd = dsm + gemv4_ring_bytes<IT>() / 16; /* the current part's digits */
-  const int part16 = NT * nblkp * (kGemv4BytesPerBlock / 16);
-  const uint2* xq = (const uint2*)xd;
+  const uint2* xq = (const uint2*)(dsm + gemv4_ring_bytes<IT>() / 16);
   const float4* xc = (const float4*)(xq + NT * nblkp * 32);
-
-  /* item (p, j, ul): part p, the CTA's row group j, unit ul of the warp's share of the part, which
-   * is unit p * upp + warp * ups + ul of the row (none past the part's or the row's end) */
-  auto live = [&](int p, int ul) {
-    const int lu = warp * ups + ul;
-    return p < NT && lu < upp && p * upp + lu < units_row;
-  };
-  int rp = 0, rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
-  auto request = [&](int i) {  /* that item into ring slot i % R (one commit group per call) */
-    if (live(rp, rul)) {
-      const int u = rp * upp + warp * ups + rul;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)rj * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
-    cp_async_commit();
-    if (++rul == ups) {
-      rul = 0;
-      if (++rj == ng) {
-        rj = 0;
-        ++rp;
-      }
-    }
-  };
-
-  gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, xd, xs, NT * nblkp); /* part 0's digits */
-
-  int i = 0;
-  for (int p = 0; p < NT; ++p) {
-    if (p > 0) { /* every warp is past part p - 1 (the last group's barriers): its digits may go */
-      for (int k = tid; k < part16; k += kGemv4Threads) cp_async16(xd + k, xs + (int64_t)p * part16 + k);
-      cp_async_commit();
-      cp_async_wait<0>();
-      __syncthreads();
-    }
-    const XTiles xt{xq + warp * ups * BPU * 32, xc + warp * ups * BPU * 4, nblkp};
-    for (int j = 0; j < ng; ++j) {
-      float acc[NT][2];
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) acc[nt][0] = acc[nt][1] = 0.0f;
-#pragma unroll 1
-      for (int ul = 0; ul < ups; ++ul, ++i) {
-        cp_async_wait<R - 1>(); /* item i has landed (this lane's copies) */
-        __syncwarp();           /* ... and every lane's */
-        typename TT::Unit u;
-        TT::lds(u, ring + (i % R) * TT::SLOT, lane);
-        __syncwarp(); /* every lane has read the slot before it is refilled */
-        const bool use = live(p, ul);
-        const int unit = p * upp + warp * ups + ul;
-        request(i + R);
-        if (use) IT::template compute<NT>(u, ul, unit_chunks<TT>(nc, unit), xt, acc, lane);
-      }
-      /* the CTA's sum per (column, row), warps in order; lane (g, t) holds column 4 nt + t */
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        float* rc = s_red + (warp * C + 4 * nt + (lane & 3)) * 16;
-        rc[lane >> 2] = acc[nt][0];
-        rc[(lane >> 2) + 8] = acc[nt][1];
-      }
-      __syncthreads();
-      if (tid < 16 * C) {
-        const int c = tid >> 4, rr = tid & 15;
-        float s = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kGemv4Warps; ++w) s += s_red[(w * C + c) * 16 + rr];
-        const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + rr;
-        if (r < rows && c < batch) {
-          float* yp = y + (int64_t)c * rows + r;
-          *yp = p == 0 ? s : *yp + s; /* this thread wrote the earlier parts' sum */
-        }
-      }
-      __syncthreads(); /* s_red is rewritten by the next group */
-    }
-  }
-  cp_async_wait<0>();
+  const XTiles xt{xq + warp * ups * BPU * 32, xc + warp * ups * BPU * 4, nblkp};
+  using Acc = float[NT][2];
+  gemvw_stream<TT, NT, kGemv4BytesPerBlock / 16, Acc>(
+      dsm, wp, xs, y, rows, Gn, nc, units_row, upp, ups, batch, flags, NT * nblkp, s_red,
+      [&](const typename TT::Unit& u, int ul, int nch, Acc& acc) { IT::template compute<NT>(u, ul, nch, xt, acc, lane); },
+      /* lane (g, t) holds column 4 nt + t */
+      [](const Acc& acc, int nt) { return make_float2(acc[nt][0], acc[nt][1]); });
 }
 
-/* x (batch <= 4 NT columns of K values) -> k_gemv_i8_w's digits: per part p (units p * upp ..) NT
- * tiles x nblkp blocks x 32 uint2, then NT x nblkp x 4 float4 constants; once per launch, a thread
- * per float4 of a column, 8 per 32-weight block (i8_stage4); columns from batch on get zero digits
- * and constants. Programmatic dependent launch as k_xstage_i8. */
-template <class IT>
+/* x (batch <= 4 NT columns of K values) -> the digits of k_gemv_i8_n4 (NT = 1: the whole row) and
+ * k_gemv_i8_w: per part p (units p * upp ..) NT tiles x nblkp blocks x 32 uint2, then NT x nblkp x 4
+ * float4 constants; once per launch, a thread per float4 of a column, 8 per 32-weight block
+ * (i8_stage4); columns from batch on get zero digits and constants. Programmatic dependent launch as
+ * k_xstage_i8. */
+template <class IT, int NT>
 __global__ void __launch_bounds__(kDecThreads)
-k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int nblkp, int parts, int nt_count, int batch,
-              int flags) {
+k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int nblkp, int batch, int flags) {
   gg_pdl_release();
   gg_pdl_wait();
   const int qi = blockIdx.x * kDecThreads + threadIdx.x; /* (column, float4 of the padded row) */
-  const int per_col = 8 * nblkp * parts;
+  const int per_col = 8 * nblkp * NT;
   const int c = qi / per_col, f = qi - c * per_col;
-  const int b = f >> 3, k = 4 * f, p = b / nblkp, bi = b - p * nblkp, nt = c >> 2, cc = c & 3;
-  const bool valid = c < 4 * nt_count;
+  const int b = f >> 3, k = 4 * f, p = NT == 1 ? 0 : b / nblkp, bi = b - p * nblkp, nt = c >> 2, cc = c & 3;
+  const bool valid = c < 4 * NT;
   float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (valid && c < batch && k < K) v = load_x4(x + (int64_t)c * K + k, (flags & kDecXAligned) != 0);
-  uint8_t* base = xs + (int64_t)p * nt_count * nblkp * kGemv4BytesPerBlock;
+  uint8_t* base = xs + (int64_t)p * NT * nblkp * kGemv4BytesPerBlock;
   const int tb = nt * nblkp + bi; /* (tile, block) of the part */
-  i8_stage4<IT::kOffset>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float4*)(base + nt_count * nblkp * 256) + tb * 4 + cc);
+  i8_stage4<IT::kOffset>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float4*)(base + NT * nblkp * 256) + tb * 4 + cc);
 }
 
 }  // namespace mmf

@@ -76,6 +76,22 @@ function runZeroed(t: TensorSource, x: Float32Array, batch: number, kernel: numb
   }
 }
 
+/* The first `batch` columns of x through `kernel`: each column's NMSE against ref within the bar and its
+ * bits those of the column run alone (alone[j]); with `unaligned`, x one float past a 16-byte boundary
+ * gives the same bits. */
+function expectColumns(name: string, t: TensorSource, x: Float32Array, ref: Float64Array, alone: Float32Array[], batch: number,
+                       kernel: number, unaligned: boolean) {
+  const rows = t.rows;
+  const cols = x.subarray(0, batch * t.rowLength);
+  const y = runZeroed(t, cols, batch, kernel);
+  for (let j = 0; j < batch; ++j) {
+    const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
+    expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+    expect(bytes(y.subarray(j * rows, (j + 1) * rows)), `${name}: column ${j} as alone`).toEqual(bytes(alone[j]!));
+  }
+  if (unaligned) expect(bytes(runZeroed(t, cols, batch, kernel, 4)), `${name}, x unaligned`).toEqual(bytes(y));
+}
+
 describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}`, () => {
   it('matches ggml\'s float64 products on every 2-D fixture tensor (NMSE <= 1e-6)', () => {
     const quants = GgufFile.open(QUANTS);
@@ -394,16 +410,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
           const alone = Array.from({ length: maxCols }, (_, j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, kernel));
           for (const batch of batches) {
             const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch} (${kname})`;
-            const y = runZeroed(t, x.subarray(0, batch * rowLength), batch, kernel);
-            for (let j = 0; j < batch; ++j) {
-              const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
-              expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
-              expect(bytes(y.subarray(j * rows, (j + 1) * rows)), `${name}: column ${j} as alone`).toEqual(bytes(alone[j]));
-            }
-            if (batch === 3 || batch === 5 || rowLength === 768) {
-              const unaligned = runZeroed(t, x.subarray(0, batch * rowLength), batch, kernel, 4);
-              expect(bytes(unaligned), `${name}, x unaligned`).toEqual(bytes(y));
-            }
+            expectColumns(name, t, x, ref, alone, batch, kernel, batch === 3 || batch === 5 || rowLength === 768);
           }
         }
       }
@@ -495,7 +502,12 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       expect(gpu!.matmulKernelName(14, 4096, 16384, batch)).toBe('mma_decode_n8'); // its row does not fit
       expect(gpu!.matmulKernelName(14, 100, 14336, batch)).toBe('mma_decode_n8'); // small: the hi/lo split
     }
-    expect(gpu!.matmulKernelName(14, 4096, 14336, 5)).toBe('mma_decode_n8');
+    for (const batch of [5, 8]) {
+      if (gpu!.info.computeCapability === '9.0') expect(gpu!.matmulKernelName(14, 4096, 14336, batch)).toBe('mma_gemv_n8');
+      expect(gpu!.matmulKernelName(14, 4096, 2048, batch)).toBe('mma_decode_n8'); // too short: idle warps
+      expect(gpu!.matmulKernelName(14, 4096, 16384, batch)).toBe('mma_decode_n8'); // its row does not fit
+    }
+    expect(gpu!.matmulKernelName(14, 4096, 14336, 9)).toBe('mma_decode_n16');
   });
 
   // Kernel 12, mma_gemv_n1: Q6_K, one column, a CTA per 16 rows over the whole row (f16 x, one power-of-two
@@ -528,64 +540,60 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     expect(() => runOnGpu(generatedTensor(14, 16384, 16, 5), activations(16384, 1, 1), 1, GEMV_F16)).toThrow(/mma_gemv_n1 cannot hold a row of 16384/);
   });
 
-  // Kernel 17, mma_gemv_n4: Q6_K, 1 to 4 columns in mma_gemv_n1's form (16 warps, one CTA per SM; f16 x,
-  // one power-of-two scale per sixteenth of the row and column).
-  const GEMV_F16_N4 = 17;
-  it('mma_gemv_n4 (Q6_K): 1 to 4 columns, awkward shapes, x at any 4-byte alignment; each column the same bits as alone', () => {
-    // a long row; rows not a multiple of 16; a row shorter than 16 units (empty sixteenths); more row
-    // groups than the grid has CTAs
-    for (const [rowLength, rows] of [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const) {
-      const t = generatedTensor(14, rowLength, rows, 5300 + rows);
-      const x = activations(rowLength, 4, 53);
-      x[3 * rowLength + 5] = 1e30; // column 3: one value far above the rest
-      x[2 * rowLength + rowLength - 1] = 1e-30; // column 2: a tiny value at its end
-      const ref = referenceOutput(t, x, 4);
-      const alone = Array.from({ length: 4 }, (_, j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, GEMV_F16_N4));
-      for (const batch of [1, 2, 3, 4]) {
-        const name = `Q6_K ${rows}x${rowLength} n=${batch} (mma_gemv_n4)`;
-        const run = runOnGpu(t, x.subarray(0, batch * rowLength), batch, GEMV_F16_N4);
-        expect(run.kernel).toBe('mma_gemv_n4');
-        const y = runZeroed(t, x.subarray(0, batch * rowLength), batch, GEMV_F16_N4);
-        for (let j = 0; j < batch; ++j) {
-          const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
-          expect(e, `${name}: column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
-          expect(bytes(y.subarray(j * rows, (j + 1) * rows)), `${name}: column ${j} as alone`).toEqual(bytes(alone[j]));
-        }
-        if (batch === 3 || rowLength === 768) {
-          const unaligned = runZeroed(t, x.subarray(0, batch * rowLength), batch, GEMV_F16_N4, 4);
-          expect(bytes(unaligned), `${name}, x unaligned`).toEqual(bytes(y));
+  // Kernels 17 and 18, mma_gemv_n4 / _n8: Q6_K, 1 to 4 / 8 columns in mma_gemv_n1's form (16 warps, one CTA
+  // per SM; f16 x, one power-of-two scale per sixteenth of the row, or of its part, and column; the
+  // 8-column kernel streams the row in two parts, adding the second part's sums to y).
+  const GEMV_F16_WIDE = [[17, 'mma_gemv_n4', 4], [18, 'mma_gemv_n8', 8]] as const;
+  for (const [kernel, kname, maxCols] of GEMV_F16_WIDE) {
+    it(`${kname} (Q6_K): 1 to ${maxCols} columns, awkward shapes, x at any 4-byte alignment; each column the same bits as alone`, () => {
+      // a long row; rows not a multiple of 16; a row shorter than 16 units (empty sixteenths, an empty
+      // second part); more row groups than the grid has CTAs
+      const batches = maxCols === 4 ? [1, 2, 3, 4] : [1, 5, 8];
+      for (const [rowLength, rows] of [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const) {
+        const t = generatedTensor(14, rowLength, rows, 5300 + rows);
+        const x = activations(rowLength, maxCols, 53);
+        x[3 * rowLength + 5] = 1e30; // column 3: one value far above the rest
+        x[2 * rowLength + rowLength - 1] = 1e-30; // column 2: a tiny value at its end
+        const ref = referenceOutput(t, x, maxCols);
+        const alone = Array.from({ length: maxCols }, (_, j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, kernel));
+        for (const batch of batches) {
+          const name = `Q6_K ${rows}x${rowLength} n=${batch} (${kname})`;
+          const run = runOnGpu(t, x.subarray(0, batch * rowLength), batch, kernel);
+          expect(run.kernel).toBe(kname);
+          expectColumns(name, t, x, ref, alone, batch, kernel, batch === 3 || batch === 5 || rowLength === 768);
         }
       }
-    }
-  });
+    });
 
-  it('mma_gemv_n4: sixteenths of wildly different scale, a NaN column; other types, more columns and rows it cannot hold are refused', () => {
-    const rowLength = 14336;
-    const rows = 200;
-    const t = generatedTensor(14, rowLength, rows, 5400);
-    for (const scale of [1e-30, 1e25]) {
-      const x = activations(rowLength, 3, 54);
-      // every other warp's share (4 units of 256 weights) 1e5 larger, and each column at its own scale
-      for (let k = 0; k < 3 * rowLength; k++) x[k]! *= scale * (((k % rowLength) >> 10) & 1 ? 1e5 : 1) * (1 + Math.floor(k / rowLength) * 1e3);
-      const y = runOnGpu(t, x, 3, GEMV_F16_N4).y;
-      const ref = referenceOutput(t, x, 3);
-      for (let j = 0; j < 3; ++j) {
-        const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
-        expect(e, `Q6_K 200x14336, x scale ${scale}, column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+    it(`${kname}: slices of wildly different scale, a NaN column; other types, more columns and rows it cannot hold are refused`, () => {
+      const rowLength = 14336;
+      const rows = 200;
+      const t = generatedTensor(14, rowLength, rows, 5400);
+      for (const scale of [1e-30, 1e25]) {
+        const x = activations(rowLength, 3, 54);
+        // every other 1024 weights 1e5 larger, and each column at its own scale
+        for (let k = 0; k < 3 * rowLength; k++) x[k]! *= scale * (((k % rowLength) >> 10) & 1 ? 1e5 : 1) * (1 + Math.floor(k / rowLength) * 1e3);
+        const y = runOnGpu(t, x, 3, kernel).y;
+        const ref = referenceOutput(t, x, 3);
+        for (let j = 0; j < 3; ++j) {
+          const e = nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows));
+          expect(e, `Q6_K 200x14336, x scale ${scale}, column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+        }
       }
-    }
-    const x = activations(rowLength, 3, 55);
-    x[rowLength + 5000] = NaN; // column 1
-    const y = runZeroed(t, x, 3, GEMV_F16_N4);
-    expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
-    const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 3);
-    for (const j of [0, 2]) {
-      expect(nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows)), `column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
-    }
-    expect(() => runOnGpu(generatedTensor(2, 256, 32, 5), activations(256, 2, 1), 2, GEMV_F16_N4)).toThrow(/mma_gemv_n4 takes Q6_K only/);
-    expect(() => runOnGpu(generatedTensor(14, 256, 32, 5), activations(256, 5, 1), 5, GEMV_F16_N4)).toThrow(/mma_gemv_n4 takes 1 to 4 columns/);
-    expect(() => runOnGpu(generatedTensor(14, 16384, 16, 5), activations(16384, 2, 1), 2, GEMV_F16_N4)).toThrow(/mma_gemv_n4 cannot hold a row of 16384/);
-  });
+      const x = activations(rowLength, 3, 55);
+      x[rowLength + 5000] = NaN; // column 1
+      const y = runZeroed(t, x, 3, kernel);
+      expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
+      const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 3);
+      for (const j of [0, 2]) {
+        expect(nmse(y.subarray(j * rows, (j + 1) * rows), ref.subarray(j * rows, (j + 1) * rows)), `column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+      }
+      expect(() => runOnGpu(generatedTensor(2, 256, 32, 5), activations(256, 2, 1), 2, kernel)).toThrow(new RegExp(`${kname} takes Q6_K only`));
+      const over = maxCols + 1;
+      expect(() => runOnGpu(generatedTensor(14, 256, 32, 5), activations(256, over, 1), over, kernel)).toThrow(new RegExp(`${kname} takes 1 to ${maxCols} columns`));
+      expect(() => runOnGpu(generatedTensor(14, 16384, 16, 5), activations(16384, 2, 1), 2, kernel)).toThrow(new RegExp(`${kname} cannot hold a row of 16384`));
+    });
+  }
 
   it('names a kernel for every type and batch range', () => {
     for (const id of SUPPORTED_TYPE_IDS) {
