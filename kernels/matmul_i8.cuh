@@ -3,9 +3,9 @@
  *
  * Why: the f16 decode kernel (k_decode) spends most of its issue slots turning 4-bit quants into
  * f16 (lop3 + sub per two weights) and is issue-bound at ~60% of the streaming floor. Here the
- * quants go into mma.m16n8k32.s8 as they are: a Q4_0/Q4_K word of the packed layout gives two
- * A registers with one AND and one shift+AND (8 weights), a Q8_0 pair of words two with one byte
- * permute each.
+ * quants go into mma.m16n8k32.s8 almost as they are: a Q4_K word of the packed layout gives two
+ * A registers with one AND and one shift+AND (8 weights), a Q4_0 word as many with its zero point
+ * folded in (snib_a), a Q8_0 pair of words two with one byte permute each.
  *
  * Accuracy: x is written as two int8 digits per element, x ~= sx * (256 * b0 + b1), with one
  * scale sx per 32-weight block and column (256 b0 + b1 = round(256 u), u = x scaled so that
@@ -13,8 +13,9 @@
  * max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two digits of column j are columns 2j
  * and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns of x and a lane gets both
  * digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
- * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24; Q8_0's |v| can reach ~2^27 and rounds once, far
- * below the error of the digits). Block scales (and Q4_K's mins) are applied in f32.
+ * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24, times 16 for Q4_0's A; Q8_0's |v| can reach ~2^27
+ * and rounds once, far below the error of the digits). Block scales (and Q4_K's mins) are applied
+ * in f32.
  *
  * K order: the mma's k index 4t + j of a lane's register (j = byte) stands for the block's
  * weight 2t + {0, 8, 1, 9}[j] (+16 for the second register), which is the order the packed
@@ -23,9 +24,8 @@
  * agree.
  *
  * Shared memory per 32-weight block of the CTA's K slice and per 4-column tile: 32 lanes x 8 B of
- * digits (a lane's two B registers) and 4 x 16 B of per-column constants
- * {sx, -off * sum(b0), -off * sum(b1), sum(256 b0 + b1)} (off = the type's zero point: 8 for
- * Q4_0, 0 otherwise; it enters through the mma's C operand).
+ * digits (a lane's two B registers) and 4 x 16 B of per-column constants {sx, 0, 0, sum(256 b0 + b1)}
+ * (the sum for Q4_K's mins; the middle two are unused). sx carries 2^-kAScaleLog2 of the type's A.
  */
 #ifndef GG_MATMUL_I8_CUH
 #define GG_MATMUL_I8_CUH
@@ -34,16 +34,17 @@
 
 namespace mmf {
 
-/* D = A * B + {c0, c1, c0, c1}, m16n8k32, s8 inputs, s32 accumulators. */
-__device__ __forceinline__ void imma16832(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, int c0, int c1) {
+/* D = A * B, m16n8k32, s8 inputs, s32 accumulators (C = 0: the zero register). */
+__device__ __forceinline__ void imma16832(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  constexpr int c0 = 0;
 #if GG_MMF_SM80
   asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%10, %11, %12, %13};"
       : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c1), "r"(c0), "r"(c1));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c0), "r"(c0), "r"(c0));
 #else
   d[0] = d[1] = d[2] = d[3] = 0;
-  (void)a; (void)b0; (void)b1; (void)c0; (void)c1;
+  (void)a; (void)b0; (void)b1;
   __trap();
 #endif
 }
@@ -52,7 +53,6 @@ __device__ __forceinline__ void imma16832(int (&d)[4], const uint32_t (&a)[4], u
 struct XBlock {
   uint32_t b0, b1;
   float sx;
-  int c0, c1; /* mma C operand: -off * sum(b0), -off * sum(b1) */
   float dsum; /* sum(256 b0 + b1), for Q4_K's mins */
 };
 __device__ __forceinline__ XBlock x_block_from(uint2 q, float4 c) {
@@ -60,8 +60,6 @@ __device__ __forceinline__ XBlock x_block_from(uint2 q, float4 c) {
   b.b0 = q.x;
   b.b1 = q.y;
   b.sx = c.x;
-  b.c0 = __float_as_int(c.y);
-  b.c1 = __float_as_int(c.z);
   b.dsum = c.w;
   return b;
 }
@@ -86,17 +84,15 @@ struct XColumn {
 };
 
 /* acc[nt][0] (row g), acc[nt][1] (row g+8) += scale * v for a 32-weight block of quants q (A) and
- * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). A type
- * without a zero point (OFF = 0: Q8_0) has C = 0, known here, so the mma reads the zero register
- * instead of a register quad made of the constants. */
-template <int NT, int OFF, class XV>
+ * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). */
+template <int NT, class XV>
 __device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float d1, const XV& xv, int bi,
                                          float (&acc)[NT][2], int lane) {
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt) {
     const XBlock xb = xv.at(nt, bi, lane);
     int d[4];
-    imma16832(d, a, xb.b0, xb.b1, OFF != 0 ? xb.c0 : 0, OFF != 0 ? xb.c1 : 0);
+    imma16832(d, a, xb.b0, xb.b1);
     /* d * v first: it stays in the normal range, where d * sx can underflow and sx * v overflow */
     acc[nt][0] = fmaf(d0 * (float)(d[0] * 256 + d[1]), xb.sx, acc[nt][0]);
     acc[nt][1] = fmaf(d1 * (float)(d[2] * 256 + d[3]), xb.sx, acc[nt][1]);
@@ -124,16 +120,28 @@ __device__ __forceinline__ void i8_blocks(const typename A::TT::Unit& u, int ul,
       uint32_t a[4];
       A::regs(u, c, blk, a);
       const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-      i8_block<NT, A::kOffset>(a, h_lo(dd), h_hi(dd), xv, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
+      i8_block<NT>(a, h_lo(dd), h_hi(dd), xv, ul * (2 * A::TT::CPU) + 2 * c + blk, acc, lane);
     }
   }
 }
 
+/* The same for Q4_0's offset nibbles, as signed bytes 16 (q - 8): a nibble q moved to the top of its
+ * byte with its top bit flipped reads as s8 16 (q - 8) (q >= 8: 16 (q - 8); q < 8: 16 (q + 8) - 256),
+ * so the zero point costs nothing in the mma (no C operand: ~3.5 register moves per tile and block
+ * fewer; H200, 4096 x 14336: n = 8 19.20 -> 18.03 us) and the extra 16 is taken out of x's scale. */
+__device__ __forceinline__ void snib_a(uint32_t w0, uint32_t w1, uint32_t (&a)[4]) {
+  const uint32_t f0 = w0 ^ 0x88888888u, f1 = w1 ^ 0x88888888u;
+  a[0] = (f0 << 4) & 0xF0F0F0F0u;
+  a[1] = f0 & 0xF0F0F0F0u;
+  a[2] = (f1 << 4) & 0xF0F0F0F0u;
+  a[3] = f1 & 0xF0F0F0F0u;
+}
+
 struct I8Q4_0 {
   using TT = TQ4_0;
-  static constexpr int kOffset = 8;
+  static constexpr int kAScaleLog2 = 4; /* A = 16 (q - 8) */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
-    nib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
+    snib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
   }
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int nch, const XV& xv, float (&acc)[NT][2],
@@ -144,7 +152,7 @@ struct I8Q4_0 {
 
 struct I8Q8_0 {
   using TT = TQ8_0;
-  static constexpr int kOffset = 0;
+  static constexpr int kAScaleLog2 = 0;
   /* words {(g,2t),(g,2t+1),(g+8,2t),(g+8,2t+1)} and the same at +8: regrouped per row in the
    * {0, 8, 1, 9} order */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
@@ -163,7 +171,7 @@ struct I8Q8_0 {
 
 struct I8Q4_K {
   using TT = TQ4_K;
-  static constexpr int kOffset = 0;
+  static constexpr int kAScaleLog2 = 0;
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
                                                  int lane) {
@@ -179,7 +187,7 @@ struct I8Q4_K {
       for (int nt = 0; nt < NT; ++nt) {
         const XBlock xb = xv.at(nt, ul * 8 + j, lane);
         int d[4];
-        imma16832(d, a, xb.b0, xb.b1, 0, 0);
+        imma16832(d, a, xb.b0, xb.b1);
         /* sum_k (d sc q - dmin m) x = sx (d sc sum(q v) - dmin m sum(v)) */
         acc[nt][0] = fmaf(xb.sx, fmaf(d1A, (float)(d[0] * 256 + d[1]), -m1A * xb.dsum), acc[nt][0]);
         acc[nt][1] = fmaf(xb.sx, fmaf(d1B, (float)(d[2] * 256 + d[3]), -m1B * xb.dsum), acc[nt][1]);
@@ -213,8 +221,8 @@ __device__ __forceinline__ void i8_digits(float u, int& b0, int& b1) {
 /* The digits of four consecutive x values v of one column, k = kb .. kb + 3 of a 32-weight block whose
  * 8 float4s are an aligned 8-lane group of the calling warp (every lane calls: shuffles). The block's
  * lane 0 (tile column 2 cc, t = 0) is uint2 q0 of xqb; the group's lane 0 writes the constants
- * {sx, -off sum(b0), -off sum(b1), sum(256 b0 + b1)} to *xcp. Nothing is written where !valid. */
-template <int kOffset>
+ * {sx, 0, 0, sum(256 b0 + b1)} to *xcp. Nothing is written where !valid. */
+template <class IT>
 __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, uint8_t* xqb, int q0, float4* xcp) {
   const int lane = threadIdx.x & 31;
   const float e[4] = {v.x, v.y, v.z, v.w};
@@ -229,8 +237,8 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
   bad |= __shfl_xor_sync(0xffffffffu, bad, 2);
   bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
   /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
-   * sx = the value of one unit of b1 (it goes subnormal, and loses accuracy, only for blocks
-   * whose max |x| is below ~4e-34) */
+   * sx = the value of one unit of b1 over A's scale (it goes subnormal, and loses accuracy, only for
+   * blocks whose max |x| is below ~4e-34, Q4_0 ~6e-33) */
   int ex = 0;
   float mul = 0.0f, sx = 0.0f;
   if (bad) {
@@ -238,15 +246,14 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
   } else if (m > 0.0f) {
     const float mant = frexpf(m, &ex);
     mul = 127.0f / mant;
-    sx = ldexpf(mant * (1.0f / 32512.0f), ex); /* mant / (127 * 256) * 2^ex */
+    sx = ldexpf(mant * (1.0f / 32512.0f), ex - IT::kAScaleLog2); /* mant / (127 * 256) * 2^ex, over A's scale */
   }
-  int s0 = 0, s1 = 0;
+  int su = 0; /* sum(256 b0 + b1) */
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     int b0, b1;
     i8_digits(bad ? 0.0f : ldexpf(e[q], -ex) * mul, b0, b1);
-    s0 += b0;
-    s1 += b1;
+    su += 256 * b0 + b1;
     const int k = kb + q, s = k >> 4, kk = k & 15;
     const int t = (kk & 7) >> 1, j = ((kk & 1) << 1) | (kk >> 3);
     if (valid) {
@@ -257,12 +264,8 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
     }
   }
 #pragma unroll
-  for (int o = 4; o >= 1; o >>= 1) {
-    s0 += __shfl_xor_sync(0xffffffffu, s0, o);
-    s1 += __shfl_xor_sync(0xffffffffu, s1, o);
-  }
-  if (valid && (lane & 7) == 0)
-    *xcp = make_float4(sx, __int_as_float(-kOffset * s0), __int_as_float(-kOffset * s1), (float)(256 * s0 + s1));
+  for (int o = 4; o >= 1; o >>= 1) su += __shfl_xor_sync(0xffffffffu, su, o);
+  if (valid && (lane & 7) == 0) *xcp = make_float4(sx, 0.0f, 0.0f, (float)su);
 }
 
 /* i8_stage4's work for 16 consecutive x values v (k = 16 h .. 16 h + 15 of a 32-weight block, h =
@@ -270,7 +273,7 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
  * digits into whole 32-bit words (register h of lanes t and t + 4 of the block's uint2s at xq) and
  * scales with one multiply by mul * 2^-ex (exact as ldexpf(x, -ex) * mul wherever that product is
  * a normal float; blocks whose max |x| is below 2^-119 take the two-step form). */
-template <int kOffset>
+template <class IT>
 __device__ __forceinline__ void i8_stage16(const float4 (&v)[4], bool valid, uint2* xq, float4* xcp) {
   const int h = threadIdx.x & 1;
   float e[16];
@@ -294,18 +297,17 @@ __device__ __forceinline__ void i8_stage16(const float4 (&v)[4], bool valid, uin
   } else if (m > 0.0f) {
     const float mant = frexpf(m, &ex);
     mul = 127.0f / mant;
-    sx = ldexpf(mant * (1.0f / 32512.0f), ex);
+    sx = ldexpf(mant * (1.0f / 32512.0f), ex - IT::kAScaleLog2);
   }
   const bool one_step = ex >= -119;
   const float mulx = one_step ? ldexpf(mul, -ex) : 0.0f;
   int d0[16], d1[16];
-  int s0 = 0, s1 = 0;
+  int su = 0; /* sum(256 b0 + b1) */
 #pragma unroll
   for (int q = 0; q < 16; ++q) {
     const float u = bad ? 0.0f : one_step ? e[q] * mulx : ldexpf(e[q], -ex) * mul;
     i8_digits(u, d0[q], d1[q]);
-    s0 += d0[q];
-    s1 += d1[q];
+    su += 256 * d0[q] + d1[q];
   }
   if (valid) {
     uint32_t* w = (uint32_t*)xq;
@@ -318,10 +320,8 @@ __device__ __forceinline__ void i8_stage16(const float4 (&v)[4], bool valid, uin
                            (uint32_t)(d1[a + 1] & 0xff) << 16 | (uint32_t)d1[a + 9] << 24;
     }
   }
-  s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
-  s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
-  if (valid && h == 0)
-    *xcp = make_float4(sx, __int_as_float(-kOffset * s0), __int_as_float(-kOffset * s1), (float)(256 * s0 + s1));
+  su += __shfl_xor_sync(0xffffffffu, su, 1);
+  if (valid && h == 0) *xcp = make_float4(sx, 0.0f, 0.0f, (float)su);
 }
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for up to 4 * NT columns; the grid and ring as in k_decode. */
@@ -385,7 +385,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
       const int i = i0 + r * kDecThreads + tid;
       const int c = i / f4, f = i - c * f4;
       const int bt = (c >> 2) * nblk + (f >> 3); /* (tile, block in the slice) */
-      i8_stage4<IT::kOffset>(v[r], i < total, (4 * f) & 31, xqb, bt * 32 + 8 * (c & 3), xc + bt * 4 + (c & 3));
+      i8_stage4<IT>(v[r], i < total, (4 * f) & 31, xqb, bt * 32 + 8 * (c & 3), xc + bt * 4 + (c & 3));
     }
   }
   __syncthreads();
@@ -485,7 +485,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
 #pragma unroll
       for (int r = 0; r < XR; ++r) {
         const int hb = i0 + r * kDecThreads + tid;
-        i8_stage16<IT::kOffset>(v[r], hb < nhb, xq + (hb >> 1) * 8, xc + (hb >> 1));
+        i8_stage16<IT>(v[r], hb < nhb, xq + (hb >> 1) * 8, xc + (hb >> 1));
       }
     }
   }
@@ -517,7 +517,7 @@ k_xstage_i8(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk
   const int b = qi >> 3, k = 4 * qi;
   float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (b < nblk && k < K) v = load_x4(x + k, xv);
-  i8_stage4<IT::kOffset>(v, b < nblk, (4 * qi) & 31, (uint8_t*)(xq + (int64_t)b * 8), 0, (float4*)(xq + nblk * 8) + b);
+  i8_stage4<IT>(v, b < nblk, (4 * qi) & 31, (uint8_t*)(xq + (int64_t)b * 8), 0, (float4*)(xq + nblk * 8) + b);
 }
 
 /* ---------------------------------------------------------- imma_gemv_n4: 2 to 4 columns
@@ -619,7 +619,7 @@ k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int 
   if (valid && c < batch && k < K) v = load_x4(x + (int64_t)c * K + k, (flags & kDecXAligned) != 0);
   uint8_t* base = xs + (int64_t)p * NT * nblkp * kGemv4BytesPerBlock;
   const int tb = nt * nblkp + bi; /* (tile, block) of the part */
-  i8_stage4<IT::kOffset>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float4*)(base + NT * nblkp * 256) + tb * 4 + cc);
+  i8_stage4<IT>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float4*)(base + NT * nblkp * 256) + tb * 4 + cc);
 }
 
 }  // namespace mmf
