@@ -753,7 +753,7 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
  * persistent grid: one CTA of 16 warps per SM; the flags (one of the ring's 2 slots before the PDL
  * wait); and the scratch (scratch_bytes) for x as its stager makes it once per launch. */
 template <class Kernel>
-int gemv16_prepare(Kernel* kernel, int kid, int max_cols, const char* sm_90_rows, int batch, int64_t K, int64_t smem,
+int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char* sm_90_rows, int batch, int64_t K, int64_t smem,
                    int64_t static_smem, uint64_t scratch_bytes, const float* x, int (&smem_limit)[64], const Geom& g,
                    int64_t* ctas, int* flags, Scratch** s) {
   const char* name = kKernelNames[kid];
@@ -770,7 +770,8 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, const char* sm_90_rows
   GG_TRY(smem_optin(kernel, (int)smem, smem_limit));
   int sms = 132;
   GG_TRY(gg_sm_count(&sms));
-  *ctas = g.Gn < sms ? g.Gn : sms;
+  /* with the row in parts, each CTA takes one part (gemvw_stream): a multiple of parts CTAs */
+  *ctas = parts * g.Gn < sms ? parts * g.Gn : sms / parts * parts;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   *flags = decode_flags(x, pdl, 1);
@@ -780,7 +781,7 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, const char* sm_90_rows
 template <int NT, class Kernel>
 int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
                   const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
-  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, 4 * NT, "rows up to 14848 weights, Q8_0 15360",
+  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, 4 * NT, NT, "rows up to 14848 weights, Q8_0 15360",
                         batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
                         (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
 }
@@ -804,7 +805,7 @@ int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int
   cudaStream_t st = gg_compute_stream();
   const bool pdl = (flags & mmf::kDecPdl) != 0;
   cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT, 1>, dim3(gemvw_stager_blocks<1>(p)), mmf::kDecThreads, 0, st, x,
-                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags);
+                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags, (float*)nullptr, 0);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
   err = launch_pdl(pdl, mmf::k_gemv_i8_n4<IT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
                    (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.ups, batch, flags);
@@ -827,7 +828,7 @@ int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int6
   const bool pdl = (flags & mmf::kDecPdl) != 0;
   const unsigned blocks = gemvw_stager_blocks<NT>(p);
   cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT, NT>, dim3(blocks), mmf::kDecThreads, 0, st, x,
-                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags);
+                               (uint8_t*)s->buf, (int)K, p.nblkp, batch, flags, y, (int)rows); /* zeroes y */
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_i8_w", __FILE__, __LINE__, 1);
   err = launch_pdl(pdl, mmf::k_gemv_i8_w<IT, NT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
                    (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, p.upp, p.ups, batch, flags);
@@ -860,7 +861,7 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
     Scratch* s = nullptr;
     GG_TRY(scratch_get((uint64_t)mmf::gemv_f16_x_bytes<TT>(ups) + mmf::kDecWarps * 4, 0, &s));
     cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT>, dim3(mmf::kDecWarps), mmf::kDecThreads, 0, st, x,
-                                 (uint8_t*)s->buf, (int)K, (int)g.units, (int)g.units, ups, flags);
+                                 (uint8_t*)s->buf, (int)K, (int)g.units, (int)g.units, ups, flags, (float*)nullptr, 0);
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
     err = launch_pdl(pdl, mmf::k_gemv_f16<TT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st, wptrs(w, g),
                      (const uint8_t*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, flags);
@@ -888,12 +889,13 @@ int launch_gemv_f16w(const void* w, const float* x, float* y, int64_t rows, int6
     int64_t ctas = 0;
     int flags = 0;
     Scratch* s = nullptr;
-    GG_TRY(gemv16_prepare(kernel, kid, C, "rows up to 14336 weights", batch, K, p.smem, p.static_smem,
+    GG_TRY(gemv16_prepare(kernel, kid, C, parts, "rows up to 14336 weights", batch, K, p.smem, p.static_smem,
                           (uint64_t)parts * p.part_bytes, x, smem_limit, g, &ctas, &flags, &s));
     const bool pdl = (flags & mmf::kDecPdl) != 0;
     cudaStream_t st = gg_compute_stream();
     cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, C>, dim3(mmf::kGemv4Warps, (unsigned)batch, parts),
-                                 mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, p.upp, p.ups, flags);
+                                 mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, p.upp, p.ups, flags,
+                                 C == 8 ? y : nullptr, (int)rows); /* C = 8: zeroes y */
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
     if constexpr (C == 4)
       err = launch_pdl(pdl, kernel, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),

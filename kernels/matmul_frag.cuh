@@ -1067,6 +1067,11 @@ __device__ __forceinline__ float block_max(float m, float* red) {
 
 /* ------------------------------------------------------------------------- gemv (n = 1) */
 
+/* y[0 .. n) = 0 by the threads i = 0 .. stride of a grid (the stagers of the gemvs that add into y). */
+__device__ __forceinline__ void zero_y(float* __restrict__ y, int64_t n, int i, int stride) {
+  for (int64_t k = i; k < n; k += stride) y[k] = 0.0f;
+}
+
 /* Ring slots a gemv kernel fills before its PDL wait (flags; GG_MM_PRE=15 means none; none without PDL). */
 template <int R> __device__ __forceinline__ int gemv_pre_slots(bool pdl, int flags) {
   const int pre_raw = (flags >> kDecPreShift) & 15;
@@ -1202,78 +1207,60 @@ __device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* d
 template <int NT> __host__ __device__ constexpr int gemvw_static_smem() { return kGemv4Warps * 16 * 4 * NT * 4; }
 
 /* The body of the 16-warp gemvs whose x does not fit for the whole row (imma_gemv_n8, mma_gemv_n8): the
- * row is cut in NT parts of upp units (the last may be short), each part's x (xblocks x P16 x 16 B, as
- * its stager made it at xs + p * that) copied in turn over the one before it into shared memory behind
- * the 16 warps' weight rings (dsm). The CTA streams part 0 of its row groups (blockIdx.x, + gridDim.x,
- * ..; each warp the units warp * ups .. of the part), copies part 1's x in (every warp past part 0: the
- * last group's barriers), streams part 1, and so on. Per row group the CTA's sum per (column, row) in
- * warp order: col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of column 4 nt + t; y takes part
- * 0's sums, then adds each later part's (the same thread and element: a fixed order).
+ * row is cut in NT = 2 parts of upp units (the last may be short), and CTA b takes part b % 2 of the
+ * row groups b / 2, b / 2 + gridDim.x / 2, .. (gridDim.x even): its part's x (xblocks x P16 x 16 B, as
+ * its stager made it at xs + part * that) is copied once into shared memory behind the 16 warps'
+ * weight rings (dsm), and each warp streams the units warp * ups .. of the part. (Each CTA once took
+ * both parts in turn, copying part 1's x in after a CTA barrier and a drain of the rings: H200,
+ * 4096 x 14336, see NOTES v31.) Per row group the CTA's sum per (column, row) in warp order:
+ * col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of column 4 nt + t; it is added into y, which
+ * the stager zeroed: two addends onto zero, so the sum is the same bits in either order.
  * compute(unit, ul, chunks, acc) adds unit ul of the warp's share of the part into acc. */
 template <class TT, int NT, int P16, class Acc, class Compute, class ColSums>
 __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uint4* __restrict__ xs, float* __restrict__ y,
                                              int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
                                              int flags, int xblocks, float* s_red, Compute compute, ColSums col_sums) {
+  static_assert(NT == 2, "two parts: more addends onto y would depend on their order");
   constexpr int C = 4 * NT; /* columns */
   constexpr int R = TT::template ring<2>();
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
+  const int part = (int)blockIdx.x % NT, g0 = (int)blockIdx.x / NT, gstep = (int)gridDim.x / NT;
+  const int ng = g0 < Gn ? (Gn - g0 + gstep - 1) / gstep : 0; /* row groups of this CTA */
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
-  uint4* xd = dsm + kGemv4Warps * R * TT::SLOT / 16; /* the current part's x */
-  const int part16 = xblocks * P16;
+  uint4* xd = dsm + kGemv4Warps * R * TT::SLOT / 16; /* the part's x */
+  const int lu0 = warp * ups;                       /* the warp's first unit of the part */
+  const int nu = max(0, min(min(ups, upp - lu0), units_row - part * upp - lu0)); /* .. and how many */
+  const int u0 = part * upp + lu0;                  /* .. as a unit of the row */
 
-  /* item (p, j, ul): part p, the CTA's row group j, unit ul of the warp's share of the part, which
-   * is unit p * upp + warp * ups + ul of the row (none past the part's or the row's end) */
-  auto live = [&](int p, int ul) {
-    const int lu = warp * ups + ul;
-    return p < NT && lu < upp && p * upp + lu < units_row;
-  };
-  int rp = 0, rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
-  auto request = [&](int i) {  /* that item into ring slot i % R (one commit group per call) */
-    if (live(rp, rul)) {
-      const int u = rp * upp + warp * ups + rul;
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)blockIdx.x + (int64_t)rj * gridDim.x, nc, u,
-               unit_chunks<TT>(nc, u), lane);
-    }
+  /* item (j, ul): the CTA's row group j, unit ul of the warp's share (none from nu on) */
+  int rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
+  auto request = [&](int i) { /* that item into ring slot i % R (one commit group per call) */
+    if (rj < ng && rul < nu)
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)g0 + (int64_t)rj * gstep, nc, u0 + rul,
+               unit_chunks<TT>(nc, u0 + rul), lane);
     cp_async_commit();
     if (++rul == ups) {
       rul = 0;
-      if (++rj == ng) {
-        rj = 0;
-        ++rp;
-      }
+      ++rj;
     }
   };
 
-  gemv4_start<R, P16>(request, flags, xd, xs, xblocks); /* part 0's x */
+  gemv4_start<R, P16>(request, flags, xd, xs + (int64_t)part * xblocks * P16, xblocks);
 
   int i = 0;
-  for (int p = 0; p < NT; ++p) {
-    if (p > 0) { /* every warp is past part p - 1 (the last group's barriers): its x may go */
-      for (int k = tid; k < part16; k += kGemv4Threads) cp_async16(xd + k, xs + (int64_t)p * part16 + k);
-      cp_async_commit();
-      cp_async_wait<0>();
-      __syncthreads();
-    }
-    for (int j = 0; j < ng; ++j) {
-      Acc acc = {};
+  for (int j = 0; j < ng; ++j) {
+    Acc acc = {};
 #pragma unroll 1
-      for (int ul = 0; ul < ups; ++ul, ++i) {
-        const typename TT::Unit u = ring_take<TT, R>(ring, i, lane);
-        const bool use = live(p, ul);
-        const int unit = p * upp + warp * ups + ul;
-        request(i + R);
-        if (use) compute(u, ul, unit_chunks<TT>(nc, unit), acc);
-      }
-      cta_group_sums<kGemv4Warps, C>(s_red, [&](int nt) { return col_sums(acc, nt); }, [&](int c, int rr, float s) {
-        const int64_t r = ((int64_t)blockIdx.x + (int64_t)j * gridDim.x) * 16 + rr;
-        if (r < rows && c < batch) {
-          float* yp = y + (int64_t)c * rows + r;
-          *yp = p == 0 ? s : *yp + s; /* this thread wrote the earlier parts' sum */
-        }
-      });
-      __syncthreads(); /* s_red is rewritten by the next group */
+    for (int ul = 0; ul < ups; ++ul, ++i) {
+      const typename TT::Unit u = ring_take<TT, R>(ring, i, lane);
+      request(i + R);
+      if (ul < nu) compute(u, ul, unit_chunks<TT>(nc, u0 + ul), acc);
     }
+    cta_group_sums<kGemv4Warps, C>(s_red, [&](int nt) { return col_sums(acc, nt); }, [&](int c, int rr, float s) {
+      const int64_t r = ((int64_t)g0 + (int64_t)j * gstep) * 16 + rr;
+      if (r < rows && c < batch) atomicAdd(y + (int64_t)c * rows + r, s);
+    });
+    __syncthreads(); /* s_red is rewritten by the next group */
   }
   cp_async_wait<0>();
 }
@@ -1314,11 +1301,16 @@ template <class TT, int C> __host__ __device__ constexpr int gemv_f16_descale_at
  * programmatic dependent launch (as k_xstage). */
 template <class TT, int C = 1>
 __global__ void __launch_bounds__(kDecThreads)
-k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int upp, int ups, int flags) {
+k_xstage_col(const float* __restrict__ x, uint8_t* __restrict__ stage, int K, int units_row, int upp, int ups, int flags,
+             float* __restrict__ y, int rows) {
   __shared__ float red[32];
   gg_pdl_release();
   gg_pdl_wait();
   const int sl = blockIdx.x, tid = threadIdx.x;
+  if (C == 8) { /* mma_gemv_n8 adds its two parts' sums into y (gridDim.y = the batch) */
+    const int cta = ((int)blockIdx.z * (int)gridDim.y + (int)blockIdx.y) * (int)gridDim.x + (int)blockIdx.x;
+    zero_y(y, (int64_t)gridDim.y * rows, cta * kDecThreads + tid, (int)(gridDim.x * gridDim.y * gridDim.z) * kDecThreads);
+  }
   const int c = C == 1 ? 0 : (int)blockIdx.y;
   const int p = C == 1 ? 0 : (int)blockIdx.z;
   const int u0 = p * upp + sl * ups;

@@ -603,14 +603,17 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
 /* x (batch <= 4 NT columns of K values) -> the digits of k_gemv_i8_n4 (NT = 1: the whole row) and
  * k_gemv_i8_w: per part p (units p * upp ..) NT tiles x nblkp blocks x 32 uint2, then NT x nblkp x 4
  * float4 constants; once per launch, a thread per float4 of a column, 8 per 32-weight block
- * (i8_stage4); columns from batch on get zero digits and constants. Programmatic dependent launch as
- * k_xstage_i8. */
+ * (i8_stage4); columns from batch on get zero digits and constants. With NT parts (NT > 1) it also zeroes
+ * y (batch x rows), which k_gemv_i8_w's CTAs add their parts' sums into. Programmatic dependent launch
+ * as k_xstage_i8. */
 template <class IT, int NT>
 __global__ void __launch_bounds__(kDecThreads)
-k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int nblkp, int batch, int flags) {
+k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int nblkp, int batch, int flags,
+              float* __restrict__ y, int rows) {
   gg_pdl_release();
   gg_pdl_wait();
   const int qi = blockIdx.x * kDecThreads + threadIdx.x; /* (column, float4 of the padded row) */
+  if (NT > 1) zero_y(y, (int64_t)batch * rows, qi, (int)gridDim.x * kDecThreads); /* k_gemv_i8_w adds into it */
   const int per_col = 8 * nblkp * NT;
   const int c = qi / per_col, f = qi - c * per_col;
   const int b = f >> 3, k = 4 * f, p = NT == 1 ? 0 : b / nblkp, bi = b - p * nblkp, nt = c >> 2, cc = c & 3;
