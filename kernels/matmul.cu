@@ -627,7 +627,8 @@ template <class IT, int NT>
 GemvWPlan gemvw_plan(const Geom& g) {
   GemvWPlan p;
   p.upp = (int)((g.units + NT - 1) / NT);
-  p.ups = (p.upp + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps;
+  constexpr int warps = NT == 1 ? mmf::kGemv4Warps : mmf::kGemvwTeamWarps; /* sharing a part */
+  p.ups = (p.upp + warps - 1) / warps;
   p.nblkp = p.upp * (IT::TT::UK / 32);
   p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * mmf::kGemv4BytesPerBlock;
   return p;
@@ -679,7 +680,8 @@ GemvF16Plan gemv_f16w_plan(const Geom& g) {
   constexpr int parts = C == 8 ? 2 : 1;
   GemvF16Plan p;
   p.upp = (int)((g.units + parts - 1) / parts);
-  p.ups = (p.upp + mmf::kGemv4Warps - 1) / mmf::kGemv4Warps;
+  constexpr int warps = C == 8 ? mmf::kGemvwTeamWarps : mmf::kGemv4Warps; /* sharing a part */
+  p.ups = (p.upp + warps - 1) / warps;
   p.part_bytes = mmf::gemv_f16_part_bytes<TT, C>(p.upp);
   p.smem = (int64_t)mmf::kGemv4Warps * TT::template ring<2>() * TT::SLOT + p.part_bytes;
   p.static_smem = C == 8 ? mmf::gemvw_static_smem<2>() : mmf::kGemv4StaticSmem;
@@ -871,7 +873,7 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
 }
 
 /* k_gemv_f16_n4 / _n8 (mma_gemv_n4 / _n8): 1 to C columns of Q6_K, after k_xstage_col<TT, C> has made
- * their f16 fragments and descale factors (per sixteenth of the row, or of its part, and column) once. */
+ * their f16 fragments and descale factors (per sixteenth of the row, or quarter of its part, and column) once. */
 template <class TT, int C>
 int launch_gemv_f16w(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
@@ -893,7 +895,9 @@ int launch_gemv_f16w(const void* w, const float* x, float* y, int64_t rows, int6
                           (uint64_t)parts * p.part_bytes, x, smem_limit, g, &ctas, &flags, &s));
     const bool pdl = (flags & mmf::kDecPdl) != 0;
     cudaStream_t st = gg_compute_stream();
-    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, C>, dim3(mmf::kGemv4Warps, (unsigned)batch, parts),
+    /* a slice (with its own scale) per warp sharing a part */
+    const unsigned slices = C == 8 ? mmf::kGemvwTeamWarps : mmf::kGemv4Warps;
+    cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, C>, dim3(slices, (unsigned)batch, parts),
                                  mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, p.upp, p.ups, flags,
                                  C == 8 ? y : nullptr, (int)rows); /* C = 8: zeroes y */
     if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);

@@ -1104,13 +1104,13 @@ __device__ __forceinline__ typename TT::Unit ring_take(const uint8_t* ring, int 
   return u;
 }
 
-/* The CTA's sum of a row group's partial sums over its W warps, for C = 4, 8 columns: lane (g, t) of each
- * warp puts rows g and g + 8 of column 4 nt + t (vals(nt)) into red, then thread 16 c + rr (c < C) adds
- * row rr of column c over the warps in warp order and hands it to store(c, rr, sum). One CTA barrier;
- * red may be written again only after another. */
-template <int W, int C, class Vals, class Store>
-__device__ __forceinline__ void cta_group_sums(float* red, Vals vals, Store store) {
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+/* The sum of a row group's partial sums over W warps (thread tid of them, barrier bar), for C = 4, 8
+ * columns: lane (g, t) of each warp puts rows g and g + 8 of column 4 nt + t (vals(nt)) into red, then
+ * thread 16 c + rr (c < C) adds row rr of column c over the warps in warp order and hands it to
+ * store(c, rr, sum). One barrier; red may be written again only after another. */
+template <int W, int C, class Vals, class Store, class Bar>
+__device__ __forceinline__ void group_sums(float* red, int tid, Vals vals, Store store, Bar bar) {
+  const int warp = tid >> 5, lane = tid & 31;
 #pragma unroll
   for (int nt = 0; nt < C / 4; ++nt) {
     const float2 v = vals(nt);
@@ -1118,7 +1118,7 @@ __device__ __forceinline__ void cta_group_sums(float* red, Vals vals, Store stor
     rc[lane >> 2] = v.x;
     rc[(lane >> 2) + 8] = v.y;
   }
-  __syncthreads();
+  bar();
   if (tid < 16 * C) {
     const int c = tid >> 4, rr = tid & 15;
     float s = 0.0f;
@@ -1127,6 +1127,13 @@ __device__ __forceinline__ void cta_group_sums(float* red, Vals vals, Store stor
     store(c, rr, s);
   }
 }
+/* group_sums over the whole CTA (W warps), its barrier __syncthreads */
+template <int W, int C, class Vals, class Store>
+__device__ __forceinline__ void cta_group_sums(float* red, Vals vals, Store store) {
+  group_sums<W, C>(red, (int)threadIdx.x, vals, store, [] { __syncthreads(); });
+}
+/* A barrier of the n = threads threads of named barrier id (1..15; 0 is __syncthreads'). */
+__device__ __forceinline__ void named_barrier(int id, int n) { asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }
 
 /* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16; k_gemv_i8_n4 with W = 16 warps and C = 4
  * columns): for each of its ng row groups its nu units in turn into one accumulator, then the CTA's
@@ -1176,11 +1183,16 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
   cp_async_wait<0>();
 }
 
-/* The 16-warp gemvs (imma_gemv_n4 / _n8, mma_gemv_n4): one CTA per SM, each warp on a sixteenth of the
- * row (of a part of it), so that a CTA may hold the whole row's x for 4 columns and still keep n = 1's
+/* The 16-warp gemvs (imma_gemv_n4 / _n8, mma_gemv_n4 / _n8): one CTA per SM, each warp on a sixteenth
+ * of the row (_n8: a quarter of a part, in teams), so that a CTA may hold the whole row's x for 4 columns and still keep n = 1's
  * 16 warps per SM. */
 constexpr int kGemv4Warps = 16;
 constexpr int kGemv4Threads = kGemv4Warps * 32;
+/* The n = 8 gemvs (gemvw_stream) run their 16 warps as 4 teams of 4, each team on its own row groups
+ * with its own barriers; a warp takes a quarter of the part (ups units). (2 teams of 8 and 1 of 16 were
+ * slower: NOTES v33.) */
+constexpr int kGemvwTeams = 4;
+constexpr int kGemvwTeamWarps = kGemv4Warps / kGemvwTeams;
 
 /* The start of the 16-warp gemvs: the ring's first `pre` slots before the PDL wait, then `blocks` x P16
  * x 16 B of x (as its stager made it) from xs into dst, the ring's other slots behind them; returns
@@ -1210,12 +1222,14 @@ template <int NT> __host__ __device__ constexpr int gemvw_static_smem() { return
  * row is cut in NT = 2 parts of upp units (the last may be short), and CTA b takes part b % 2 of the
  * row groups b / 2, b / 2 + gridDim.x / 2, .. (gridDim.x even): its part's x (xblocks x P16 x 16 B, as
  * its stager made it at xs + part * that) is copied once into shared memory behind the 16 warps'
- * weight rings (dsm), and each warp streams the units warp * ups .. of the part. (Each CTA once took
- * both parts in turn, copying part 1's x in after a CTA barrier and a drain of the rings: H200,
- * 4096 x 14336, see NOTES v31.) Per row group the CTA's sum per (column, row) in warp order:
- * col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of column 4 nt + t; it is added into y, which
- * the stager zeroed: two addends onto zero, so the sum is the same bits in either order.
- * compute(unit, ul, chunks, acc) adds unit ul of the warp's share of the part into acc. */
+ * weight rings (dsm). (Each CTA once took both parts in turn, copying part 1's x in after a CTA
+ * barrier and a drain of the rings: NOTES v31.) The warps work as kGemvwTeams teams: team t takes the
+ * CTA's row groups t, t + kGemvwTeams, .., each of its warps the units tw * ups .. of the part (tw: the
+ * warp in the team), and sums them with its own named barrier (NOTES v33). Per row group the team's
+ * sum per (column, row) in warp order: col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of
+ * column 4 nt + t; it is added into y, which the stager zeroed: two addends onto zero, so the sum is
+ * the same bits in either order. compute(unit, ul, chunks, acc) adds unit ul of the warp's share of
+ * the part into acc. */
 template <class TT, int NT, int P16, class Acc, class Compute, class ColSums>
 __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uint4* __restrict__ xs, float* __restrict__ y,
                                              int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
@@ -1224,20 +1238,22 @@ __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uin
   constexpr int C = 4 * NT; /* columns */
   constexpr int R = TT::template ring<2>();
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int team = warp / kGemvwTeamWarps, tw = warp % kGemvwTeamWarps;
   const int part = (int)blockIdx.x % NT, g0 = (int)blockIdx.x / NT, gstep = (int)gridDim.x / NT;
-  const int ng = g0 < Gn ? (Gn - g0 + gstep - 1) / gstep : 0; /* row groups of this CTA */
+  const int ngc = g0 < Gn ? (Gn - g0 + gstep - 1) / gstep : 0;      /* row groups of this CTA */
+  const int ng = (ngc - team + kGemvwTeams - 1) / kGemvwTeams;       /* .. of this team */
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   uint4* xd = dsm + kGemv4Warps * R * TT::SLOT / 16; /* the part's x */
-  const int lu0 = warp * ups;                       /* the warp's first unit of the part */
+  const int lu0 = tw * ups;                         /* the warp's first unit of the part */
   const int nu = max(0, min(min(ups, upp - lu0), units_row - part * upp - lu0)); /* .. and how many */
   const int u0 = part * upp + lu0;                  /* .. as a unit of the row */
+  auto group = [&](int j) { return (int64_t)g0 + (int64_t)(team + kGemvwTeams * j) * gstep; };
 
-  /* item (j, ul): the CTA's row group j, unit ul of the warp's share (none from nu on) */
+  /* item (j, ul): the team's row group j, unit ul of the warp's share (none from nu on) */
   int rj = 0, rul = 0; /* the next request's item: requests come in order, one per item */
   auto request = [&](int i) { /* that item into ring slot i % R (one commit group per call) */
     if (rj < ng && rul < nu)
-      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)g0 + (int64_t)rj * gstep, nc, u0 + rul,
-               unit_chunks<TT>(nc, u0 + rul), lane);
+      TT::copy(ring + (i % R) * TT::SLOT, wp, group(rj), nc, u0 + rul, unit_chunks<TT>(nc, u0 + rul), lane);
     cp_async_commit();
     if (++rul == ups) {
       rul = 0;
@@ -1247,6 +1263,8 @@ __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uin
 
   gemv4_start<R, P16>(request, flags, xd, xs + (int64_t)part * xblocks * P16, xblocks);
 
+  float* red = s_red + team * (kGemvwTeamWarps * C * 16);
+  const auto bar = [team] { named_barrier(1 + team, kGemvwTeamWarps * 32); };
   int i = 0;
   for (int j = 0; j < ng; ++j) {
     Acc acc = {};
@@ -1256,11 +1274,13 @@ __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uin
       request(i + R);
       if (ul < nu) compute(u, ul, unit_chunks<TT>(nc, u0 + ul), acc);
     }
-    cta_group_sums<kGemv4Warps, C>(s_red, [&](int nt) { return col_sums(acc, nt); }, [&](int c, int rr, float s) {
-      const int64_t r = ((int64_t)g0 + (int64_t)j * gstep) * 16 + rr;
-      if (r < rows && c < batch) atomicAdd(y + (int64_t)c * rows + r, s);
-    });
-    __syncthreads(); /* s_red is rewritten by the next group */
+    group_sums<kGemvwTeamWarps, C>(red, tid - team * kGemvwTeamWarps * 32, [&](int nt) { return col_sums(acc, nt); },
+                                   [&](int c, int rr, float s) {
+                                     const int64_t r = group(j) * 16 + rr;
+                                     if (r < rows && c < batch) atomicAdd(y + (int64_t)c * rows + r, s);
+                                   },
+                                   bar);
+    bar(); /* red is rewritten by the team's next group */
   }
   cp_async_wait<0>();
 }
@@ -1282,8 +1302,9 @@ template <class TT> __host__ __device__ constexpr int gemv_f16_smem(int ups) {
  * tile column 2c (c < 4) or 2 (c - 4) + 1, so that lane (g, t) finds column t where mma_gemv_n1 finds
  * column 0 (acc[0][0], acc[0][2]) and column t + 4 beside it (acc[0][1], acc[0][3]); stored per 32-k
  * step pair as 4 C slots of 16 B (column c, lane t: slot 4 c + t), compact over the units of the row
- * (of a part of it for 8 columns), then a descale factor per (sixteenth, column): 115 KB for 14336
- * weights and 4 columns, or each half of the row for 8. */
+ * (of a part of it for 8 columns), then a descale factor per (warp's slice: a sixteenth, or for 8
+ * columns a quarter of the part; column): 115 KB for 14336 weights and 4 columns, or each half of the
+ * row for 8. */
 template <class TT, int C> __host__ __device__ constexpr int gemv_f16_part_bytes(int units) {
   return units * (TT::UK / 32) * 64 * C + kGemv4Warps * C * 4;
 }
@@ -1461,8 +1482,9 @@ k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int nsp = upp * (TT::UK / 32); /* 32-k step pairs of a part */
   const uint4* xpart = dsm + kGemv4Warps * TT::template ring<2>() * TT::SLOT / 16;
-  const uint4* xw = xpart + warp * ups * (TT::UK / 32) * 32;
-  const float* descale = (const float*)(xpart + nsp * 32) + warp * 8; /* this part's, once copied in */
+  const int tw = warp % kGemvwTeamWarps; /* the warp in its team: its share of the part */
+  const uint4* xw = xpart + tw * ups * (TT::UK / 32) * 32;
+  const float* descale = (const float*)(xpart + nsp * 32) + tw * 8; /* this part's, once copied in */
   const int g = lane >> 2, t = lane & 3;
   const int slot = ((g >> 1) + 4 * (g & 1)) * 4 + t; /* tile column g holds x column g / 2 + 4 (g & 1) */
   static_assert(gemv_f16_part_bytes<TT, 8>(1) == (TT::UK / 32 + 1) * 512, "n8: the descale factors fill one more 512 B");

@@ -591,7 +591,8 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
   const int nblkp = upp * BPU; /* blocks per part */
   const uint2* xq = (const uint2*)(dsm + gemv4_ring_bytes<IT>() / 16);
   const float4* xc = (const float4*)(xq + NT * nblkp * 32);
-  const XTiles xt{xq + warp * ups * BPU * 32, xc + warp * ups * BPU * 4, nblkp};
+  const int tw = warp % kGemvwTeamWarps; /* the warp in its team: its share of the part */
+  const XTiles xt{xq + tw * ups * BPU * 32, xc + tw * ups * BPU * 4, nblkp};
   using Acc = float[NT][2];
   gemvw_stream<TT, NT, kGemv4BytesPerBlock / 16, Acc>(
       dsm, wp, xs, y, rows, Gn, nc, units_row, upp, ups, batch, flags, NT * nblkp, s_red,
