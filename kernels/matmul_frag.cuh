@@ -1184,8 +1184,8 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
 }
 
 /* The 16-warp gemvs (imma_gemv_n4 / _n8, mma_gemv_n4 / _n8): one CTA per SM, each warp on a sixteenth
- * of the row (_n8: a quarter of a part, in teams), so that a CTA may hold the whole row's x for 4 columns and still keep n = 1's
- * 16 warps per SM. */
+ * of the row (_n8: a quarter of a part, in teams), so that a CTA may hold the whole row's x for 4
+ * columns and still keep n = 1's 16 warps per SM. */
 constexpr int kGemv4Warps = 16;
 constexpr int kGemv4Threads = kGemv4Warps * 32;
 /* The n = 8 gemvs (gemvw_stream) run their 16 warps as 4 teams of 4, each team on its own row groups

@@ -36,12 +36,12 @@ namespace mmf {
 
 /* D = A * B, m16n8k32, s8 inputs, s32 accumulators (C = 0: the zero register). */
 __device__ __forceinline__ void imma16832(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  constexpr int c0 = 0;
+  constexpr int zero = 0;
 #if GG_MMF_SM80
   asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%10, %11, %12, %13};"
       : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(c0), "r"(c0), "r"(c0), "r"(c0));
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(zero), "r"(zero), "r"(zero), "r"(zero));
 #else
   d[0] = d[1] = d[2] = d[3] = 0;
   (void)a; (void)b0; (void)b1;
@@ -571,13 +571,12 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
 
 /* ---------------------------------------------- imma_gemv_n8: up to 8 columns (two tiles)
  * imma_gemv_n4's form for NT 4-column tiles. A row of NT tiles' digits does not fit, so the row is
- * cut in NT parts of a tile-row's size each: the CTA streams part 0 of all its row groups, copies
- * part 1's digits over part 0's, streams part 1, and so on; y takes part 0's sums, then adds each
- * later part's (same thread, same element: a fixed order). Instantiated for NT = 2 (imma_gemv_n8);
- * its NT = 1 case ran 2-4 us slower than k_gemv_i8_n4 (NOTES v23), which keeps 1 to 4 columns. */
+ * cut in NT parts of a tile-row's size each, and each CTA takes one part of its row groups, adding its
+ * sums into y (gemvw_stream). Instantiated for NT = 2 (imma_gemv_n8); its NT = 1 case ran 2-4 us
+ * slower than k_gemv_i8_n4 (NOTES v23), which keeps 1 to 4 columns. */
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4 NT; xs: k_xstage_i8_w's digits, NT parts of
- * upp units (the last may be short) in turn. */
+ * upp units (the last may be short), and y zeroed by it. */
 template <class IT, int NT>
 __global__ void __launch_bounds__(kGemv4Threads, 1)
 k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
