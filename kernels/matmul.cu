@@ -79,7 +79,8 @@ enum KernelId {
   K_GEMV_I8_N8 = 16,
   K_GEMV_F16_N4 = 17,
   K_GEMV_F16_N8 = 18,
-  K_COUNT = 19
+  K_GEMV_F16_N16 = 19,
+  K_COUNT = 20
 };
 const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",     "mma_decode_n8",
                                            "mma_decode_n16", "mma_decode_n32",   "mma_gemm_128x128",
@@ -87,7 +88,7 @@ const char* const kKernelNames[K_COUNT] = {"generic_gemv",   "generic_gemm",    
                                            "wgmma_gemm_128x128", "wgmma_gemm_128x256", "imma_gemv_n1",
                                            "mma_gemv_n1", "wgmma_ws_128x128", "wgmma_ws_128x256",
                                            "imma_gemv_n4", "imma_gemv_n8",     "mma_gemv_n4",
-                                           "mma_gemv_n8"};
+                                           "mma_gemv_n8",    "mma_gemv_n16"};
 
 /* Dispatch thresholds (batch sizes). */
 constexpr int kDecodeMaxBatch = 64; /* above: prefill kernel (measured crossover on H100, NOTES.md) */
@@ -668,33 +669,45 @@ int gemvw_fits(int type, int64_t row_len, bool* fits) {
   }
   return GG_OK;
 }
-/* mma_gemv_n4 (C = 4) / _n8 (C = 8): units per part (the whole row for 4 columns, half of it for 8) and
- * per warp, and the shared memory: 16 warps' 2-slot rings and a part's fragments with their descale
- * factors; with the static reduction buffer, rows up to 14336 weights on sm_90 for both. */
+/* mma_gemv_n4 (C = 4) / _n8 (C = 8) / _n16 (C = 16): units per part (the whole row for 4 columns, half of
+ * it for 8, a quarter for 16) and per warp, and the shared memory: 16 warps' 2-slot rings and a part's
+ * fragments with their descale factors; with the static reduction buffer, rows up to 14336 weights on
+ * sm_90 for 4 and 8 (Q6_K), for 16 Q6_K 14336, Q4_0 and Q4_K 18432, Q8_0 18944. */
 struct GemvF16Plan {
   int upp, ups;
   int64_t smem, static_smem, part_bytes;
 };
 template <class TT, int C>
 GemvF16Plan gemv_f16w_plan(const Geom& g) {
-  constexpr int parts = C == 8 ? 2 : 1;
+  constexpr int parts = C == 16 ? mmf::kGemv16Parts : C == 8 ? 2 : 1;
   GemvF16Plan p;
   p.upp = (int)((g.units + parts - 1) / parts);
-  constexpr int warps = C == 8 ? mmf::kGemvwTeamWarps : mmf::kGemv4Warps; /* sharing a part */
+  /* warps sharing a part (each with its own slice of it) */
+  constexpr int warps = C == 16 ? mmf::kGemv16Halves : C == 8 ? mmf::kGemvwTeamWarps : mmf::kGemv4Warps;
   p.ups = (p.upp + warps - 1) / warps;
   p.part_bytes = mmf::gemv_f16_part_bytes<TT, C>(p.upp);
   p.smem = (int64_t)mmf::kGemv4Warps * TT::template ring<2>() * TT::SLOT + p.part_bytes;
-  p.static_smem = C == 8 ? mmf::gemvw_static_smem<2>() : mmf::kGemv4StaticSmem;
+  p.static_smem = C == 16 ? mmf::kGemv16StaticSmem : C == 8 ? mmf::gemvw_static_smem<2>() : mmf::kGemv4StaticSmem;
   return p;
 }
-/* Whether mma_gemv_n4 / _n8 takes Q6_K rows of row_len weights here (0: unknown, taken as yes). */
-template <int C>
+/* Whether mma_gemv_n4 / _n8 / _n16 takes rows of row_len weights of type TT here (0: unknown, taken as yes). */
+template <class TT, int C>
 int gemv_f16w_fits(int64_t row_len, bool* fits) {
   const DeviceFacts* dev = nullptr;
   GG_TRY(device_facts(&dev));
-  const GemvF16Plan p = gemv_f16w_plan<mmf::TQ6_K, C>(frag_geom(GG_TYPE_Q6_K, 16, row_len > 0 ? row_len : 256));
+  const GemvF16Plan p = gemv_f16w_plan<TT, C>(frag_geom(TT::kType, 16, row_len > 0 ? row_len : 256));
   *fits = p.smem <= (int64_t)dev->smem_optin - p.static_smem;
   return GG_OK;
+}
+/* The same for mma_gemv_n16, any type of the packed layout. */
+int gemv_f16_n16_fits(int type, int64_t row_len, bool* fits) {
+  switch (type) {
+    case GG_TYPE_Q4_0: return gemv_f16w_fits<mmf::TQ4_0, 16>(row_len, fits);
+    case GG_TYPE_Q8_0: return gemv_f16w_fits<mmf::TQ8_0, 16>(row_len, fits);
+    case GG_TYPE_Q4_K: return gemv_f16w_fits<mmf::TQ4_K, 16>(row_len, fits);
+    case GG_TYPE_Q6_K: return gemv_f16w_fits<mmf::TQ6_K, 16>(row_len, fits);
+    default: *fits = false; return GG_OK;
+  }
 }
 /* What both gemv launches (imma_gemv_n1, mma_gemv_n1) check and size: one column; the kernel's shared
  * memory (smem bytes) within decode_smem_cap, else the row is refused (sm_90_rows: the longest rows
@@ -757,7 +770,7 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
 template <class Kernel>
 int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char* sm_90_rows, int batch, int64_t K, int64_t smem,
                    int64_t static_smem, uint64_t scratch_bytes, const float* x, int (&smem_limit)[64], const Geom& g,
-                   int64_t* ctas, int* flags, Scratch** s) {
+                   int64_t* ctas, int* flags, Scratch** s, uint64_t ncounters = 0) {
   const char* name = kKernelNames[kid];
   if (batch < 1 || batch > max_cols)
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: %s takes 1 to %d columns (batch %d)", name, max_cols, batch);
@@ -777,7 +790,7 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char*
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   *flags = decode_flags(x, pdl, 1);
-  return scratch_get(scratch_bytes, 0, s);
+  return scratch_get(scratch_bytes, ncounters, s);
 }
 /* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns, the digits of NT parts. */
 template <int NT, class Kernel>
@@ -910,6 +923,36 @@ int launch_gemv_f16w(const void* w, const float* x, float* y, int64_t rows, int6
     if (err != cudaSuccess) return gg_fail_cuda(err, C == 4 ? "k_gemv_f16_n4" : "k_gemv_f16_n8", __FILE__, __LINE__, 1);
     return GG_OK;
   }
+}
+
+/* k_gemv_f16_n16 (mma_gemv_n16): 1 to 16 columns of any type of the packed layout, after
+ * k_xstage_col<TT, 16> has made their f16 fragments and descale factors (per half of each quarter of
+ * the row, and column) once. Scratch: the 4 parts' fragments, then the partial sums (kGemv16Partials per
+ * output), and a counter per row group. */
+template <class TT>
+int launch_gemv_f16_n16(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
+  static int smem_limit[64];
+  constexpr int parts = mmf::kGemv16Parts;
+  const GemvF16Plan p = gemv_f16w_plan<TT, 16>(g);
+  const uint64_t x_bytes = (uint64_t)parts * (uint64_t)p.part_bytes; /* a multiple of 1 KB */
+  const uint64_t partial_bytes = (uint64_t)mmf::kGemv16Partials * 16u * (uint64_t)g.Gn * 16u * 4u;
+  int64_t ctas = 0;
+  int flags = 0;
+  Scratch* s = nullptr;
+  GG_TRY(gemv16_prepare(mmf::k_gemv_f16_n16<TT>, K_GEMV_F16_N16, 16, parts,
+                        "rows up to 18432 weights, Q8_0 18944, Q6_K 14336", batch, K, p.smem, p.static_smem,
+                        x_bytes + partial_bytes, x, smem_limit, g, &ctas, &flags, &s, (uint64_t)g.Gn));
+  const bool pdl = (flags & mmf::kDecPdl) != 0;
+  cudaStream_t st = gg_compute_stream();
+  cudaError_t err = launch_pdl(pdl, mmf::k_xstage_col<TT, 16>, dim3(mmf::kGemv16Halves, (unsigned)batch, parts),
+                               mmf::kDecThreads, 0, st, x, (uint8_t*)s->buf, (int)K, (int)g.units, p.upp, p.ups, flags,
+                               (float*)nullptr, (int)rows);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_xstage_col", __FILE__, __LINE__, 1);
+  err = launch_pdl(pdl, mmf::k_gemv_f16_n16<TT>, dim3((unsigned)ctas), mmf::kGemv4Threads, (int)p.smem, st, wptrs(w, g),
+                   (const uint4*)s->buf, y, (float*)((uint8_t*)s->buf + x_bytes), s->counters, (int)rows, (int)g.Gn,
+                   (int)g.nc, (int)g.units, p.upp, p.ups, batch, flags);
+  if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_f16_n16", __FILE__, __LINE__, 1);
+  return GG_OK;
 }
 
 /* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K). */
@@ -1051,6 +1094,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_F16_N4: return launch_gemv_f16w<TT, 4>(w, x, y, rows, K, batch, g);
     case K_GEMV_F16_N8: return launch_gemv_f16w<TT, 8>(w, x, y, rows, K, batch, g);
+    case K_GEMV_F16_N16: return launch_gemv_f16_n16<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_I8_N4:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8_N8:
@@ -1114,7 +1158,10 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      weights), batches 3 and 4 mma_gemv_n4 and 5 to 8 mma_gemv_n8 for rows of 4096
  *                      weights and more that their shared memory holds (sm_90: up to 14336), except small
  *                      problems (as above).
- *   tensor-core types: batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
+ *   all four:          batches 9 to 16 mma_gemv_n16 for rows of 4096 weights and more that its shared
+ *                      memory holds (sm_90: 18432, Q8_0 18944, Q6_K 14336), except small problems (its A
+ *                      is W rounded to f16, as the GEMM's).
+ *   tensor-core types: otherwise batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
  *                      wgmma_gemm_128x128 or _128x256 by wg_wide; Q4_K and Q6_K wgmma_ws_*), except small problems
  *                      (rows * batch < 8192), which
@@ -1140,10 +1187,12 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     /* Q6_K from 3 columns on: at 2, mma_decode_n8 is faster (H200, 4096 x 14336, us, n = 2 / 3 / 4: 24.14 /
      * 26.78 / 27.39 against 25.31 / 25.21 / 25.46) */
     const bool q6 = type == GG_TYPE_Q6_K && !small && long_row;
-    if (q6 && batch >= 3 && batch <= 4) GG_TRY(gemv_f16w_fits<4>(row_len, &gemv_f4));
-    if (q6 && batch >= 5 && batch <= 8) GG_TRY(gemv_f16w_fits<8>(row_len, &gemv_f8));
+    if (q6 && batch >= 3 && batch <= 4) GG_TRY((gemv_f16w_fits<mmf::TQ6_K, 4>(row_len, &gemv_f4)));
+    if (q6 && batch >= 5 && batch <= 8) GG_TRY((gemv_f16w_fits<mmf::TQ6_K, 8>(row_len, &gemv_f8)));
+    bool gemv_f16 = false;
+    if (!small && long_row && batch >= 9 && batch <= 16) GG_TRY(gemv_f16_n16_fits(type, row_len, &gemv_f16));
 #else
-    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false, gemv_f8 = false;
+    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false, gemv_f8 = false, gemv_f16 = false;
     (void)type;
     (void)row_len;
 #endif
@@ -1152,6 +1201,7 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     else if (gemv8) *k = K_GEMV_I8_N8;
     else if (gemv_f4) *k = K_GEMV_F16_N4;
     else if (gemv_f8) *k = K_GEMV_F16_N8;
+    else if (gemv_f16) *k = K_GEMV_F16_N16;
     else if (i8 && batch <= 4) *k = K_I8_4;
     else if (batch <= 8) *k = K_DEC8;
     else if (batch <= 16) *k = K_DEC16;

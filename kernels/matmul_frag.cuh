@@ -312,9 +312,9 @@ struct TQ4_0 {
     else cp_async16(dst + i * 16, p.p1 + ci * 64 + (i - 32) * 16);
   }
   static constexpr int kPieces = 36;
-  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
-    const uint4 q = *(const uint4*)(st + lane * 16);
-    const uint2 sc = *(const uint2*)(st + 512 + (lane >> 2) * 8);
+  /* A fragments of a 64-k chunk's 4 k16 steps with the scales folded in, f16(d (q - 8)), from the lane's
+   * 16 bytes of quants and the scales of its rows g, g + 8 (the prefill GEMMs' A, and mma_gemv_n16's) */
+  static __device__ __forceinline__ void fold(const uint4& q, const uint2& sc, uint32_t (&A)[4][4]) {
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
@@ -322,6 +322,21 @@ struct TQ4_0 {
       const uint32_t dA = dup_lo(dd), dB = dup_hi(dd);
 #pragma unroll
       for (int r = 0; r < 4; ++r) A[s][r] = hmul2(hsub2(nib_h2(w, r), kH1032), (r & 1) ? dB : dA);
+    }
+  }
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
+    const uint4 q = *(const uint4*)(st + lane * 16);
+    const uint2 sc = *(const uint2*)(st + 512 + (lane >> 2) * 8);
+    fold(q, sc, A);
+  }
+  /* step(c, A) for each of a decode unit's nch chunks, A as fold makes it */
+  template <class Step> static __device__ __forceinline__ void fold_unit(const Unit& u, int nch, Step step) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      if (c >= nch) break;
+      uint32_t A[4][4];
+      fold(u.q[c], u.s[c], A);
+      step(c, A);
     }
   }
 };
@@ -398,11 +413,13 @@ struct TQ8_0 {
     if (i < 64) cp_async16(dst + i * 16, p.p0 + ci * 1024 + i * 16);
     else cp_async16(dst + i * 16, p.p1 + ci * 64 + (i - 64) * 16);
   }
-  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
-    const uint2 sc = *(const uint2*)(st + 1024 + (lane >> 2) * 8);
+  /* A of a chunk with the scales folded in, f16(d q) (as TQ4_0::fold): q_of(blk) gives block blk's 16
+   * bytes of the lane (loaded when needed: the prefill GEMMs' code as it was measured) */
+  template <class QOf>
+  static __device__ __forceinline__ void fold(QOf q_of, const uint2& sc, uint32_t (&A)[4][4]) {
 #pragma unroll
     for (int blk = 0; blk < 2; ++blk) {
-      const uint4 q = *(const uint4*)(st + blk * 512 + lane * 16);
+      const uint4 q = q_of(blk);
       const uint32_t dd = blk == 0 ? sc.x : sc.y;
       const uint32_t dA = dup_lo(dd), dB = dup_hi(dd);
 #pragma unroll
@@ -412,6 +429,19 @@ struct TQ8_0 {
 #pragma unroll
         for (int r = 0; r < 4; ++r) A[2 * blk + s2][r] = hmul2(a[r], (r & 1) ? dB : dA);
       }
+    }
+  }
+  static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
+    const uint2 sc = *(const uint2*)(st + 1024 + (lane >> 2) * 8);
+    fold([&](int blk) { return *(const uint4*)(st + blk * 512 + lane * 16); }, sc, A);
+  }
+  template <class Step> static __device__ __forceinline__ void fold_unit(const Unit& u, int nch, Step step) {
+#pragma unroll
+    for (int c = 0; c < CPU; ++c) {
+      if (c >= nch) break;
+      uint32_t A[4][4];
+      fold([&](int blk) { return u.q[2 * c + blk]; }, u.s[c], A);
+      step(c, A);
     }
   }
 };
@@ -550,6 +580,31 @@ struct TQ4_K {
       }
     }
   }
+  /* step(c, A) for each chunk of a decode unit, A as afrag makes it, f16(d sc q - dmin m), but with the
+   * unit's scales unpacked once (q4k_rows: the values of q4k_scale_min) */
+  template <class Step> static __device__ __forceinline__ void fold_unit(const Unit& u, int, Step step) {
+    const Q4KRows rs = q4k_rows(u.m);
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      uint32_t A[4][4];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) { /* sub-block 2c + h: words 2h, 2h + 1 */
+        float d1A, m1A, d1B, m1B;
+        q4k_row_scales(rs, 2 * c + h, d1A, m1A, d1B, m1B);
+        const uint32_t d1 = pack_h2(d1A, d1B), m1n = pack_h2(-m1A, -m1B);
+        const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
+#pragma unroll
+        for (int s2 = 0; s2 < 2; ++s2) {
+          const int s = 2 * h + s2;
+          const uint32_t w = s == 0 ? u.q[c].x : s == 1 ? u.q[c].y : s == 2 ? u.q[c].z : u.q[c].w;
+#pragma unroll
+          for (int r = 0; r < 4; ++r)
+            A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
+        }
+      }
+      step(c, A);
+    }
+  }
 };
 
 /* ---------------------------------------------------------------------- type traits: Q6_K */
@@ -660,11 +715,37 @@ struct TQ6_K {
       const uint32_t N = s == 0 ? ql.x : s == 1 ? ql.y : s == 2 ? ql.z : ql.w;
       const uint32_t H = s < 2 ? qh.x : qh.y;
       const int sbi = 4 * cc + s;
-      const uint32_t sc2 = pack_h2(dA * (float)sc_at(s0, sbi), dB * (float)sc_at(s1, sbi));
-      const uint32_t sAA = dup_lo(sc2), sBB = dup_hi(sc2);
+      fold_step(N, H, s & 1, pack_h2(dA * (float)sc_at(s0, sbi), dB * (float)sc_at(s1, sbi)), A[s]);
+    }
+  }
+  /* A of one k16 step with its scale folded in, f16(d sc q): the step's low-bits word N, high-bits
+   * word H (group grp of it), sc2 = f16 d sc of rows g (low half) and g + 8 */
+  static __device__ __forceinline__ void fold_step(uint32_t N, uint32_t H, int grp, uint32_t sc2, uint32_t (&a)[4]) {
+    const uint32_t sAA = dup_lo(sc2), sBB = dup_hi(sc2);
 #pragma unroll
-      for (int r = 0; r < 4; ++r)
-        A[s][r] = hmul2(hsub2(nib_h2(N, r) | q6_hi(H, s & 1, r), kH1056), (r & 1) ? sBB : sAA);
+    for (int r = 0; r < 4; ++r) a[r] = hmul2(hsub2(nib_h2(N, r) | q6_hi(H, grp, r), kH1056), (r & 1) ? sBB : sAA);
+  }
+  /* step(c, A) for each chunk of a decode unit, A as afrag makes it (the unit keeps chunk c's high bits
+   * in words 2 (c & 1), +1 of qh[c / 2], as compute_x reads them) */
+  template <class Step> static __device__ __forceinline__ void fold_unit(const Unit& u, int, Step step) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      uint32_t A[4][4];
+      const uint4& hq = u.qh[c >> 1];
+      /* the chunk's 4 scales of rows g, g + 8 (bytes of word c), offset to unsigned: each pair becomes
+       * f16x2 (1024 + 128 + sc) by a permute and an OR, then exactly sc, then d sc rounded once: the
+       * bits pack_h2(d * (float)sc) gives (d sc is exact in f32), in 4 instructions instead of ~12 */
+      const uint32_t sA = (c == 0 ? u.sc[0].x : c == 1 ? u.sc[0].y : c == 2 ? u.sc[0].z : u.sc[0].w) ^ 0x80808080u;
+      const uint32_t sB = (c == 0 ? u.sc[1].x : c == 1 ? u.sc[1].y : c == 2 ? u.sc[1].z : u.sc[1].w) ^ 0x80808080u;
+#pragma unroll
+      for (int s = 0; s < 4; ++s) {
+        const int wi = (c & 1) * 2 + (s >> 1);
+        const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
+        const uint32_t N = s == 0 ? u.ql[c].x : s == 1 ? u.ql[c].y : s == 2 ? u.ql[c].z : u.ql[c].w;
+        const uint32_t sc2 = (__byte_perm(sA, sB, 0x0400u + 0x0101u * (unsigned)s) & 0x00FF00FFu) | 0x64006400u;
+        fold_step(N, H, s & 1, hmul2(hsub2(sc2, kH1152), u.d), A[s]);
+      }
+      step(c, A);
     }
   }
 };
@@ -1499,6 +1580,151 @@ k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
         const float ds = descale[4 * nt + t];
         return nt == 0 ? make_float2(a[0][0] * ds, a[0][2] * ds) : make_float2(a[0][1] * ds, a[0][3] * ds);
       });
+}
+
+/* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 16, mma_gemv_n16 (k_gemv_f16_n16), Q4_0, Q8_0, Q4_K and
+ * Q6_K: the 16-warp gemv form with two B tiles, x column 8 nt + c (c < 4) at tile nt's column 2c and
+ * 8 nt + c + 4 at 2c + 1 (as mma_gemv_n8's one tile). A carries the scales, as the prefill GEMMs' A
+ * does (TT::fold_unit: f16(d q), one more rounding, NMSE ~1e-7), so the mma accumulates a warp's whole
+ * share in f32 with no per-block epilogue: at 16 columns that epilogue (the int8 kernels' per tile and
+ * block, the f16 decode kernels' per tile and step) is what costs (NOTES v30, v34). 16 columns' f16
+ * fragments fill 1 KB per 32 k, so the row comes in kGemv16Parts parts (CTA b takes part b % 4, as
+ * gemvw_stream does with 2), and a pair of warps takes a part of its own row groups, a half each, meeting
+ * only at the end of a row group: half 1's sums (16 rows x 16 columns) go through shared memory into
+ * half 0's, which stores them as the part's partial sums in global scratch; the last of the 4 parts'
+ * warps of a row group (a counter per row group, which it resets) adds them in a fixed order into y, so
+ * the result does not depend on which finishes first. xs: k_xstage_col<TT, 16>'s buffer, parts of upp
+ * units, a slice (with its own scale per column) per half. */
+constexpr int kGemv16Parts = 4;
+constexpr int kGemv16Halves = 2;
+constexpr int kGemv16Partials = kGemv16Parts; /* the halves add up in shared memory first */
+constexpr int kGemv16StaticSmem = kGemv4Warps / kGemv16Halves * 8 * 32 * 4; /* s_pair */
+template <class TT>
+__global__ void __launch_bounds__(kGemv4Threads, 1)
+k_gemv_f16_n16(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, float* __restrict__ partial,
+               unsigned* __restrict__ counters, int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
+               int flags) {
+  extern __shared__ uint4 dsm[];
+  __shared__ float s_pair[kGemv4Warps / kGemv16Halves][8 * 32];
+  constexpr int R = TT::template ring<2>(); /* 3 slots where they fit: 0.4 us slower (NOTES v35) */
+  constexpr int P16 = 64; /* 16-byte pieces of x per 32-k step pair: 16 columns x 4 lanes */
+  constexpr int kGroupsAtOnce = kGemv4Warps / kGemv16Halves;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int part = (int)blockIdx.x % kGemv16Parts, cta = (int)blockIdx.x / kGemv16Parts;
+  const int nctas = (int)gridDim.x / kGemv16Parts;
+  const int half = warp % kGemv16Halves;
+  /* this warp's row groups: first, first + gstep, .. (each (row group, part, half) is one warp's) */
+  const int first = cta + nctas * (warp / kGemv16Halves), gstep = nctas * kGroupsAtOnce;
+  const int ng = first < Gn ? (Gn - first + gstep - 1) / gstep : 0;
+  const int lu0 = half * ups; /* the warp's first unit of the part, and how many */
+  const int nu = max(0, min(min(ups, upp - lu0), units_row - part * upp - lu0));
+  const int u0 = part * upp + lu0;
+  uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
+  uint4* xpart = dsm + kGemv4Warps * R * TT::SLOT / 16;
+  const int nsp = upp * (TT::UK / 32);
+
+  int rj = 0, rul = 0; /* the next request's item (row group rj, unit rul), as in gemvw_stream */
+  auto request = [&](int i) {
+    if (rj < ng && nu > 0) {
+      TT::copy(ring + (i % R) * TT::SLOT, wp, (int64_t)first + (int64_t)rj * gstep, nc, u0 + rul,
+               unit_chunks<TT>(nc, u0 + rul), lane);
+      if (++rul == nu) {
+        rul = 0;
+        ++rj;
+      }
+    }
+    cp_async_commit();
+  };
+  gemv4_start<R, P16>(request, flags, xpart, xs + (int64_t)part * (nsp + 1) * P16, nsp + 1);
+
+  const uint4* xw = xpart + lu0 * (TT::UK / 32) * P16;
+  const float* descale = (const float*)(xpart + nsp * P16) + half * 16; /* the slice's, per column */
+  const int g = lane >> 2, t = lane & 3;
+  const int slot = ((g >> 1) + 4 * (g & 1)) * 4 + t; /* tile 0's; tile 1's 32 on */
+  const int64_t rows_p = (int64_t)Gn * 16;
+  float* pair = s_pair[warp / kGemv16Halves];
+  const auto pair_bar = [warp] { named_barrier(1 + warp / kGemv16Halves, kGemv16Halves * 32); };
+  int i = 0;
+  for (int j = 0; j < ng; ++j) {
+    float acc[2][4] = {};
+#pragma unroll 1
+    for (int ul = 0; ul < nu; ++ul, ++i) {
+      const typename TT::Unit u = ring_take<TT, R>(ring, i, lane);
+      request(i + R);
+      const uint4* xu = xw + ul * (TT::UK / 32) * P16;
+      TT::fold_unit(u, unit_chunks<TT>(nc, u0 + ul), [&](int c, const uint32_t (&A)[4][4]) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int nt = 0; nt < 2; ++nt) {
+            const uint4 B = xu[(2 * c + h) * P16 + 32 * nt + slot];
+            mma16816(acc[nt], A[2 * h], B.x, B.y);
+            mma16816(acc[nt], A[2 * h + 1], B.z, B.w);
+          }
+      });
+    }
+    /* the warp's sums, scaled back; half 1's through shared memory into half 0's (the pair's warps
+     * have the same row groups), whose sums are the part's partial sums, then the row group's counter */
+    const int64_t G = (int64_t)first + (int64_t)j * gstep;
+    float v[2][4];
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) { /* tile column 2t + e: x column 8 nt + t + 4 e */
+        const float ds = descale[8 * nt + t + 4 * e];
+        v[nt][e] = acc[nt][e] * ds;
+        v[nt][2 + e] = acc[nt][2 + e] * ds;
+      }
+    if (half == 1)
+#pragma unroll
+      for (int k = 0; k < 8; ++k) pair[k * 32 + lane] = v[k >> 2][k & 3];
+    pair_bar();
+    if (half == 0) {
+#pragma unroll
+      for (int k = 0; k < 8; ++k) v[k >> 2][k & 3] += pair[k * 32 + lane];
+      float* pq = partial + (int64_t)part * 16 * rows_p + G * 16;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int c = 8 * nt + t + 4 * e;
+          pq[c * rows_p + g] = v[nt][e];
+          pq[c * rows_p + g + 8] = v[nt][2 + e];
+        }
+      /* the warp's stores, then lane 0's release (cumulative: the warp barrier orders the other lanes'
+       * stores before it, as a CTA barrier does in the usual semaphore); its acquire, then the warp
+       * barrier, order the last warp's loads after every partial (H200, n = 16: 0.2-0.3 us faster than
+       * __threadfence before and after a relaxed atomicAdd) */
+      __syncwarp();
+      unsigned arrived = 0;
+      if (lane == 0) asm volatile("atom.add.acq_rel.gpu.u32 %0, [%1], 1;" : "=r"(arrived) : "l"(counters + G) : "memory");
+      arrived = __shfl_sync(0xffffffffu, arrived, 0);
+      if (arrived == kGemv16Partials - 1) { /* the last */
+        __syncwarp();
+        /* lane takes outputs lane + 32 m: column o / 16, row o % 16 */
+        float w[8][kGemv16Partials];
+#pragma unroll
+        for (int m = 0; m < 8; ++m)
+#pragma unroll
+          for (int p = 0; p < kGemv16Partials; ++p) {
+            const int o = lane + 32 * m;
+            w[m][p] = __ldcg(partial + ((int64_t)p * 16 + (o >> 4)) * rows_p + G * 16 + (o & 15));
+          }
+#pragma unroll
+        for (int m = 0; m < 8; ++m) {
+          const int o = lane + 32 * m, c = o >> 4;
+          const int64_t r = G * 16 + (o & 15);
+          float sum = 0.0f;
+#pragma unroll
+          for (int p = 0; p < kGemv16Partials; ++p) sum += w[m][p];
+          if (c < batch && r < rows) y[(int64_t)c * rows + r] = sum;
+        }
+        if (lane == 0) counters[G] = 0u;
+      }
+    }
+    pair_bar(); /* pair is written again by the pair's next row group */
+  }
+  cp_async_wait<0>();
 }
 
 /* ----------------------------------------------------------------------------- prefill */

@@ -38,6 +38,7 @@ describe.skipIf(!built)(`the built kernel library (${built ?? 'not built: run np
     expect(names).toContain('mma_gemv_n1');
     expect(names).toContain('mma_gemv_n4');
     expect(names).toContain('mma_gemv_n8');
+    expect(names).toContain('mma_gemv_n16');
     expect(names).toContain('wgmma_ws_128x256');
     expect(new Set(names).size).toBe(names.length);
     expect(resolveMatmulKernel(names, 'imma_decode_n4')).toEqual({ index: names.indexOf('imma_decode_n4'), name: 'imma_decode_n4' });
