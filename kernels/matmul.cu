@@ -39,7 +39,9 @@
  *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts)
  *  17 mma_gemv_n4      Q6_K, 1 to 4 columns in mma_gemv_n1's form (16 warps, 1 CTA per SM)
  *  18 mma_gemv_n8      ... 1 to 8 columns (the row in two parts)
- * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..18
+ *  19 mma_gemv_n16     Q4_0, Q8_0, Q4_K, Q6_K, 1 to 16 columns in that form (f16 A with the scales folded
+ *                      in, as the prefill GEMMs'; the row in four parts)
+ * A packed matrix of a tensor-core type is not in raw form, so kernels 0/1 refuse it and 2..19
  * refuse the other types (GG_ERR_INVALID_ARGUMENT).
  */
 #include "internal.h"

@@ -567,17 +567,19 @@ struct TQ4_K {
       int scA, mnA, scB, mnB;
       q4k_scale_min(m0, j, scA, mnA);
       q4k_scale_min(m1, j, scB, mnB);
-      const uint32_t d1 = pack_h2(dA * (float)scA, dB * (float)scB);   /* lo: row g, hi: row g+8 */
-      const uint32_t m1n = pack_h2(-(mA * (float)mnA), -(mB * (float)mnB));
-      const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
+      fold_sub(q, h, pack_h2(dA * (float)scA, dB * (float)scB), pack_h2(-(mA * (float)mnA), -(mB * (float)mnB)), A);
+    }
+  }
+  /* A of steps 2h, 2h + 1 of a chunk (sub-block half h: words 2h, 2h + 1 of the lane's q) with the scales
+   * folded in, f16(d sc q - dmin m): d1, m1n = f16x2 d sc and -dmin m of rows g (low half) and g + 8 */
+  static __device__ __forceinline__ void fold_sub(const uint4& q, int h, uint32_t d1, uint32_t m1n, uint32_t (&A)[4][4]) {
+    const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
 #pragma unroll
-      for (int s2 = 0; s2 < 2; ++s2) {
-        const int s = 2 * h + s2;
-        const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
+    for (int s2 = 0; s2 < 2; ++s2) {
+      const int s = 2 * h + s2;
+      const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
 #pragma unroll
-        for (int r = 0; r < 4; ++r)
-          A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
-      }
+      for (int r = 0; r < 4; ++r) A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
     }
   }
   /* step(c, A) for each chunk of a decode unit, A as afrag makes it, f16(d sc q - dmin m), but with the
@@ -588,19 +590,10 @@ struct TQ4_K {
     for (int c = 0; c < 4; ++c) {
       uint32_t A[4][4];
 #pragma unroll
-      for (int h = 0; h < 2; ++h) { /* sub-block 2c + h: words 2h, 2h + 1 */
+      for (int h = 0; h < 2; ++h) { /* sub-block 2c + h */
         float d1A, m1A, d1B, m1B;
         q4k_row_scales(rs, 2 * c + h, d1A, m1A, d1B, m1B);
-        const uint32_t d1 = pack_h2(d1A, d1B), m1n = pack_h2(-m1A, -m1B);
-        const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
-#pragma unroll
-        for (int s2 = 0; s2 < 2; ++s2) {
-          const int s = 2 * h + s2;
-          const uint32_t w = s == 0 ? u.q[c].x : s == 1 ? u.q[c].y : s == 2 ? u.q[c].z : u.q[c].w;
-#pragma unroll
-          for (int r = 0; r < 4; ++r)
-            A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
-        }
+        fold_sub(u.q[c], h, pack_h2(d1A, d1B), pack_h2(-m1A, -m1B), A);
       }
       step(c, A);
     }
