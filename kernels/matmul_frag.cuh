@@ -187,15 +187,50 @@ constexpr uint32_t kH1032 = 0x64086408u; /* 1024 + 8   (Q4_0 offset) */
 constexpr uint32_t kH1056 = 0x64206420u; /* 1024 + 32  (Q6_K offset) */
 constexpr uint32_t kH1152 = 0x64806480u; /* 1024 + 128 (Q8_0, after ^0x80) */
 
-/* nibble register r (0..3) of a 4-bit word: f16x2 of (1024 + q) */
+/* nibble register r (0..3) of a 4-bit word: f16x2 of (1024 + q) (the f16 decode kernels' Q4_0 and Q4_K;
+ * nib4_q below takes fewer instructions, but there it made mma_decode_n32's Q4_K spill) */
 __device__ __forceinline__ uint32_t nib_h2(uint32_t w, int r) { return ((w >> (4 * r)) & 0x000F000Fu) | kH1024; }
+/* (w & mask) | bits in one LOP3: for nib_h2's and / or of two constants ptxas emits two (NOTES v36) */
+__device__ __forceinline__ uint32_t and_or(uint32_t w, uint32_t mask, uint32_t bits) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(w), "r"(mask), "r"(bits));
+  return d;
+}
+/* The 4 nibble registers of a 4-bit word as f16x2 of q - off, exact: even r as nib_h2 (1024 + q), odd r
+ * (the high nibble of a byte) left where it is, bits 4-7 of the mantissa of 64, whose unit there is
+ * 1/16: 64 + q. So each register is one LOP3 and r = 2, 3 share one shift, where nib_h2 takes a shift
+ * and two LOP3 (NOTES v36). off = 8 (Q4_0) or 0 (Q4_K). */
+template <int off> __device__ __forceinline__ void nib4_q(uint32_t w, uint32_t (&a)[4]) {
+  constexpr uint32_t kH64 = 0x54005400u;
+  constexpr uint32_t sub_even = 0x64006400u + off * 0x00010001u; /* 1024 + off */
+  constexpr uint32_t sub_odd = 0x54005400u + off * 0x00100010u;  /* 64 + off: mantissa unit 1/16 */
+  const uint32_t w8 = w >> 8;
+  a[0] = hsub2(and_or(w, 0x000F000Fu, kH1024), sub_even);
+  a[1] = hsub2(and_or(w, 0x00F000F0u, kH64), sub_odd);
+  a[2] = hsub2(and_or(w8, 0x000F000Fu, kH1024), sub_even);
+  a[3] = hsub2(and_or(w8, 0x00F000F0u, kH64), sub_odd);
+}
+/* Q6_K's 4 registers of a k16 step as f16x2 of q - 32, exact: the low bits from N placed as nib4_q places
+ * them (even r: 1024 + q, odd r: 64 + q with the nibble left in place), the 2 high bits of register r
+ * from H (group 0: bits 4 + 2r, 5 + 2r and 20 + 2r, 21 + 2r; group 1: 12 + 2r, 13 + 2r and 28 + 2r,
+ * 29 + 2r mod 32) shifted just above them: one shift of H and two LOP3 per register, where the nibble
+ * and the high bits apart (a shift, an and and an or each) took ~6 instructions (NOTES v36). */
+__device__ __forceinline__ void q6_regs(uint32_t N, uint32_t H, int grp, uint32_t (&a)[4]) {
+  constexpr uint32_t kH64 = 0x54005400u, kH96 = 0x56005600u; /* 64 + 32: the odd registers' offset */
+  const uint32_t N8 = N >> 8;
+  /* register r's high bits at bits 4-5 (even r) or 8-9 (odd r) of each half */
+  const uint32_t h0 = grp == 0 ? H : __funnelshift_r(H, H, 8);
+  const uint32_t h1 = grp == 0 ? H << 2 : __funnelshift_r(H, H, 6);
+  const uint32_t h2 = grp == 0 ? H >> 4 : __funnelshift_r(H, H, 12);
+  const uint32_t h3 = grp == 0 ? H >> 2 : __funnelshift_r(H, H, 10);
+  a[0] = hsub2(and_or(N, 0x000F000Fu, and_or(h0, 0x00300030u, kH1024)), kH1056);
+  a[1] = hsub2(and_or(N, 0x00F000F0u, and_or(h1, 0x03000300u, kH64)), kH96);
+  a[2] = hsub2(and_or(N8, 0x000F000Fu, and_or(h2, 0x00300030u, kH1024)), kH1056);
+  a[3] = hsub2(and_or(N8, 0x00F000F0u, and_or(h3, 0x03000300u, kH64)), kH96);
+}
 /* the byte pair r (0: bytes 0,1; 1: bytes 2,3) of a Q8_0 word (already ^0x80808080) */
 __device__ __forceinline__ uint32_t byte_h2(uint32_t wb, int r) {
   return __byte_perm(wb, 0x64646464u, r == 0 ? 0x4140 : 0x4342);
-}
-/* Q6_K: the 2 high bits of register r, group 0 or 1, at bits 4-5 / 20-21 */
-__device__ __forceinline__ uint32_t q6_hi(uint32_t H, int grp, int r) {
-  return (grp == 0 ? (H >> (2 * r)) : __funnelshift_r(H, H, 8 + 2 * r)) & 0x00300030u;
 }
 
 /* t = A(step 2sp) * x(step 2sp) + A(step 2sp+1) * x(step 2sp+1) for one n-tile: one 16-byte LDS of
@@ -320,8 +355,10 @@ struct TQ4_0 {
       const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
       const uint32_t dd = s < 2 ? sc.x : sc.y;
       const uint32_t dA = dup_lo(dd), dB = dup_hi(dd);
+      uint32_t v[4];
+      nib4_q<8>(w, v);
 #pragma unroll
-      for (int r = 0; r < 4; ++r) A[s][r] = hmul2(hsub2(nib_h2(w, r), kH1032), (r & 1) ? dB : dA);
+      for (int r = 0; r < 4; ++r) A[s][r] = hmul2(v[r], (r & 1) ? dB : dA);
     }
   }
   static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t, uint32_t (&A)[4][4]) {
@@ -567,19 +604,24 @@ struct TQ4_K {
       int scA, mnA, scB, mnB;
       q4k_scale_min(m0, j, scA, mnA);
       q4k_scale_min(m1, j, scB, mnB);
-      fold_sub(q, h, pack_h2(dA * (float)scA, dB * (float)scB), pack_h2(-(mA * (float)mnA), -(mB * (float)mnB)), A);
+      const float d1A = dA * (float)scA, d1B = dB * (float)scB, m1A = mA * (float)mnA, m1B = mB * (float)mnB;
+      fold_sub(q, h, pack_h2(d1A, d1A), pack_h2(d1B, d1B), pack_h2(-m1A, -m1A), pack_h2(-m1B, -m1B), A);
     }
   }
   /* A of steps 2h, 2h + 1 of a chunk (sub-block half h: words 2h, 2h + 1 of the lane's q) with the scales
-   * folded in, f16(d sc q - dmin m): d1, m1n = f16x2 d sc and -dmin m of rows g (low half) and g + 8 */
-  static __device__ __forceinline__ void fold_sub(const uint4& q, int h, uint32_t d1, uint32_t m1n, uint32_t (&A)[4][4]) {
-    const uint32_t dAA = dup_lo(d1), dBB = dup_hi(d1), mAA = dup_lo(m1n), mBB = dup_hi(m1n);
+   * folded in, f16(d sc q - dmin m): dAA, mAA = f16x2 {d sc, d sc} and {-dmin m, -dmin m} of row g, dBB,
+   * mBB of row g + 8 (each converted twice, not converted in pairs and spread by permutes: fewer
+   * instructions, the same bits) */
+  static __device__ __forceinline__ void fold_sub(const uint4& q, int h, uint32_t dAA, uint32_t dBB, uint32_t mAA,
+                                                  uint32_t mBB, uint32_t (&A)[4][4]) {
 #pragma unroll
     for (int s2 = 0; s2 < 2; ++s2) {
       const int s = 2 * h + s2;
       const uint32_t w = s == 0 ? q.x : s == 1 ? q.y : s == 2 ? q.z : q.w;
+      uint32_t v[4];
+      nib4_q<0>(w, v);
 #pragma unroll
-      for (int r = 0; r < 4; ++r) A[s][r] = hfma2(hsub2(nib_h2(w, r), kH1024), (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
+      for (int r = 0; r < 4; ++r) A[s][r] = hfma2(v[r], (r & 1) ? dBB : dAA, (r & 1) ? mBB : mAA);
     }
   }
   /* step(c, A) for each chunk of a decode unit, A as afrag makes it, f16(d sc q - dmin m), but with the
@@ -593,7 +635,7 @@ struct TQ4_K {
       for (int h = 0; h < 2; ++h) { /* sub-block 2c + h */
         float d1A, m1A, d1B, m1B;
         q4k_row_scales(rs, 2 * c + h, d1A, m1A, d1B, m1B);
-        fold_sub(u.q[c], h, pack_h2(d1A, d1B), pack_h2(-m1A, -m1B), A);
+        fold_sub(u.q[c], h, pack_h2(d1A, d1A), pack_h2(d1B, d1B), pack_h2(-m1A, -m1A), pack_h2(-m1B, -m1B), A);
       }
       step(c, A);
     }
@@ -657,11 +699,8 @@ struct TQ6_K {
         const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
         const uint32_t N0 = hp == 0 ? u.ql[c].x : u.ql[c].z, N1 = hp == 0 ? u.ql[c].y : u.ql[c].w;
         uint32_t a0[4], a1[4];
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          a0[r] = hsub2(nib_h2(N0, r) | q6_hi(H, 0, r), kH1056);
-          a1[r] = hsub2(nib_h2(N1, r) | q6_hi(H, 1, r), kH1056);
-        }
+        q6_regs(N0, H, 0, a0);
+        q6_regs(N1, H, 1, a1);
         const int sb0 = 4 * c + 2 * hp; /* 16-weight sub-blocks sb0, sb0 + 1 */
         const float sA0 = dA * (float)sc_at(u.sc[0], sb0), sB0 = dB * (float)sc_at(u.sc[1], sb0);
         const float sA1 = dA * (float)sc_at(u.sc[0], sb0 + 1), sB1 = dB * (float)sc_at(u.sc[1], sb0 + 1);
@@ -715,8 +754,9 @@ struct TQ6_K {
    * word H (group grp of it), sc2 = f16 d sc of rows g (low half) and g + 8 */
   static __device__ __forceinline__ void fold_step(uint32_t N, uint32_t H, int grp, uint32_t sc2, uint32_t (&a)[4]) {
     const uint32_t sAA = dup_lo(sc2), sBB = dup_hi(sc2);
+    q6_regs(N, H, grp, a);
 #pragma unroll
-    for (int r = 0; r < 4; ++r) a[r] = hmul2(hsub2(nib_h2(N, r) | q6_hi(H, grp, r), kH1056), (r & 1) ? sBB : sAA);
+    for (int r = 0; r < 4; ++r) a[r] = hmul2(a[r], (r & 1) ? sBB : sAA);
   }
   /* step(c, A) for each chunk of a decode unit, A as afrag makes it (the unit keeps chunk c's high bits
    * in words 2 (c & 1), +1 of qh[c / 2], as compute_x reads them) */
