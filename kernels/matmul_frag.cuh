@@ -196,6 +196,12 @@ __device__ __forceinline__ uint32_t and_or(uint32_t w, uint32_t mask, uint32_t b
   asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(w), "r"(mask), "r"(bits));
   return d;
 }
+/* (w & mask) ^ bits in one LOP3 (the int8 kernels' Q4_0 nibbles) */
+__device__ __forceinline__ uint32_t and_xor(uint32_t w, uint32_t mask, uint32_t bits) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(d) : "r"(w), "r"(mask), "r"(bits));
+  return d;
+}
 /* The 4 nibble registers of a 4-bit word as f16x2 of q - off, exact: even r as nib_h2 (1024 + q), odd r
  * (the high nibble of a byte) left where it is, bits 4-7 of the mantissa of 64, whose unit there is
  * 1/16: 64 + q. So each register is one LOP3 and r = 2, 3 share one shift, where nib_h2 takes a shift
