@@ -438,7 +438,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   uint2* xq = (uint2*)((uint8_t*)dsm + i8_ring_bytes<IT, 1>());
   float4* xc = (float4*)(xq + nblk * 8);
 
-  const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
+  const auto request = gemv_requests<TT, R, !std::is_same<IT, I8Q4_K>::value>(ring, wp, nc, u0, nu, n_items, lane);
 
   /* ---- the ring's first `pre` slots before the PDL wait, then x ---- */
   const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
