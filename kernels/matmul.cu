@@ -429,11 +429,6 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
  * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
 
-/* GG_MM_GXS=0: imma_gemv_n1 makes x's digits in every CTA instead of once by k_xstage_i8 (A/B runs;
- * H200, 4096 x 14336: 16.4 against 13.1 us for Q4_0). Kept although slower: the kernel without
- * that path ran Q4_0 n = 1 0.35 us slower (13.44-13.51 against 13.06-13.11 us, two runs; NOTES v15). */
-int knob_gxs() { static const int v = env_int("GG_MM_GXS", 1); return v; }
-
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
   return knob_split() < 0 ? rows * (int64_t)batch < 2048 : knob_split() != 0;
@@ -747,19 +742,17 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
-  const float* xk = x;
-  if (knob_gxs() != 0) { /* the digits made once, by k_xstage_i8 */
-    Scratch* s = nullptr;
-    GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
-    const unsigned blocks = (unsigned)((8 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
-    const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
-                                     (int)K, nblk, flags);
-    if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
-    xk = (const float*)s->buf;
-    flags |= mmf::kDecXStaged;
-  }
+  /* the digits made once, by k_xstage_i8 (each CTA making them from x took Q4_0 from 13.1 to 16.4 us:
+   * NOTES v13; that path is gone, NOTES v39) */
+  Scratch* s = nullptr;
+  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
+  const unsigned blocks = (unsigned)((8 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
+  const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
+                                   (int)K, nblk, flags);
+  if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
+  flags |= mmf::kDecXStaged;
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
-                                     wptrs(w, g), xk, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
+                                     wptrs(w, g), (const float*)s->buf, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);
   return GG_OK;
 }

@@ -268,62 +268,6 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
   if (valid && (lane & 7) == 0) *xcp = make_float4(sx, 0.0f, 0.0f, (float)su);
 }
 
-/* i8_stage4's work for 16 consecutive x values v (k = 16 h .. 16 h + 15 of a 32-weight block, h =
- * lane & 1: lanes 2i and 2i + 1 hold the two halves of one block; both call). Each thread packs its
- * digits into whole 32-bit words (register h of lanes t and t + 4 of the block's uint2s at xq) and
- * scales with one multiply by mul * 2^-ex (exact as ldexpf(x, -ex) * mul wherever that product is
- * a normal float; blocks whose max |x| is below 2^-119 take the two-step form). */
-template <class IT>
-__device__ __forceinline__ void i8_stage16(const float4 (&v)[4], bool valid, uint2* xq, float4* xcp) {
-  const int h = threadIdx.x & 1;
-  float e[16];
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    e[4 * i] = v[i].x; e[4 * i + 1] = v[i].y; e[4 * i + 2] = v[i].z; e[4 * i + 3] = v[i].w;
-  }
-  float m = 0.0f;
-  bool fin = true;
-#pragma unroll
-  for (int q = 0; q < 16; ++q) {
-    m = fmaxf(m, fabsf(e[q]));
-    fin = fin && fabsf(e[q]) <= 3.402823466e38f;
-  }
-  m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-  const bool bad = __shfl_xor_sync(0xffffffffu, (int)!fin, 1) != 0 || !fin;
-  int ex = 0;
-  float mul = 0.0f, sx = 0.0f;
-  if (bad) {
-    sx = __int_as_float(0x7fc00000);
-  } else if (m > 0.0f) {
-    const float mant = frexpf(m, &ex);
-    mul = 127.0f / mant;
-    sx = ldexpf(mant * (1.0f / 32512.0f), ex - IT::kAScaleLog2);
-  }
-  const bool one_step = ex >= -119;
-  const float mulx = one_step ? ldexpf(mul, -ex) : 0.0f;
-  int d0[16], d1[16];
-  int su = 0; /* sum(256 b0 + b1) */
-#pragma unroll
-  for (int q = 0; q < 16; ++q) {
-    const float u = bad ? 0.0f : one_step ? e[q] * mulx : ldexpf(e[q], -ex) * mul;
-    i8_digits(u, d0[q], d1[q]);
-    su += 256 * d0[q] + d1[q];
-  }
-  if (valid) {
-    uint32_t* w = (uint32_t*)xq;
-#pragma unroll
-    for (int t = 0; t < 4; ++t) { /* lane t, bytes j = 0..3: k = 2t, 2t + 8, 2t + 1, 2t + 9 of the half */
-      const int a = 2 * t;
-      w[2 * t + h] = (uint32_t)(d0[a] & 0xff) | (uint32_t)(d0[a + 8] & 0xff) << 8 | (uint32_t)(d0[a + 1] & 0xff) << 16 |
-                     (uint32_t)d0[a + 9] << 24;
-      w[2 * (t + 4) + h] = (uint32_t)(d1[a] & 0xff) | (uint32_t)(d1[a + 8] & 0xff) << 8 |
-                           (uint32_t)(d1[a + 1] & 0xff) << 16 | (uint32_t)d1[a + 9] << 24;
-    }
-  }
-  su += __shfl_xor_sync(0xffffffffu, su, 1);
-  if (valid && h == 0) *xcp = make_float4(sx, 0.0f, 0.0f, (float)su);
-}
-
 /* y[c][r] = sum_k W[r][k] x[c][k] for up to 4 * NT columns; the grid and ring as in k_decode. */
 template <class IT, int NT>
 __global__ void __launch_bounds__(kDecThreads, 2)
@@ -413,7 +357,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
 
 /* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
- * k_xstage_i8's buffer, or made here with kDecXStaged unset), then takes row groups (16 rows)
+ * k_xstage_i8's buffer: x points at it; K is unused), then takes row groups (16 rows)
  * blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups units),
  * and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
  * row groups x an eighth of K per CTA, slices added through global memory by the last CTA of a row
@@ -440,55 +384,22 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
 
   const auto request = gemv_requests<TT, R, !std::is_same<IT, I8Q4_K>::value>(ring, wp, nc, u0, nu, n_items, lane);
 
-  /* ---- the ring's first `pre` slots before the PDL wait, then x ---- */
-  const bool xv = (flags & kDecXAligned) != 0, pdl = (flags & kDecPdl) != 0;
+  /* ---- the ring's first `pre` slots before the PDL wait, then k_xstage_i8's digits (x points at them),
+   * the ring's other slots behind them ---- */
+  const bool pdl = (flags & kDecPdl) != 0;
   const int pre = gemv_pre_slots<R>(pdl, flags);
 #pragma unroll
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
   if (pdl) gg_pdl_wait();
-  if (flags & kDecXStaged) {
-    /* ---- k_xstage_i8 made the digits (x points at them): copy them in, the ring's other slots behind ---- */
-    const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
-    for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
-    cp_async_commit();
+  const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
+  for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
+  cp_async_commit();
 #pragma unroll
-    for (int i = 0; i < R; ++i)
-      if (i >= pre) request(i);
-    gg_pdl_release();
-    cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
-  } else {
-    /* ---- x -> digits here, flat over 16-value halves of blocks of the padded row, every load of a
-     * round in flight at once ---- */
-    constexpr int XR = 4; /* halves per thread per round: K <= 16384 in one round */
-    const int nhb = nblk * 2;
-    float4 v[XR][4];
-    auto load_round = [&](int i0) {
-#pragma unroll
-      for (int r = 0; r < XR; ++r) {
-        const int hb = i0 + r * kDecThreads + tid;
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const int k = 16 * hb + 4 * q;
-          v[r][q] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-          if (hb < nhb && k < K) v[r][q] = load_x4(x + k, xv);
-        }
-      }
-    };
-    load_round(0);
-#pragma unroll
-    for (int i = 0; i < R; ++i)
-      if (i >= pre) request(i);
-    gg_pdl_release();
-    for (int i0 = 0; i0 < nhb; i0 += XR * kDecThreads) {
-      if (i0 > 0) load_round(i0);
-#pragma unroll
-      for (int r = 0; r < XR; ++r) {
-        const int hb = i0 + r * kDecThreads + tid;
-        i8_stage16<IT>(v[r], hb < nhb, xq + (hb >> 1) * 8, xc + (hb >> 1));
-      }
-    }
-  }
+  for (int i = 0; i < R; ++i)
+    if (i >= pre) request(i);
+  gg_pdl_release();
+  cp_async_wait_n<R>(R - pre); /* the digits (and the slots before them) have landed */
   __syncthreads();
 
   /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
@@ -504,7 +415,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
 
 /* x (one column, K values) -> the digits of k_gemv_i8 in its shared-memory layout (xq: nblk x 8
  * uint2, then xc: nblk float4s), once per launch: thread = 4 values, 8 threads per block (i8_stage4;
- * with 16 values a thread, i8_stage16, the chain before the matmul was 0.3-0.6 us longer). Launched
+ * with 16 values a thread, the chain before the matmul was 0.3-0.6 us longer). Launched
  * with programmatic dependent launch: the matmul after it starts streaming weights at once, and it
  * waits for the kernel that wrote x. */
 template <class IT>
