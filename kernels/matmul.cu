@@ -750,7 +750,6 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
                                    (int)K, nblk, flags);
   if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
-  flags |= mmf::kDecXStaged;
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
                                      wptrs(w, g), (const float*)s->buf, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);

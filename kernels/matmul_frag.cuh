@@ -186,6 +186,8 @@ constexpr uint32_t kH1024 = 0x64006400u; /* 1024 */
 constexpr uint32_t kH1032 = 0x64086408u; /* 1024 + 8   (Q4_0 offset) */
 constexpr uint32_t kH1056 = 0x64206420u; /* 1024 + 32  (Q6_K offset) */
 constexpr uint32_t kH1152 = 0x64806480u; /* 1024 + 128 (Q8_0, after ^0x80) */
+constexpr uint32_t kH64 = 0x54005400u;   /* 64: a nibble left at bits 4-7 reads as q (nib4_q) */
+constexpr uint32_t kH96 = 0x56005600u;   /* 64 + 32  (Q6_K offset of those registers) */
 
 /* nibble register r (0..3) of a 4-bit word: f16x2 of (1024 + q) (the f16 decode kernels' Q4_0 and Q4_K;
  * nib4_q below takes fewer instructions, but there it made mma_decode_n32's Q4_K spill) */
@@ -207,9 +209,8 @@ __device__ __forceinline__ uint32_t and_xor(uint32_t w, uint32_t mask, uint32_t 
  * 1/16: 64 + q. So each register is one LOP3 and r = 2, 3 share one shift, where nib_h2 takes a shift
  * and two LOP3 (NOTES v36). off = 8 (Q4_0) or 0 (Q4_K). */
 template <int off> __device__ __forceinline__ void nib4_q(uint32_t w, uint32_t (&a)[4]) {
-  constexpr uint32_t kH64 = 0x54005400u;
-  constexpr uint32_t sub_even = 0x64006400u + off * 0x00010001u; /* 1024 + off */
-  constexpr uint32_t sub_odd = 0x54005400u + off * 0x00100010u;  /* 64 + off: mantissa unit 1/16 */
+  constexpr uint32_t sub_even = kH1024 + off * 0x00010001u; /* 1024 + off */
+  constexpr uint32_t sub_odd = kH64 + off * 0x00100010u;    /* 64 + off: mantissa unit 1/16 */
   const uint32_t w8 = w >> 8;
   a[0] = hsub2(and_or(w, 0x000F000Fu, kH1024), sub_even);
   a[1] = hsub2(and_or(w, 0x00F000F0u, kH64), sub_odd);
@@ -222,7 +223,6 @@ template <int off> __device__ __forceinline__ void nib4_q(uint32_t w, uint32_t (
  * 29 + 2r mod 32) shifted just above them: one shift of H and two LOP3 per register, where the nibble
  * and the high bits apart (a shift, an and and an or each) took ~6 instructions (NOTES v36). */
 __device__ __forceinline__ void q6_regs(uint32_t N, uint32_t H, int grp, uint32_t (&a)[4]) {
-  constexpr uint32_t kH64 = 0x54005400u, kH96 = 0x56005600u; /* 64 + 32: the odd registers' offset */
   const uint32_t N8 = N >> 8;
   /* register r's high bits at bits 4-5 (even r) or 8-9 (odd r) of each half */
   const uint32_t h0 = grp == 0 ? H : __funnelshift_r(H, H, 8);
@@ -610,16 +610,17 @@ struct TQ4_K {
       int scA, mnA, scB, mnB;
       q4k_scale_min(m0, j, scA, mnA);
       q4k_scale_min(m1, j, scB, mnB);
-      const float d1A = dA * (float)scA, d1B = dB * (float)scB, m1A = mA * (float)mnA, m1B = mB * (float)mnB;
-      fold_sub(q, h, pack_h2(d1A, d1A), pack_h2(d1B, d1B), pack_h2(-m1A, -m1A), pack_h2(-m1B, -m1B), A);
+      fold_sub(q, h, dA * (float)scA, dB * (float)scB, mA * (float)mnA, mB * (float)mnB, A);
     }
   }
   /* A of steps 2h, 2h + 1 of a chunk (sub-block half h: words 2h, 2h + 1 of the lane's q) with the scales
-   * folded in, f16(d sc q - dmin m): dAA, mAA = f16x2 {d sc, d sc} and {-dmin m, -dmin m} of row g, dBB,
-   * mBB of row g + 8 (each converted twice, not converted in pairs and spread by permutes: fewer
+   * folded in, f16(d sc q - dmin m): d1A, m1A = d sc and dmin m of row g, d1B, m1B of row g + 8 (each
+   * converted to both halves of an f16x2, not converted in pairs and spread by permutes: fewer
    * instructions, the same bits) */
-  static __device__ __forceinline__ void fold_sub(const uint4& q, int h, uint32_t dAA, uint32_t dBB, uint32_t mAA,
-                                                  uint32_t mBB, uint32_t (&A)[4][4]) {
+  static __device__ __forceinline__ void fold_sub(const uint4& q, int h, float d1A, float d1B, float m1A, float m1B,
+                                                  uint32_t (&A)[4][4]) {
+    const uint32_t dAA = pack_h2(d1A, d1A), dBB = pack_h2(d1B, d1B);
+    const uint32_t mAA = pack_h2(-m1A, -m1A), mBB = pack_h2(-m1B, -m1B);
 #pragma unroll
     for (int s2 = 0; s2 < 2; ++s2) {
       const int s = 2 * h + s2;
@@ -641,7 +642,7 @@ struct TQ4_K {
       for (int h = 0; h < 2; ++h) { /* sub-block 2c + h */
         float d1A, m1A, d1B, m1B;
         q4k_row_scales(rs, 2 * c + h, d1A, m1A, d1B, m1B);
-        fold_sub(u.q[c], h, pack_h2(d1A, d1A), pack_h2(d1B, d1B), pack_h2(-m1A, -m1A), pack_h2(-m1B, -m1B), A);
+        fold_sub(u.q[c], h, d1A, d1B, m1A, m1B, A);
       }
       step(c, A);
     }
