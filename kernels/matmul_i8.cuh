@@ -24,8 +24,9 @@
  * agree.
  *
  * Shared memory per 32-weight block of the CTA's K slice and per 4-column tile: 32 lanes x 8 B of
- * digits (a lane's two B registers) and 4 x 16 B of per-column constants {sx, 0, 0, sum(256 b0 + b1)}
- * (the sum for Q4_K's mins; the middle two are unused). sx carries 2^-kAScaleLog2 of the type's A.
+ * digits (a lane's two B registers) and 4 x 16 B of per-column constants {sx, hi, lo, 0}: hi + lo =
+ * sx * sum(256 b0 + b1) as two tf32, Q4_K's min operand (0 for the other types). sx carries
+ * 2^-kAScaleLog2 of the type's A.
  */
 #ifndef GG_MATMUL_I8_CUH
 #define GG_MATMUL_I8_CUH
@@ -49,18 +50,42 @@ __device__ __forceinline__ void imma16832(int (&d)[4], const uint32_t (&a)[4], u
 #endif
 }
 
-/* One 4-column tile's view of a block: the lane's digits (two B registers) and its column's constants. */
+/* D = A * B, m16n8k8, tf32 inputs (f32 registers, low 13 bits ignored), f32 accumulators from zero. */
+__device__ __forceinline__ void tmma1688(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  constexpr float zero = 0.0f;
+#if GG_MMF_SM80
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %11, %12, %13};"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(zero), "f"(zero), "f"(zero), "f"(zero));
+#else
+  d[0] = d[1] = d[2] = d[3] = 0.0f;
+  (void)a; (void)b0; (void)b1;
+  __trap();
+#endif
+}
+
+/* f32 rounded to tf32 (10-bit mantissa, to nearest, ties away), low bits zero */
+__device__ __forceinline__ float to_tf32(float v) {
+#if GG_MMF_SM80
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+  return __uint_as_float(r);
+#else
+  return v;
+#endif
+}
+
+/* One 4-column tile's view of a block: the lane's digits (two B registers) and its column's sx. */
 struct XBlock {
   uint32_t b0, b1;
   float sx;
-  float dsum; /* sum(256 b0 + b1), for Q4_K's mins */
 };
 __device__ __forceinline__ XBlock x_block_from(uint2 q, float4 c) {
   XBlock b;
   b.b0 = q.x;
   b.b1 = q.y;
   b.sx = c.x;
-  b.dsum = c.w;
   return b;
 }
 /* The staged digits of k_decode_i8: per 4-column tile nt and 32-weight block bi of the slice, 32
@@ -72,6 +97,10 @@ struct XTiles {
   __device__ __forceinline__ XBlock at(int nt, int bi, int lane) const {
     return x_block_from(xq[(nt * nblk + bi) * 32 + lane], xc[(nt * nblk + bi) * 4 + (lane & 3)]);
   }
+  /* Q4_K's min operand of tile nt, block bi: sx * sum of tile column g = 2 c + part (0: hi, 1: lo) */
+  __device__ __forceinline__ uint32_t msum(int nt, int bi, int g) const {
+    return __float_as_uint(((const float*)(xc + (nt * nblk + bi) * 4 + (g >> 1)))[1 + (g & 1)]);
+  }
 };
 /* One column's digits (k_gemv_i8): per block only lanes 0-7 carry digits (tile columns 0 and 1),
  * so 8 x 8 B, and one constant; the other lanes' B registers are zero. */
@@ -80,6 +109,10 @@ struct XColumn {
   const float4* xc;
   __device__ __forceinline__ XBlock at(int, int bi, int lane) const {
     return x_block_from(lane < 8 ? xq[bi * 8 + lane] : make_uint2(0u, 0u), xc[bi]);
+  }
+  /* (tile columns from 2 on belong to no column: their sums are never read) */
+  __device__ __forceinline__ uint32_t msum(int, int bi, int g) const {
+    return __float_as_uint(((const float*)(xc + bi))[1 + (g & 1)]);
   }
 };
 
@@ -172,25 +205,44 @@ struct I8Q8_0 {
 struct I8Q4_K {
   using TT = TQ4_K;
   static constexpr int kAScaleLog2 = 0;
+  /* sum_k (d sc_j q - dmin m_j) x = sum_j sx_j d sc_j sum(q v) - dmin sum_j m_j (sx_j sum(v)): the first
+   * per sub-block after its mma, the second for the whole unit in one tf32 mma (m16n8k8: the 8
+   * sub-blocks are its k, m_j exact, x's sx_j sum(v) as hi + lo in tile columns 2c, 2c + 1), where
+   * per sub-block and row it took a scale, a multiply and an FMA (NOTES v41) */
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
                                                  int lane) {
     const Q4KRows rs = q4k_rows(u.m);
+    const int g = lane >> 2, t = lane & 3;
+    /* m_t, m_{t+4} of rows g and g + 8 as f32 (2^23 + m, less 2^23): the tf32 A fragment */
+    const unsigned sel = 0x7440u + (unsigned)t;
+    uint32_t am[4];
+    am[0] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[0][0], 0x4B000000u, sel)) - 8388608.0f);
+    am[1] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[1][0], 0x4B000000u, sel)) - 8388608.0f);
+    am[2] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[0][1], 0x4B000000u, sel)) - 8388608.0f);
+    am[3] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[1][1], 0x4B000000u, sel)) - 8388608.0f);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      float cm[4];
+      tmma1688(cm, am, xv.msum(nt, ul * 8 + t, g), xv.msum(nt, ul * 8 + t + 4, g));
+      acc[nt][0] = fmaf(-rs.m[0], cm[0] + cm[1], acc[nt][0]);
+      acc[nt][1] = fmaf(-rs.m[1], cm[2] + cm[3], acc[nt][1]);
+    }
 #pragma unroll
     for (int j = 0; j < 8; ++j) { /* sub-block j = chunk j/2, words 2(j&1), 2(j&1)+1 */
       const uint4& q = u.q[j >> 1];
       uint32_t a[4];
       nib_a((j & 1) == 0 ? q.x : q.z, (j & 1) == 0 ? q.y : q.w, a);
-      float d1A, m1A, d1B, m1B;
-      q4k_row_scales(rs, j, d1A, m1A, d1B, m1B);
+      const int h = j >> 2, k = j & 3;
+      const float d1A = scaled_byte(rs.sc[0][h], k, rs.d[0], rs.nd[0]);
+      const float d1B = scaled_byte(rs.sc[1][h], k, rs.d[1], rs.nd[1]);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const XBlock xb = xv.at(nt, ul * 8 + j, lane);
         int d[4];
         imma16832(d, a, xb.b0, xb.b1);
-        /* sum_k (d sc q - dmin m) x = sx (d sc sum(q v) - dmin m sum(v)) */
-        acc[nt][0] = fmaf(xb.sx, fmaf(d1A, (float)(d[0] * 256 + d[1]), -m1A * xb.dsum), acc[nt][0]);
-        acc[nt][1] = fmaf(xb.sx, fmaf(d1B, (float)(d[2] * 256 + d[3]), -m1B * xb.dsum), acc[nt][1]);
+        acc[nt][0] = fmaf(xb.sx, d1A * (float)(d[0] * 256 + d[1]), acc[nt][0]);
+        acc[nt][1] = fmaf(xb.sx, d1B * (float)(d[2] * 256 + d[3]), acc[nt][1]);
       }
     }
   }
@@ -221,7 +273,7 @@ __device__ __forceinline__ void i8_digits(float u, int& b0, int& b1) {
 /* The digits of four consecutive x values v of one column, k = kb .. kb + 3 of a 32-weight block whose
  * 8 float4s are an aligned 8-lane group of the calling warp (every lane calls: shuffles). The block's
  * lane 0 (tile column 2 cc, t = 0) is uint2 q0 of xqb; the group's lane 0 writes the constants
- * {sx, 0, 0, sum(256 b0 + b1)} to *xcp. Nothing is written where !valid. */
+ * {sx, hi, lo, 0} to *xcp. Nothing is written where !valid. */
 template <class IT>
 __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, uint8_t* xqb, int q0, float4* xcp) {
   const int lane = threadIdx.x & 31;
@@ -263,9 +315,19 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
       xqb[base + 32] = (uint8_t)(int8_t)b1; /* lane + 4: the next tile column */
     }
   }
+  constexpr bool kMins = std::is_same<IT, I8Q4_K>::value;
+  if (kMins)
 #pragma unroll
-  for (int o = 4; o >= 1; o >>= 1) su += __shfl_xor_sync(0xffffffffu, su, o);
-  if (valid && (lane & 7) == 0) *xcp = make_float4(sx, 0.0f, 0.0f, (float)su);
+    for (int o = 4; o >= 1; o >>= 1) su += __shfl_xor_sync(0xffffffffu, su, o);
+  if (valid && (lane & 7) == 0) {
+    float hi = 0.0f, lo = 0.0f;
+    if (kMins) { /* the min operand, sx * su as tf32 hi + lo (~21 bits) */
+      const float ms = sx * (float)su;
+      hi = to_tf32(ms);
+      lo = to_tf32(ms - hi);
+    }
+    *xcp = make_float4(sx, hi, lo, 0.0f);
+  }
 }
 
 /* y[c][r] = sum_k W[r][k] x[c][k] for up to 4 * NT columns; the grid and ring as in k_decode. */
