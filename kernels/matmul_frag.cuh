@@ -692,10 +692,11 @@ struct TQ6_K {
     compute_x<NT, SPLIT>(u, ul, [&](int nt, int sp, bool lo) { return xs[(lo ? lo_off : 0) + (nt * nsp + sp) * 32 + lane]; },
                          acc);
   }
-  /* compute with B fragments from xb(n-tile, step pair, lo plane) (k_gemv_f16: one column) */
+  /* compute with B fragments from xb(n-tile, step pair, lo plane) (k_gemv_f16: one column). The step
+   * scales (int8) apply in f32 to each step's product, the unit's d once to their sum (NOTES v40). */
   template <int NT, bool SPLIT, class XB>
   static __device__ __forceinline__ void compute_x(const Unit& u, int ul, const XB& xb, float (&acc)[NT][4]) {
-    const float dA = h_lo(u.d), dB = h_hi(u.d);
+    float su[NT][4] = {};
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
 #pragma unroll
@@ -709,19 +710,27 @@ struct TQ6_K {
         q6_regs(N0, H, 0, a0);
         q6_regs(N1, H, 1, a1);
         const int sb0 = 4 * c + 2 * hp; /* 16-weight sub-blocks sb0, sb0 + 1 */
-        const float sA0 = dA * (float)sc_at(u.sc[0], sb0), sB0 = dB * (float)sc_at(u.sc[1], sb0);
-        const float sA1 = dA * (float)sc_at(u.sc[0], sb0 + 1), sB1 = dB * (float)sc_at(u.sc[1], sb0 + 1);
+        const float sA0 = (float)sc_at(u.sc[0], sb0), sB0 = (float)sc_at(u.sc[1], sb0);
+        const float sA1 = (float)sc_at(u.sc[0], sb0 + 1), sB1 = (float)sc_at(u.sc[1], sb0 + 1);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           float t0[4], t1[4];
           const uint4 B = xb(nt, sp, false);
           mma_two<SPLIT>(t0, t1, a0, a1, B, SPLIT ? xb(nt, sp, true) : B);
-          acc[nt][0] = fmaf(sA1, t1[0], fmaf(sA0, t0[0], acc[nt][0]));
-          acc[nt][1] = fmaf(sA1, t1[1], fmaf(sA0, t0[1], acc[nt][1]));
-          acc[nt][2] = fmaf(sB1, t1[2], fmaf(sB0, t0[2], acc[nt][2]));
-          acc[nt][3] = fmaf(sB1, t1[3], fmaf(sB0, t0[3], acc[nt][3]));
+          su[nt][0] = fmaf(sA1, t1[0], fmaf(sA0, t0[0], su[nt][0]));
+          su[nt][1] = fmaf(sA1, t1[1], fmaf(sA0, t0[1], su[nt][1]));
+          su[nt][2] = fmaf(sB1, t1[2], fmaf(sB0, t0[2], su[nt][2]));
+          su[nt][3] = fmaf(sB1, t1[3], fmaf(sB0, t0[3], su[nt][3]));
         }
       }
+    }
+    const float dA = h_lo(u.d), dB = h_hi(u.d);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      acc[nt][0] = fmaf(dA, su[nt][0], acc[nt][0]);
+      acc[nt][1] = fmaf(dA, su[nt][1], acc[nt][1]);
+      acc[nt][2] = fmaf(dB, su[nt][2], acc[nt][2]);
+      acc[nt][3] = fmaf(dB, su[nt][3], acc[nt][3]);
     }
   }
   /* pieces: 32 x 16 B ql, 32 x 8 B qh (indices 32..63), 16 x 16 B sc, 2 x 16 B d */
