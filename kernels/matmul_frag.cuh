@@ -752,19 +752,25 @@ struct TQ6_K {
   static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t c, uint32_t (&A)[4][4]) {
     const uint4 ql = *(const uint4*)(st + lane * 16);
     const uint2 qh = *(const uint2*)(st + 512 + lane * 8);
-    const int g = lane >> 2;
-    const uint4 s0 = *(const uint4*)(st + 768 + g * 32);
-    const uint4 s1 = *(const uint4*)(st + 768 + g * 32 + 16);
+    const int g = lane >> 2, cc = (int)(c & 3);
+    /* the chunk's 4 scales of rows g and g + 8 (word cc of each row's 16), as fold_unit takes them */
+    const uint32_t sA = *(const uint32_t*)(st + 768 + g * 32 + 4 * cc) ^ 0x80808080u;
+    const uint32_t sB = *(const uint32_t*)(st + 768 + g * 32 + 16 + 4 * cc) ^ 0x80808080u;
     const uint32_t dd = *(const uint32_t*)(st + 1024 + g * 4);
-    const float dA = h_lo(dd), dB = h_hi(dd);
-    const int cc = (int)(c & 3);
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
       const uint32_t N = s == 0 ? ql.x : s == 1 ? ql.y : s == 2 ? ql.z : ql.w;
       const uint32_t H = s < 2 ? qh.x : qh.y;
-      const int sbi = 4 * cc + s;
-      fold_step(N, H, s & 1, pack_h2(dA * (float)sc_at(s0, sbi), dB * (float)sc_at(s1, sbi)), A[s]);
+      fold_step(N, H, s & 1, sc2_step(sA, sB, s, dd), A[s]);
     }
+  }
+  /* f16x2 d sc of rows g (low half) and g + 8 of step s from the chunk's scale words (^0x80808080) of
+   * both rows and their f16 d pair: each byte pair becomes f16x2 (1024 + 128 + sc) by a permute and an
+   * OR, then exactly sc, then d sc rounded once: the bits pack_h2(d * (float)sc) gives (d sc is exact
+   * in f32), in 4 instructions instead of ~12 */
+  static __device__ __forceinline__ uint32_t sc2_step(uint32_t sA, uint32_t sB, int s, uint32_t dd) {
+    const uint32_t sc2 = (__byte_perm(sA, sB, 0x0400u + 0x0101u * (unsigned)s) & 0x00FF00FFu) | 0x64006400u;
+    return hmul2(hsub2(sc2, kH1152), dd);
   }
   /* A of one k16 step with its scale folded in, f16(d sc q): the step's low-bits word N, high-bits
    * word H (group grp of it), sc2 = f16 d sc of rows g (low half) and g + 8 */
@@ -781,9 +787,7 @@ struct TQ6_K {
     for (int c = 0; c < 4; ++c) {
       uint32_t A[4][4];
       const uint4& hq = u.qh[c >> 1];
-      /* the chunk's 4 scales of rows g, g + 8 (bytes of word c), offset to unsigned: each pair becomes
-       * f16x2 (1024 + 128 + sc) by a permute and an OR, then exactly sc, then d sc rounded once: the
-       * bits pack_h2(d * (float)sc) gives (d sc is exact in f32), in 4 instructions instead of ~12 */
+      /* the chunk's 4 scales of rows g, g + 8 (bytes of word c), offset to unsigned (sc2_step) */
       const uint32_t sA = (c == 0 ? u.sc[0].x : c == 1 ? u.sc[0].y : c == 2 ? u.sc[0].z : u.sc[0].w) ^ 0x80808080u;
       const uint32_t sB = (c == 0 ? u.sc[1].x : c == 1 ? u.sc[1].y : c == 2 ? u.sc[1].z : u.sc[1].w) ^ 0x80808080u;
 #pragma unroll
@@ -791,8 +795,7 @@ struct TQ6_K {
         const int wi = (c & 1) * 2 + (s >> 1);
         const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
         const uint32_t N = s == 0 ? u.ql[c].x : s == 1 ? u.ql[c].y : s == 2 ? u.ql[c].z : u.ql[c].w;
-        const uint32_t sc2 = (__byte_perm(sA, sB, 0x0400u + 0x0101u * (unsigned)s) & 0x00FF00FFu) | 0x64006400u;
-        fold_step(N, H, s & 1, hmul2(hsub2(sc2, kH1152), u.d), A[s]);
+        fold_step(N, H, s & 1, sc2_step(sA, sB, s, u.d), A[s]);
       }
       step(c, A);
     }
