@@ -14,8 +14,8 @@
  * and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns of x and a lane gets both
  * digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
  * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24, times 16 for Q4_0's A; Q8_0's |v| can reach ~2^27
- * and rounds once, far below the error of the digits). Block scales (and Q4_K's mins) are applied
- * in f32.
+ * and rounds once, far below the error of the digits). Block scales are applied in f32; Q4_K's mins
+ * by one tf32 mma per unit (I8Q4_K), its x operand in two tf32 parts (~21 bits).
  *
  * K order: the mma's k index 4t + j of a lane's register (j = byte) stands for the block's
  * weight 2t + {0, 8, 1, 9}[j] (+16 for the second register), which is the order the packed
