@@ -525,9 +525,10 @@ __device__ __forceinline__ Q4KRows q4k_rows(const uint4 (&m)[2]) {
  * permute) and an FMA with nb = -s * 2^23 takes the 2^23 off exactly; no int-to-float conversion.
  * (Equal in value; a zero byte with s < 0 gives +0 where the product gave -0. Where s is not finite
  * the result is NaN, where s * byte could be +-inf.) */
-__device__ __forceinline__ float scaled_byte(uint32_t w, int k, float s, float nb) {
-  return fmaf(s, __int_as_float((int)__byte_perm(w, 0x4B000000u, 0x7540u + (unsigned)k)), nb);
+__device__ __forceinline__ float byte_2p23(uint32_t w, int k) { /* 2^23 + byte k of w, exactly */
+  return __int_as_float((int)__byte_perm(w, 0x4B000000u, 0x7540u + (unsigned)k));
 }
+__device__ __forceinline__ float scaled_byte(uint32_t w, int k, float s, float nb) { return fmaf(s, byte_2p23(w, k), nb); }
 /* Sub-block j's d * sc and dmin * m for rows g (A) and g + 8 (B). */
 __device__ __forceinline__ void q4k_row_scales(const Q4KRows& r, int j, float& d1A, float& m1A, float& d1B, float& m1B) {
   const int h = j >> 2, k = j & 3;
@@ -1239,7 +1240,6 @@ __device__ __forceinline__ auto gemv_requests(uint8_t* ring, const WP& wp, int n
     cp_async_commit();
   };
 }
-
 
 /* Item i of a gemv warp's ring (slot i % R) into registers, once it has landed for every lane; the
  * slot may be refilled after it (every lane has read it). R requests are in flight before the call. */

@@ -214,13 +214,10 @@ struct I8Q4_K {
                                                  int lane) {
     const Q4KRows rs = q4k_rows(u.m);
     const int g = lane >> 2, t = lane & 3;
-    /* m_t, m_{t+4} of rows g and g + 8 as f32 (2^23 + m, less 2^23): the tf32 A fragment */
-    const unsigned sel = 0x7440u + (unsigned)t;
+    /* m_t, m_{t+4} of rows g and g + 8 as f32 (2^23 + m, less 2^23: exact): the tf32 A fragment */
     uint32_t am[4];
-    am[0] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[0][0], 0x4B000000u, sel)) - 8388608.0f);
-    am[1] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[1][0], 0x4B000000u, sel)) - 8388608.0f);
-    am[2] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[0][1], 0x4B000000u, sel)) - 8388608.0f);
-    am[3] = __float_as_uint(__uint_as_float(__byte_perm(rs.mn[1][1], 0x4B000000u, sel)) - 8388608.0f);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) am[i] = __float_as_uint(byte_2p23(rs.mn[i & 1][i >> 1], t) - 8388608.0f);
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
       float cm[4];
