@@ -31,8 +31,8 @@
  *   8 imma_decode_n16  ... 16 columns
  *   9 wgmma_gemm_128x128 tensor-core types on sm_90a (wgmma, matmul_wgmma.cuh)
  *  10 wgmma_gemm_128x256 ... 256-column tiles
- *  11 imma_gemv_n1     Q4_0, Q8_0, Q4_K, one column: a CTA per 16 rows over the whole row (int8)
- *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores
+ *  11 imma_gemv_n1     Q4_0, Q8_0, Q4_K, Q6_K, one column: a CTA per 16 rows over the whole row (int8)
+ *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores (slower: GG_MM_I8=0 only)
  *  13 wgmma_ws_128x128 kernels 9 / 10 with a producer warpgroup and mbarriers (warp-specialized)
  *  14 wgmma_ws_128x256
  *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
@@ -586,11 +586,14 @@ int launch_decode_t(const void* w, const float* x, float* y, int64_t rows, int64
   return launch_decode_v<TT, NT, false>(w, x, y, rows, K, batch, g);
 }
 
-/* The int8 decode kernel of a type (matmul_i8.cuh); Q6_K has none (its scales change every 16 weights). */
-template <class TT> struct I8For { using type = void; };
-template <> struct I8For<mmf::TQ4_0> { using type = mmf::I8Q4_0; };
-template <> struct I8For<mmf::TQ8_0> { using type = mmf::I8Q8_0; };
-template <> struct I8For<mmf::TQ4_K> { using type = mmf::I8Q4_K; };
+/* The int8 decode kernel of a type (matmul_i8.cuh); Q6_K has one for imma_gemv_n1 only (its scales change
+ * every 16 weights: I8Q6_K puts a pair of steps in separate tile columns, which leaves room for one
+ * column of x). */
+template <class TT, bool kGemv1 = false> struct I8For { using type = void; };
+template <bool kGemv1> struct I8For<mmf::TQ4_0, kGemv1> { using type = mmf::I8Q4_0; };
+template <bool kGemv1> struct I8For<mmf::TQ8_0, kGemv1> { using type = mmf::I8Q8_0; };
+template <bool kGemv1> struct I8For<mmf::TQ4_K, kGemv1> { using type = mmf::I8Q4_K; };
+template <> struct I8For<mmf::TQ6_K, true> { using type = mmf::I8Q6_K; };
 
 template <class IT, int NT>
 int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
@@ -608,7 +611,7 @@ int launch_decode_i8(const void* w, const float* x, float* y, int64_t rows, int6
  * memory (the rings and one column's digits) must leave room for two CTAs per SM. */
 template <class IT>
 int64_t gemv_i8_smem(const Geom& g) {
-  return mmf::i8_ring_bytes<IT, 1>() + g.units * (IT::TT::UK / 32) * mmf::kGemvI8BytesPerBlock;
+  return mmf::i8_ring_bytes<IT, 1>() + g.units * (IT::TT::UK / 32) * mmf::gemv_i8_block_bytes<IT>();
 }
 /* Units per warp of the gemv kernels: each of a CTA's 8 warps takes an eighth of the row. */
 int64_t gemv_ups(const Geom& g) { return (g.units + mmf::kDecWarps - 1) / mmf::kDecWarps; }
@@ -638,7 +641,7 @@ int gemvw_smem_cap(int64_t* cap) {
   *cap = (int64_t)dev->smem_optin - (NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>());
   return GG_OK;
 }
-/* Whether imma_gemv_n1 (mma_gemv_n1 for Q6_K) takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
+/* Whether imma_gemv_n1 takes rows of row_len weights of this type on this device (0: unknown, taken as yes). */
 int gemv_fits(int type, int64_t row_len, bool* fits) {
   int64_t cap = 0;
   GG_TRY(decode_smem_cap(&cap));
@@ -647,9 +650,17 @@ int gemv_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemv_i8_smem<mmf::I8Q4_0>(g) <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemv_i8_smem<mmf::I8Q8_0>(g) <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemv_i8_smem<mmf::I8Q4_K>(g) <= cap; break;
-    case GG_TYPE_Q6_K: *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_ups(g)) <= cap; break;
+    case GG_TYPE_Q6_K: *fits = gemv_i8_smem<mmf::I8Q6_K>(g) <= cap; break;
     default: *fits = false;
   }
+  return GG_OK;
+}
+/* Whether mma_gemv_n1 (Q6_K) takes rows of row_len weights on this device. */
+int gemv_f16_fits(int64_t row_len, bool* fits) {
+  int64_t cap = 0;
+  GG_TRY(decode_smem_cap(&cap));
+  const Geom g = frag_geom(GG_TYPE_Q6_K, 16, row_len > 0 ? row_len : 256);
+  *fits = mmf::gemv_f16_smem<mmf::TQ6_K>((int)gemv_ups(g)) <= cap;
   return GG_OK;
 }
 /* Whether imma_gemv_n4 (NT = 1) / _n8 (NT = 2) takes rows of row_len weights of this int8 type here. */
@@ -731,21 +742,24 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   static int smem_limit[64];
   const int64_t smem = gemv_i8_smem<IT>(g);
   int64_t ctas = 0;
-  GG_TRY(gemv_prepare(mmf::k_gemv_i8<IT>, "imma_gemv_n1", "rows up to 15360 weights, Q8_0 17152", batch, K, smem,
+  GG_TRY(gemv_prepare(mmf::k_gemv_i8<IT>, "imma_gemv_n1", "rows up to 15360 weights, Q8_0 17152, Q6_K 14848", batch, K, smem,
                       smem_limit, g, &ctas));
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   const int ups = (int)gemv_ups(g);
   /* ring slots filled before the PDL wait: half the ring, Q4_K one slot (H200, 4096 x 14336, us, 1 /
-   * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81) */
-  constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value ? 1 : mmf::i8_ring<IT, 1>() / 2;
+   * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81), Q6_K
+   * 2 of 3 as its mma_gemv_n1 */
+  constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value   ? 1
+                      : std::is_same<IT, mmf::I8Q6_K>::value ? 2
+                                                             : mmf::i8_ring<IT, 1>() / 2;
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
   /* the digits made once, by k_xstage_i8 (each CTA making them from x took Q4_0 from 13.1 to 16.4 us:
    * NOTES v13; that path is gone, NOTES v39) */
   Scratch* s = nullptr;
-  GG_TRY(scratch_get((uint64_t)nblk * mmf::kGemvI8BytesPerBlock, 0, &s));
+  GG_TRY(scratch_get((uint64_t)nblk * mmf::gemv_i8_block_bytes<IT>(), 0, &s));
   const unsigned blocks = (unsigned)((8 * (int64_t)nblk + mmf::kDecThreads - 1) / mmf::kDecThreads);
   const cudaError_t e = launch_pdl(pdl, mmf::k_xstage_i8<IT>, dim3(blocks), mmf::kDecThreads, 0, st, x, (uint2*)s->buf,
                                    (int)K, nblk, flags);
@@ -847,7 +861,8 @@ int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int6
 
 /* k_gemv_f16 (mma_gemv_n1): batch 1 of Q6_K in k_gemv_i8's form, after k_xstage_col has made x's f16
  * fragments once. Its shared memory (the rings and the whole row's x) must leave room for two CTAs
- * per SM: rows up to 15872 weights on sm_90. */
+ * per SM: rows up to 14336 weights on sm_90. The dispatch table takes imma_gemv_n1 for Q6_K (faster, and
+ * it holds rows up to 14848); this kernel is for GG_MM_I8=0 and by index. */
 template <class TT>
 int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64_t K, int batch, const Geom& g) {
   static int smem_limit[64];
@@ -858,7 +873,7 @@ int launch_gemv_f16(const void* w, const float* x, float* y, int64_t rows, int64
     const int ups = (int)gemv_ups(g);
     const int64_t smem = mmf::gemv_f16_smem<TT>(ups);
     int64_t ctas = 0;
-    GG_TRY(gemv_prepare(mmf::k_gemv_f16<TT>, "mma_gemv_n1", "rows up to 15872 weights", batch, K, smem, smem_limit, g,
+    GG_TRY(gemv_prepare(mmf::k_gemv_f16<TT>, "mma_gemv_n1", "rows up to 14336 weights", batch, K, smem, smem_limit, g,
                         &ctas));
     bool pdl = false;
     GG_TRY(use_pdl(&pdl));
@@ -949,10 +964,11 @@ int launch_gemv_f16_n16(const void* w, const float* x, float* y, int64_t rows, i
   return GG_OK;
 }
 
-/* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K). */
-template <class TT, class Launch>
+/* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K but
+ * for imma_gemv_n1: kGemv1). */
+template <class TT, bool kGemv1 = false, class Launch>
 int with_i8(Launch launch) {
-  using IT = typename I8For<TT>::type;
+  using IT = typename I8For<TT, kGemv1>::type;
   if constexpr (std::is_void<IT>::value) {
     (void)launch;
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",
@@ -1084,7 +1100,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_I8_16:
       return with_i8<TT>([&](auto it) { return launch_decode_i8<decltype(it), 4>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8:
-      return with_i8<TT>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
+      return with_i8<TT, true>([&](auto it) { return launch_gemv_i8<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_F16: return launch_gemv_f16<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_F16_N4: return launch_gemv_f16w<TT, 4>(w, x, y, rows, K, batch, g);
     case K_GEMV_F16_N8: return launch_gemv_f16w<TT, 8>(w, x, y, rows, K, batch, g);
@@ -1148,8 +1164,8 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      kernels' hi/lo split of x (more exact; speed does not
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
- *   Q6_K:              batch 1 mma_gemv_n1 where its shared memory holds the row (sm_90: up to 15872
- *                      weights), batches 3 and 4 mma_gemv_n4 and 5 to 8 mma_gemv_n8 for rows of 4096
+ *   Q6_K:              batch 1 imma_gemv_n1 where its shared memory holds the row (sm_90: up to 14848
+ *                      weights; with GG_MM_I8=0 mma_gemv_n1, up to 14336), batches 3 and 4 mma_gemv_n4 and 5 to 8 mma_gemv_n8 for rows of 4096
  *                      weights and more that their shared memory holds (sm_90: up to 14336), except small
  *                      problems (as above).
  *   all four:          batches 9 to 16 mma_gemv_n16 for rows of 4096 weights and more that its shared
@@ -1168,8 +1184,12 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
 #if !GG_IS_HIP
     const bool small = rows >= 0 && small_problem(rows, batch);
     const bool i8 = knob_i8() != 0 && type != GG_TYPE_Q6_K && !small;
-    bool gemv = false;
-    if ((i8 || (type == GG_TYPE_Q6_K && !small)) && batch == 1 && knob_gemv() != 0) GG_TRY(gemv_fits(type, row_len, &gemv));
+    /* batch 1: imma_gemv_n1, Q6_K's too (with GG_MM_I8=0 its mma_gemv_n1, which holds shorter rows) */
+    bool gemv = false, gemv_q6 = false;
+    if (batch == 1 && knob_gemv() != 0 && !small) {
+      if (i8 || (type == GG_TYPE_Q6_K && knob_i8() != 0)) GG_TRY(gemv_fits(type, row_len, &gemv));
+      else if (type == GG_TYPE_Q6_K) GG_TRY(gemv_f16_fits(row_len, &gemv_q6));
+    }
     bool gemv4 = false, gemv8 = false;
     /* imma_gemv_n4 / _n8 give each of their 16 warps a 16th of the row (of a half for _n8): rows under
      * 4096 weights leave warps idle (H200, 4096 x 1024, n = 4: 9.0 against imma_decode_n4's 6.4 us;
@@ -1186,11 +1206,13 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
     bool gemv_f16 = false;
     if (!small && long_row && batch >= 9 && batch <= 16) GG_TRY(gemv_f16_n16_fits(type, row_len, &gemv_f16));
 #else
-    const bool i8 = false, gemv = false, gemv4 = false, gemv8 = false, gemv_f4 = false, gemv_f8 = false, gemv_f16 = false;
+    const bool i8 = false, gemv = false, gemv_q6 = false, gemv4 = false, gemv8 = false, gemv_f4 = false, gemv_f8 = false,
+               gemv_f16 = false;
     (void)type;
     (void)row_len;
 #endif
-    if (gemv) *k = type == GG_TYPE_Q6_K ? K_GEMV_F16 : K_GEMV_I8;
+    if (gemv) *k = K_GEMV_I8;
+    else if (gemv_q6) *k = K_GEMV_F16;
     else if (gemv4) *k = K_GEMV_I8_N4;
     else if (gemv8) *k = K_GEMV_I8_N8;
     else if (gemv_f4) *k = K_GEMV_F16_N4;

@@ -1286,8 +1286,8 @@ __device__ __forceinline__ void named_barrier(int id, int n) { asm volatile("bar
 
 /* The weight stream of a gemv warp (k_gemv_i8, k_gemv_f16; k_gemv_i8_n4 with W = 16 warps and C = 4
  * columns): for each of its ng row groups its nu units in turn into one accumulator, then the CTA's
- * sum: row_sums(acc) gives the lane's (row g, row g + 8) values (C = 1: lanes t = 0 hold them; C = 4:
- * lane t holds column t), added over the W warps in warp order into y (columns below cols). Unit i of
+ * sum: row_sums(acc), called by every lane, gives the lane's (row g, row g + 8) values (C = 1: lanes
+ * t = 0's are kept; C = 4: lane t holds column t), added over the W warps in warp order into y (columns below cols). Unit i of
  * the warp sits in ring slot i % R; request(i) refills a slot (one commit group per call, R already
  * requested). compute(unit, ul, acc). Every thread calls it (CTA barriers). (Two units at a time
  * into two accumulators, for two independent instruction chains per warp, measured slower: H200,
@@ -1309,8 +1309,8 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
     /* two buffers, so group j + 1's writes cannot meet group j's sum */
     float* red = s_red[j & 1];
     if constexpr (C == 1) {
+      const float2 v = row_sums(acc); /* every lane: it may shuffle */
       if ((lane & 3) == 0) {
-        const float2 v = row_sums(acc);
         red[warp * 16 + (lane >> 2)] = v.x;
         red[warp * 16 + (lane >> 2) + 8] = v.y;
       }

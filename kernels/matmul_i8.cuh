@@ -115,6 +115,11 @@ struct XColumn {
     return __float_as_uint(((const float*)(xc + bi))[1 + (g & 1)]);
   }
 };
+/* One column's digits for Q6_K (I8Q6_K): XColumn's 8 x 8 B per block, its constant sx alone. */
+struct XColumnQ6 {
+  const uint2* xq;
+  const float* xs;
+};
 
 /* acc[nt][0] (row g), acc[nt][1] (row g+8) += scale * v for a 32-weight block of quants q (A) and
  * one tile's digits: the shape shared by Q4_0 and Q8_0 (one f16 scale per row and block). */
@@ -173,6 +178,7 @@ __device__ __forceinline__ void snib_a(uint32_t w0, uint32_t w1, uint32_t (&a)[4
 struct I8Q4_0 {
   using TT = TQ4_0;
   static constexpr int kAScaleLog2 = 4; /* A = 16 (q - 8) */
+  static constexpr int kConsts = 4;     /* floats of per-column constants per block: {sx, hi, lo, 0} */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
     snib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
   }
@@ -186,6 +192,7 @@ struct I8Q4_0 {
 struct I8Q8_0 {
   using TT = TQ8_0;
   static constexpr int kAScaleLog2 = 0;
+  static constexpr int kConsts = 4;
   /* words {(g,2t),(g,2t+1),(g+8,2t),(g+8,2t+1)} and the same at +8: regrouped per row in the
    * {0, 8, 1, 9} order */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
@@ -205,6 +212,7 @@ struct I8Q8_0 {
 struct I8Q4_K {
   using TT = TQ4_K;
   static constexpr int kAScaleLog2 = 0;
+  static constexpr int kConsts = 4;
   /* sum_k (d sc_j q - dmin m_j) x = sum_j sx_j d sc_j sum(q v) - dmin sum_j m_j (sx_j sum(v)): the first
    * per sub-block after its mma, the second for the whole unit in one tf32 mma (m16n8k8: the 8
    * sub-blocks are its k, m_j exact, x's sx_j sum(v) as hi + lo in tile columns 2c, 2c + 1), where
@@ -245,6 +253,83 @@ struct I8Q4_K {
   }
 };
 
+/* the bits of a where mask is set, of b elsewhere: one LOP3 */
+__device__ __forceinline__ uint32_t bit_select(uint32_t a, uint32_t b, uint32_t mask) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xE4;" : "=r"(d) : "r"(a), "r"(b), "r"(mask));
+  return d;
+}
+/* a sign-extended byte of w (prmt with the selected byte's sign replicated into bytes 1-3; sel =
+ * 0x8880 + 0x1111 * byte: __byte_perm ignores the replicate bit) */
+__device__ __forceinline__ int sext_byte(uint32_t w, unsigned sel) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(r) : "r"(w), "r"(sel));
+  return (int)r;
+}
+
+/* Q6_K, one column (imma_gemv_n1 only). A = 4 (q - 32) as s8: the 6-bit q at bits 2-7 of its byte
+ * with the top bit flipped, as snib_a does for Q4_0's nibbles (the 4 comes out of x's scale). Q6_K's
+ * scales change every 16 weights, half an mma's k, so x's two digits of a block's first 16 weights go
+ * to tile columns 0, 1 (register b0 of lanes 0-7) and those of its last 16 to columns 2, 3 (b1 of
+ * lanes 8-15), everything else zero: lane t = 0 gets the sums of step 2p of the pair, lane t = 1 those
+ * of step 2p + 1, and each applies its own sub-block's d * sc; the two lanes meet at the end of the
+ * row group (k_gemv_i8's row sums). Against the f16 mma_gemv_n1: one mma per 32 weights instead of
+ * two, A in 15 instructions per pair of steps instead of ~30. */
+struct I8Q6_K {
+  using TT = TQ6_K;
+  static constexpr int kAScaleLog2 = 2; /* A = 4 (q - 32) */
+  static constexpr int kConsts = 1;     /* sx alone: no mins */
+  /* The A registers of a pair of steps from its low-bits words N0 (step 2hp: rows g, g + 8 into a[0],
+   * a[1]) and N1 (step 2hp + 1: a[2], a[3]) and its high-bits word H. A byte of a[r] takes its nibble
+   * from N (low nibbles for rows g, high for g + 8) and 2 bits from H (the packed layout's groups 0
+   * and 1: fields at H bits 4 + 2i, 20 + 2i, resp. 12 + 2i, 28 + 2i mod 32). Hx keeps H's bytes 0 and
+   * 2 and takes bytes 1 and 3 from H << 4, which puts the 2 bits of rows g + 8 at bits 6-7 of each
+   * byte and those of rows g at bits 4-5; Rx is the same for group 1 (H rotated by a byte first). */
+  static __device__ __forceinline__ void regs(uint32_t N0, uint32_t N1, uint32_t H, uint32_t (&a)[4]) {
+    const uint32_t S = H << 4;
+    const uint32_t Hx = __byte_perm(H, S, 0x7250u), Rx = __byte_perm(H, S, 0x4361u);
+    /* rows g: nibble at bits 0-3, its 2 bits at 4-5, then << 2; rows g + 8: nibble >> 2 into bits 2-5
+     * beside the 2 bits at 6-7; either way bits 0-1 cleared and bit 7 flipped at the end */
+    a[0] = and_xor(bit_select(N0, Hx, 0x0F0F0F0Fu) << 2, 0xFCFCFCFCu, 0x80808080u);
+    a[1] = and_xor(bit_select(N0 >> 2, Hx, 0x3C3C3C3Cu), 0xFCFCFCFCu, 0x80808080u);
+    a[2] = and_xor(bit_select(N1, Rx, 0x0F0F0F0Fu) << 2, 0xFCFCFCFCu, 0x80808080u);
+    a[3] = and_xor(bit_select(N1 >> 2, Rx, 0x3C3C3C3Cu), 0xFCFCFCFCu, 0x80808080u);
+  }
+  template <int NT>
+  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XColumnQ6& xv,
+                                                 float (&acc)[NT][2], int lane) {
+    static_assert(NT == 1, "I8Q6_K: one column");
+    /* lanes 0-7 keep b0 (columns 0, 1: the block's first 16 weights), lanes 8-15 b1 (columns 2, 3) */
+    const uint32_t m0 = lane < 8 ? ~0u : 0u, m1 = (lane >> 3) == 1 ? ~0u : 0u;
+    /* the lane's sub-block of a pair: byte 2 (p & 1) + (lane & 1) of scale word p / 2 */
+    const unsigned sel = 0x8880u + 0x1111u * (unsigned)(lane & 1);
+    const float dA = h_lo(u.d), dB = h_hi(u.d);
+    const uint2* xq = xv.xq + ul * 64; /* 8 blocks x 8 lanes */
+    const float4 sx4[2] = {((const float4*)xv.xs)[2 * ul], ((const float4*)xv.xs)[2 * ul + 1]};
+#pragma unroll
+    for (int p = 0; p < 8; ++p) { /* steps 2hp, 2hp + 1 of chunk c: one x block */
+      const int c = p >> 1, hp = p & 1, wi = (c & 1) * 2 + hp;
+      const uint4& hq = u.qh[c >> 1];
+      const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
+      uint32_t a[4];
+      regs(hp == 0 ? u.ql[c].x : u.ql[c].z, hp == 0 ? u.ql[c].y : u.ql[c].w, H, a);
+      const uint2 q = xq[p * 8 + (lane & 7)];
+      int d[4];
+      imma16832(d, a, q.x & m0, q.y & m1);
+      const int ws = p >> 1;
+      const uint32_t wA = ws == 0 ? u.sc[0].x : ws == 1 ? u.sc[0].y : ws == 2 ? u.sc[0].z : u.sc[0].w;
+      const uint32_t wB = ws == 0 ? u.sc[1].x : ws == 1 ? u.sc[1].y : ws == 2 ? u.sc[1].z : u.sc[1].w;
+      const unsigned sp = sel + ((p & 1) ? 0x2222u : 0u);
+      /* d * sc exact in f32; d sc v first, as the other types: it stays near y's range */
+      const float dscA = dA * (float)sext_byte(wA, sp), dscB = dB * (float)sext_byte(wB, sp);
+      const float4& s4 = sx4[p >> 2];
+      const float sx = (p & 3) == 0 ? s4.x : (p & 3) == 1 ? s4.y : (p & 3) == 2 ? s4.z : s4.w;
+      acc[0][0] = fmaf(sx, dscA * (float)(d[0] * 256 + d[1]), acc[0][0]);
+      acc[0][1] = fmaf(sx, dscB * (float)(d[2] * 256 + d[3]), acc[0][1]);
+    }
+  }
+};
+
 /* Weight ring slots per warp: as deep as k_decode's narrowest variant while two CTAs still fit
  * per SM with the staged x of the wider variants. */
 template <class IT, int NT> __host__ __device__ constexpr int i8_ring() {
@@ -270,9 +355,9 @@ __device__ __forceinline__ void i8_digits(float u, int& b0, int& b1) {
 /* The digits of four consecutive x values v of one column, k = kb .. kb + 3 of a 32-weight block whose
  * 8 float4s are an aligned 8-lane group of the calling warp (every lane calls: shuffles). The block's
  * lane 0 (tile column 2 cc, t = 0) is uint2 q0 of xqb; the group's lane 0 writes the constants
- * {sx, hi, lo, 0} to *xcp. Nothing is written where !valid. */
+ * {sx, hi, lo, 0} (IT::kConsts = 4, 16-byte aligned) or sx alone (1) to xcp. Nothing is written where !valid. */
 template <class IT>
-__device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, uint8_t* xqb, int q0, float4* xcp) {
+__device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, uint8_t* xqb, int q0, float* xcp) {
   const int lane = threadIdx.x & 31;
   const float e[4] = {v.x, v.y, v.z, v.w};
   float m = fmaxf(fmaxf(fabsf(e[0]), fabsf(e[1])), fmaxf(fabsf(e[2]), fabsf(e[3])));
@@ -323,7 +408,8 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
       hi = to_tf32(ms);
       lo = to_tf32(ms - hi);
     }
-    *xcp = make_float4(sx, hi, lo, 0.0f);
+    if constexpr (IT::kConsts == 4) *(float4*)xcp = make_float4(sx, hi, lo, 0.0f);
+    else *xcp = sx;
   }
 }
 
@@ -388,7 +474,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
       const int i = i0 + r * kDecThreads + tid;
       const int c = i / f4, f = i - c * f4;
       const int bt = (c >> 2) * nblk + (f >> 3); /* (tile, block in the slice) */
-      i8_stage4<IT>(v[r], i < total, (4 * f) & 31, xqb, bt * 32 + 8 * (c & 3), xc + bt * 4 + (c & 3));
+      i8_stage4<IT>(v[r], i < total, (4 * f) & 31, xqb, bt * 32 + 8 * (c & 3), (float*)(xc + bt * 4 + (c & 3)));
     }
   }
   __syncthreads();
@@ -412,8 +498,8 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 }
 
 /* Shared memory of k_gemv_i8: the weight rings, then one column's digits for the whole (padded) row:
- * per 32-weight block 8 x 8 B of digits and one 16-byte constant. */
-constexpr int kGemvI8BytesPerBlock = 8 * 8 + 16;
+ * per 32-weight block 8 x 8 B of digits, then per block its constants (16 bytes; Q6_K 4). */
+template <class IT> __host__ __device__ constexpr int gemv_i8_block_bytes() { return 8 * 8 + 4 * IT::kConsts; }
 
 /* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
  * k_xstage_i8's buffer: x points at it; K is unused), then takes row groups (16 rows)
@@ -439,7 +525,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   constexpr int R = i8_ring<IT, 1>();
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   uint2* xq = (uint2*)((uint8_t*)dsm + i8_ring_bytes<IT, 1>());
-  float4* xc = (float4*)(xq + nblk * 8);
+  float* xc = (float*)(xq + nblk * 8);
 
   const auto request = gemv_requests<TT, R, !std::is_same<IT, I8Q4_K>::value>(ring, wp, nc, u0, nu, n_items, lane);
 
@@ -451,7 +537,7 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
   if (pdl) gg_pdl_wait();
-  const int n16 = nblk * (kGemvI8BytesPerBlock / 16);
+  const int n16 = nblk * gemv_i8_block_bytes<IT>() / 16; /* (K-quants: 8 blocks a unit) */
   for (int i = tid; i < n16; i += kDecThreads) cp_async16(dsm + i8_ring_bytes<IT, 1>() / 16 + i, (const uint4*)x + i);
   cp_async_commit();
 #pragma unroll
@@ -462,14 +548,25 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
   __syncthreads();
 
   /* ---- stream: per row group this warp's eighth, then the CTA's sum ---- */
-  const XColumn xcol{xq + u0 * (TT::UK / 32) * 8, xc + u0 * (TT::UK / 32)};
+  constexpr int BPU = TT::UK / 32;
+  const auto xcol = [&] {
+    if constexpr (IT::kConsts == 4) return XColumn{xq + u0 * BPU * 8, (const float4*)xc + u0 * BPU};
+    else return XColumnQ6{xq + u0 * BPU * 8, xc + u0 * BPU};
+  }();
   using Acc = float[1][2];
   gemv_stream<TT, R, Acc>(
       ring, ng, nu, request,
       [&](const typename TT::Unit& u, int ul, Acc& acc) {
         IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xcol, acc, lane);
       },
-      [](const Acc& a) { return make_float2(a[0][0], a[0][1]); }, s_red, y, rows); /* rows g, g + 8 */
+      [](const Acc& a) { /* rows g, g + 8 (every lane calls it; lanes t = 0 keep it) */
+        if constexpr (std::is_same<IT, I8Q6_K>::value) /* the pair's two steps sit in lanes t = 0, 1 */
+          return make_float2(a[0][0] + __shfl_xor_sync(0xffffffffu, a[0][0], 1),
+                             a[0][1] + __shfl_xor_sync(0xffffffffu, a[0][1], 1));
+        else
+          return make_float2(a[0][0], a[0][1]);
+      },
+      s_red, y, rows);
 }
 
 /* x (one column, K values) -> the digits of k_gemv_i8 in its shared-memory layout (xq: nblk x 8
@@ -487,7 +584,8 @@ k_xstage_i8(const float* __restrict__ x, uint2* __restrict__ xq, int K, int nblk
   const int b = qi >> 3, k = 4 * qi;
   float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   if (b < nblk && k < K) v = load_x4(x + k, xv);
-  i8_stage4<IT>(v, b < nblk, (4 * qi) & 31, (uint8_t*)(xq + (int64_t)b * 8), 0, (float4*)(xq + nblk * 8) + b);
+  i8_stage4<IT>(v, b < nblk, (4 * qi) & 31, (uint8_t*)(xq + (int64_t)b * 8), 0,
+                (float*)(xq + nblk * 8) + IT::kConsts * b);
 }
 
 /* ---------------------------------------------------------- imma_gemv_n4: 2 to 4 columns
@@ -592,7 +690,7 @@ k_xstage_i8_w(const float* __restrict__ x, uint8_t* __restrict__ xs, int K, int 
   if (valid && c < batch && k < K) v = load_x4(x + (int64_t)c * K + k, (flags & kDecXAligned) != 0);
   uint8_t* base = xs + (int64_t)p * NT * nblkp * kGemv4BytesPerBlock;
   const int tb = nt * nblkp + bi; /* (tile, block) of the part */
-  i8_stage4<IT>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float4*)(base + NT * nblkp * 256) + tb * 4 + cc);
+  i8_stage4<IT>(v, valid, k & 31, base, tb * 32 + 8 * cc, (float*)((float4*)(base + NT * nblkp * 256) + tb * 4 + cc));
 }
 
 }  // namespace mmf

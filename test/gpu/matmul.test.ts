@@ -149,6 +149,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   // CTA per SM; the 8-column kernel streams the row in two parts, adding the second part's sums to y).
   const GEMV_WIDE = [[15, 'imma_gemv_n4', 4], [16, 'imma_gemv_n8', 8]] as const;
   const I8_TYPES = [2, 8, 12]; // Q4_0, Q8_0, Q4_K
+  const GEMV_I8_TYPES = [...I8_TYPES, 14]; // imma_gemv_n1 takes Q6_K too
   // GGUF_GPU_TEST_I8_BATCHES shortens the list for the sanitizer runs (scripts/gpu-session.sh).
   const I8_BATCHES = (process.env.GGUF_GPU_TEST_I8_BATCHES ?? '1,2,3,4,5,7,8,9,13,16,17').split(',').map(Number);
   it('chained products, each reading the one before it, queued without waiting (launches that overlap their predecessor wait for it)', () => {
@@ -371,7 +372,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   });
 
   it('imma_gemv_n1 over more row groups than its grid has CTAs (each CTA takes several), rows not a multiple of 16', () => {
-    for (const id of I8_TYPES) {
+    for (const id of GEMV_I8_TYPES) {
       const t = generatedTensor(id, 2048, 9001, 4500 + id); // 563 row groups; the grid has at most 2 CTAs per SM
       const x = activations(2048, 1, 45);
       const run = runOnGpu(t, x, 1);
@@ -381,7 +382,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   });
 
   it('imma_gemv_n1 reads x at any 4-byte alignment (the same bits as aligned x)', () => {
-    for (const id of I8_TYPES) {
+    for (const id of GEMV_I8_TYPES) {
       for (const [rowLength, rows] of [[12288, 40], [768, 19]] as const) {
         const t = generatedTensor(id, rowLength, rows, 4700 + id);
         const x = activations(rowLength, 1, 47);
@@ -472,7 +473,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     expect(() => runOnGpu(t, activations(256, 1, 1), 1, 6)).toThrow(/int8 decode kernels do not take Q6_K/);
   });
 
-  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones (batch 1: mma_gemv_n1)', () => {
+  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones but batch 1 (imma_gemv_n1, longer rows mma_gemv_n1)', () => {
     for (const id of I8_TYPES) {
       expect(gpu!.matmulKernelName(id, 4096, 8192, 1)).toBe('imma_gemv_n1'); // fits in every device's shared memory
       expect(gpu!.matmulKernelName(id, 4096, 28672, 1)).toBe('imma_decode_n4'); // fits in none
@@ -497,7 +498,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       }
       expect(gpu!.matmulKernelName(id, 4096, 14336, 17)).toBe('mma_decode_n32');
     }
-    expect(gpu!.matmulKernelName(14, 4096, 14336, 1)).toBe('mma_gemv_n1');
+    expect(gpu!.matmulKernelName(14, 4096, 14336, 1)).toBe('imma_gemv_n1');
     expect(gpu!.matmulKernelName(14, 4096, 16384, 1)).toBe('mma_decode_n8'); // its row does not fit
     expect(gpu!.matmulKernelName(14, 100, 14336, 1)).toBe('mma_decode_n8'); // small: the hi/lo split
     expect(gpu!.matmulKernelName(14, 4096, 14336, 2)).toBe('mma_decode_n8'); // faster at 2 columns
@@ -520,33 +521,44 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
   });
 
   // Kernel 12, mma_gemv_n1: Q6_K, one column, a CTA per 16 rows over the whole row (f16 x, one power-of-two
-  // scale per eighth of the row).
+  // scale per eighth of the row). Kernel 11, imma_gemv_n1, takes Q6_K in the same form (x's int8 digits,
+  // a scale per 32 weights; a pair of 16-weight steps in separate tile columns).
   const GEMV_F16 = 12;
-  it('mma_gemv_n1 (Q6_K): awkward shapes, several row groups per CTA, eighths of wildly different scale', () => {
-    for (const [rowLength, rows] of [[1280, 301], [3328, 100], [14336, 160], [2048, 9001]] as const) {
-      const t = generatedTensor(14, rowLength, rows, 5100 + rows);
-      const x = activations(rowLength, 1, rows);
-      const run = runOnGpu(t, x, 1, GEMV_F16);
-      expect(run.kernel).toBe('mma_gemv_n1');
-      expect(nmse(run.y, referenceOutput(t, x, 1)), `Q6_K ${rows}x${rowLength}`).toBeLessThanOrEqual(NMSE_BAR);
-    }
-    const rowLength = 14336;
-    const t = generatedTensor(14, rowLength, 200, 5200);
-    for (const scale of [1e-30, 1e25]) {
-      const x = activations(rowLength, 1, 52);
-      for (let k = 0; k < rowLength; k++) x[k]! *= scale * ((k / 1792) & 1 ? 1e5 : 1); // every other eighth 1e5 larger
-      const e = nmse(runOnGpu(t, x, 1, GEMV_F16).y, referenceOutput(t, x, 1));
-      expect(e, `Q6_K 200x14336, x scale ${scale}`).toBeLessThanOrEqual(NMSE_BAR);
-    }
-    const nan = activations(rowLength, 1, 53);
-    nan[5000] = NaN;
-    expect(runZeroed(t, nan, 1, GEMV_F16).every(Number.isNaN), 'a NaN in x: every output NaN').toBe(true);
-  });
+  for (const [kernel, kname] of [[GEMV_F16, 'mma_gemv_n1'], [GEMV_I8, 'imma_gemv_n1']] as const) {
+    it(`${kname} (Q6_K): awkward shapes, several row groups per CTA, eighths of wildly different scale, zero, NaN and -Inf columns`, () => {
+      for (const [rowLength, rows] of [[1280, 301], [3328, 100], [14336, 160], [2048, 9001], [256, 17]] as const) {
+        const t = generatedTensor(14, rowLength, rows, 5100 + rows);
+        const x = activations(rowLength, 1, rows);
+        const run = runOnGpu(t, x, 1, kernel);
+        expect(run.kernel).toBe(kname);
+        expect(nmse(run.y, referenceOutput(t, x, 1)), `Q6_K ${rows}x${rowLength}`).toBeLessThanOrEqual(NMSE_BAR);
+      }
+      const rowLength = 14336;
+      const t = generatedTensor(14, rowLength, 200, 5200);
+      for (const scale of [1e-30, 1e25]) {
+        const x = activations(rowLength, 1, 52);
+        for (let k = 0; k < rowLength; k++) x[k]! *= scale * ((k / 1792) & 1 ? 1e5 : 1); // every other eighth 1e5 larger
+        const e = nmse(runOnGpu(t, x, 1, kernel).y, referenceOutput(t, x, 1));
+        expect(e, `Q6_K 200x14336, x scale ${scale}`).toBeLessThanOrEqual(NMSE_BAR);
+      }
+      expect(runZeroed(t, new Float32Array(rowLength), 1, kernel).every((v) => v === 0), 'x all zero: y all zero').toBe(true);
+      const nan = activations(rowLength, 1, 53);
+      nan[5000] = NaN;
+      expect(runZeroed(t, nan, 1, kernel).every(Number.isNaN), 'a NaN in x: every output NaN').toBe(true);
+      const inf = activations(rowLength, 1, 54);
+      inf[77] = -Infinity;
+      // the int8 digits flag a non-finite block (NaN); f16 x keeps the infinity (+-Inf, or NaN where w = 0)
+      const bad = kernel === GEMV_I8 ? Number.isNaN : (v: number) => !Number.isFinite(v);
+      expect(runZeroed(t, inf, 1, kernel).every(bad), 'a -Inf in x: no finite output').toBe(true);
+    });
+  }
 
   it('mma_gemv_n1 refuses other types, more columns and rows it cannot hold, with clear errors', () => {
     expect(() => runOnGpu(generatedTensor(2, 256, 32, 5), activations(256, 1, 1), 1, GEMV_F16)).toThrow(/mma_gemv_n1 takes Q6_K only/);
     expect(() => runOnGpu(generatedTensor(14, 256, 32, 5), activations(256, 2, 1), 2, GEMV_F16)).toThrow(/mma_gemv_n1 takes one column/);
     expect(() => runOnGpu(generatedTensor(14, 16384, 16, 5), activations(16384, 1, 1), 1, GEMV_F16)).toThrow(/mma_gemv_n1 cannot hold a row of 16384/);
+    expect(() => runOnGpu(generatedTensor(14, 15360, 16, 5), activations(15360, 1, 1), 1, GEMV_I8)).toThrow(/imma_gemv_n1 cannot hold a row of 15360/);
+    expect(() => runOnGpu(generatedTensor(14, 256, 32, 5), activations(256, 2, 1), 2, GEMV_I8)).toThrow(/imma_gemv_n1 takes one column/);
   });
 
   // Kernels 17 and 18, mma_gemv_n4 / _n8: Q6_K, 1 to 4 / 8 columns in mma_gemv_n1's form (16 warps, one CTA
