@@ -490,17 +490,12 @@ struct TQ8_0 {
 };
 
 /* ---------------------------------------------------------------------- type traits: Q4_K */
-/* meta row: u16 d | u16 dmin | bytes b_j = sc_j | (m_j >> 4) << 6 (j = 0..7) | u32 m_j & 15 at 4j */
-__device__ __forceinline__ void q4k_scale_min(const uint4& m, int j, int& sc, int& mn) {
-  const uint32_t bw = j < 4 ? m.y : m.z;
-  const uint32_t b = (bw >> (8 * (j & 3))) & 0xffu;
-  sc = (int)(b & 63u);
-  mn = (int)(((m.w >> (4 * j)) & 15u) | ((b >> 6) << 4));
-}
+/* meta row: u16 d | u16 dmin | bytes b_j = sc_j | (m_j >> 4) << 6 (j = 0..7) | u32 m_j & 15 at 4j, so
+ * sc_j = b_j & 63 and m_j = (m_j & 15) | (b_j >> 6) << 4 */
 
 /* A unit's two meta rows (rows g and g + 8 of the lane) unpacked once per unit for q4k_row_scales:
  * per row d and dmin, the same times -2^23, and the 8 scales and 8 mins as bytes in j order
- * (sc[row][0]: j = 0..3, [1]: 4..7; the values of q4k_scale_min). */
+ * (sc[row][0]: j = 0..3, [1]: 4..7). */
 struct Q4KRows {
   float d[2], m[2], nd[2], nm[2];
   uint32_t sc[2][2], mn[2][2];
@@ -599,19 +594,28 @@ struct TQ4_K {
     if (i < 32) cp_async16(dst + i * 16, p.p0 + (bi * 4 + cc) * 512 + i * 16);
     else cp_async16(dst + i * 16, p.p1 + bi * 256 + (i - 32) * 16);
   }
+  /* A of a 64-k chunk from the prefill stage (qs 512 B | meta 256 B). Each row's scale and min pair of a
+   * sub-block as f16x2 (rows g, g + 8) by permutes and masks, then exactly sc / m (less 1024), then
+   * times d / -dmin rounded once: the bits of pack_h2(d * (float)sc) and pack_h2(-dmin * (float)m),
+   * without a run-time byte pick, I2F or FMUL per value (NOTES v44) */
   static __device__ __forceinline__ void afrag(const uint8_t* st, int lane, int64_t c, uint32_t (&A)[4][4]) {
     const uint4 q = *(const uint4*)(st + lane * 16);
-    const uint4 m0 = *(const uint4*)(st + 512 + (lane >> 2) * 32);
-    const uint4 m1 = *(const uint4*)(st + 512 + (lane >> 2) * 32 + 16);
-    const float dA = h_lo(m0.x), mA = h_hi(m0.x), dB = h_lo(m1.x), mB = h_hi(m1.x);
-    const int cc = (int)(c & 3);
+    const uint8_t* meta = st + 512 + (lane >> 2) * 32; /* row g's 16 bytes, then row g + 8's */
+    const int cc = (int)(c & 3);                        /* sub-blocks 2 cc, 2 cc + 1 */
+    const uint32_t x0 = *(const uint32_t*)meta, x1 = *(const uint32_t*)(meta + 16); /* d | dmin */
+    const uint32_t b0 = *(const uint32_t*)(meta + 4 + 4 * (cc >> 1)), b1 = *(const uint32_t*)(meta + 20 + 4 * (cc >> 1));
+    const uint32_t w0 = *(const uint32_t*)(meta + 12), w1 = *(const uint32_t*)(meta + 28); /* m_j & 15 at 4 j */
+    const uint32_t dd = __byte_perm(x0, x1, 0x5410u);                 /* {d_g, d_g8} */
+    const uint32_t ndm = __byte_perm(x0, x1, 0x7632u) ^ 0x80008000u; /* {-dmin_g, -dmin_g8} */
+    const uint32_t mlo = __byte_perm(w0, w1, 0x0400u + 0x0101u * (unsigned)cc); /* byte cc of each row */
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int j = 2 * cc + h;
-      int scA, mnA, scB, mnB;
-      q4k_scale_min(m0, j, scA, mnA);
-      q4k_scale_min(m1, j, scB, mnB);
-      fold_sub(q, h, dA * (float)scA, dB * (float)scB, mA * (float)mnA, mB * (float)mnB, A);
+      /* byte b_j (j = 2 cc + h) of rows g and g + 8 at bytes 0 and 2: sc_j = b_j & 63, m_j's bits 4-5 = b_j >> 6 */
+      const uint32_t p = __byte_perm(b0, b1, 0x0400u + 0x0101u * (unsigned)(2 * (cc & 1) + h));
+      const uint32_t nib = h == 0 ? mlo : mlo >> 4;
+      const uint32_t sc2 = hmul2(hsub2(and_or(p, 0x003F003Fu, kH1024), kH1024), dd);
+      const uint32_t mn2 = hmul2(hsub2(and_or(p >> 2, 0x00300030u, and_or(nib, 0x000F000Fu, kH1024)), kH1024), ndm);
+      fold_sub_pairs(q, h, dup_lo(sc2), dup_hi(sc2), dup_lo(mn2), dup_hi(mn2), A);
     }
   }
   /* A of steps 2h, 2h + 1 of a chunk (sub-block half h: words 2h, 2h + 1 of the lane's q) with the scales
@@ -620,8 +624,11 @@ struct TQ4_K {
    * instructions, the same bits) */
   static __device__ __forceinline__ void fold_sub(const uint4& q, int h, float d1A, float d1B, float m1A, float m1B,
                                                   uint32_t (&A)[4][4]) {
-    const uint32_t dAA = pack_h2(d1A, d1A), dBB = pack_h2(d1B, d1B);
-    const uint32_t mAA = pack_h2(-m1A, -m1A), mBB = pack_h2(-m1B, -m1B);
+    fold_sub_pairs(q, h, pack_h2(d1A, d1A), pack_h2(d1B, d1B), pack_h2(-m1A, -m1A), pack_h2(-m1B, -m1B), A);
+  }
+  /* the same from f16x2 {d sc, d sc} of rows g (dAA) and g + 8 (dBB) and {-dmin m, -dmin m} (mAA, mBB) */
+  static __device__ __forceinline__ void fold_sub_pairs(const uint4& q, int h, uint32_t dAA, uint32_t dBB, uint32_t mAA,
+                                                        uint32_t mBB, uint32_t (&A)[4][4]) {
 #pragma unroll
     for (int s2 = 0; s2 < 2; ++s2) {
       const int s = 2 * h + s2;
@@ -633,7 +640,7 @@ struct TQ4_K {
     }
   }
   /* step(c, A) for each chunk of a decode unit, A as afrag makes it, f16(d sc q - dmin m), but with the
-   * unit's scales unpacked once (q4k_rows: the values of q4k_scale_min) */
+   * unit's scales unpacked once (q4k_rows) */
   template <class Step> static __device__ __forceinline__ void fold_unit(const Unit& u, int, Step step) {
     const Q4KRows rs = q4k_rows(u.m);
 #pragma unroll
