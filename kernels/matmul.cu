@@ -631,7 +631,9 @@ GemvWPlan gemvw_plan(const Geom& g) {
   constexpr int warps = NT == 1 ? mmf::kGemv4Warps : mmf::kGemvwTeamWarps; /* sharing a part */
   p.ups = (p.upp + warps - 1) / warps;
   p.nblkp = p.upp * (IT::TT::UK / 32);
-  p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * mmf::kGemv4BytesPerBlock;
+  /* Q6_K (imma_gemv_n4, 2 columns) keeps half of the tile's digits and constants */
+  constexpr int bytes_per_block = std::is_same<IT, mmf::I8Q6_K>::value ? mmf::kGemv4BytesPerBlock / 2 : mmf::kGemv4BytesPerBlock;
+  p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * bytes_per_block;
   return p;
 }
 template <int NT>
@@ -673,6 +675,7 @@ int gemvw_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemvw_plan<mmf::I8Q4_0, NT>(g).smem <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemvw_plan<mmf::I8Q8_0, NT>(g).smem <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemvw_plan<mmf::I8Q4_K, NT>(g).smem <= cap; break;
+    case GG_TYPE_Q6_K: *fits = NT == 1 && gemvw_plan<mmf::I8Q6_K, 1>(g).smem <= cap; break;
     default: *fits = false;
   }
   return GG_OK;
@@ -800,11 +803,14 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char*
   *flags = decode_flags(x, pdl, 1);
   return scratch_get(scratch_bytes, ncounters, s);
 }
-/* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns, the digits of NT parts. */
-template <int NT, class Kernel>
+/* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns (Q6_K: 2, imma_gemv_n4 only), the digits of NT parts. */
+template <class IT, int NT, class Kernel>
 int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
                   const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
-  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, 4 * NT, NT, "rows up to 14848 weights, Q8_0 15360",
+  constexpr bool q6 = std::is_same<IT, mmf::I8Q6_K>::value;
+  static_assert(!q6 || NT == 1, "Q6_K: imma_gemv_n4 only");
+  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, q6 ? 2 : 4 * NT, NT,
+                        "rows up to 14848 weights, Q8_0 15360, Q6_K 23296",
                         batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
                         (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
 }
@@ -824,7 +830,7 @@ int launch_gemv_i8_n4(const void* w, const float* x, float* y, int64_t rows, int
   int64_t ctas = 0;
   int flags = 0;
   Scratch* s = nullptr;
-  GG_TRY(gemvw_prepare<1>(mmf::k_gemv_i8_n4<IT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s));
+  GG_TRY((gemvw_prepare<IT, 1>(mmf::k_gemv_i8_n4<IT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s)));
   cudaStream_t st = gg_compute_stream();
   const bool pdl = (flags & mmf::kDecPdl) != 0;
   cudaError_t err = launch_pdl(pdl, mmf::k_xstage_i8_w<IT, 1>, dim3(gemvw_stager_blocks<1>(p)), mmf::kDecThreads, 0, st, x,
@@ -846,7 +852,7 @@ int launch_gemv_i8_w(const void* w, const float* x, float* y, int64_t rows, int6
   int64_t ctas = 0;
   int flags = 0;
   Scratch* s = nullptr;
-  GG_TRY(gemvw_prepare<NT>(mmf::k_gemv_i8_w<IT, NT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s));
+  GG_TRY((gemvw_prepare<IT, NT>(mmf::k_gemv_i8_w<IT, NT>, batch, K, p, x, smem_limit, g, &ctas, &flags, &s)));
   cudaStream_t st = gg_compute_stream();
   const bool pdl = (flags & mmf::kDecPdl) != 0;
   const unsigned blocks = gemvw_stager_blocks<NT>(p);
@@ -1106,7 +1112,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_F16_N8: return launch_gemv_f16w<TT, 8>(w, x, y, rows, K, batch, g);
     case K_GEMV_F16_N16: return launch_gemv_f16_n16<TT>(w, x, y, rows, K, batch, g);
     case K_GEMV_I8_N4:
-      return with_i8<TT>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
+      return with_i8<TT, true>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8_N8:
       return with_i8<TT>([&](auto it) { return launch_gemv_i8_w<decltype(it), 2>(w, x, y, rows, K, batch, g); });
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
@@ -1196,6 +1202,8 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
      * from 4096 on it wins) */
     const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
     if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
+    /* Q6_K's 2 columns on imma_gemv_n4 too (a tile holds two of its columns: I8Q6_K) */
+    if (type == GG_TYPE_Q6_K && knob_i8() != 0 && !small && batch == 2 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
     if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
     bool gemv_f4 = false, gemv_f8 = false;
     /* Q6_K from 3 columns on: at 2, mma_decode_n8 is faster (H200, 4096 x 14336, us, n = 2 / 3 / 4: 24.14 /

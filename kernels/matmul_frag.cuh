@@ -1350,18 +1350,18 @@ constexpr int kGemv4Threads = kGemv4Warps * 32;
 constexpr int kGemvwTeams = 4;
 constexpr int kGemvwTeamWarps = kGemv4Warps / kGemvwTeams;
 
-/* The start of the 16-warp gemvs: the ring's first `pre` slots before the PDL wait, then `blocks` x P16
- * x 16 B of x (as its stager made it) from xs into dst, the ring's other slots behind them; returns
- * when x (and the slots before it) have landed, for every thread. request(i) as in gemv_stream. */
-template <int R, int P16, class Request>
-__device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* dst, const uint4* __restrict__ xs, int blocks) {
+/* The start of the 16-warp gemvs: the ring's first `pre` slots before the PDL wait, then n16 x 16 B of
+ * x by copy16(i) (gemv4_start: `blocks` x P16 x 16 B from xs into dst, as its stager made it), the
+ * ring's other slots behind them; returns when x (and the slots before it) have landed, for every
+ * thread. request(i) as in gemv_stream. */
+template <int R, class Request, class Copy>
+__device__ __forceinline__ void gemv4_start_with(Request request, int flags, int n16, Copy copy16) {
   const int pre = gemv_pre_slots<R>((flags & kDecPdl) != 0, flags);
 #pragma unroll
   for (int i = 0; i < R; ++i)
     if (i < pre) request(i);
   if (flags & kDecPdl) gg_pdl_wait();
-  const int n16 = blocks * P16;
-  for (int i = threadIdx.x; i < n16; i += kGemv4Threads) cp_async16(dst + i, xs + i);
+  for (int i = threadIdx.x; i < n16; i += kGemv4Threads) copy16(i);
   cp_async_commit();
 #pragma unroll
   for (int i = 0; i < R; ++i)
@@ -1369,6 +1369,10 @@ __device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* d
   gg_pdl_release();
   cp_async_wait_n<R>(R - pre);
   __syncthreads();
+}
+template <int R, int P16, class Request>
+__device__ __forceinline__ void gemv4_start(Request request, int flags, uint4* dst, const uint4* __restrict__ xs, int blocks) {
+  gemv4_start_with<R>(request, flags, blocks * P16, [&](int i) { cp_async16(dst + i, xs + i); });
 }
 
 /* The reduction buffer of a 16-warp gemv with 4 NT columns whose row comes in parts (one buffer). */

@@ -115,10 +115,38 @@ struct XColumn {
     return __float_as_uint(((const float*)(xc + bi))[1 + (g & 1)]);
   }
 };
-/* One column's digits for Q6_K (I8Q6_K): XColumn's 8 x 8 B per block, its constant sx alone. */
+/* x for I8Q6_K, whose tile takes a column's two digits twice: those of a block's first 16 weights in
+ * register b0 of tile columns 4c, 4c + 1, those of its last 16 in b1 of 4c + 2, 4c + 3, the rest zero
+ * (c: the x column in the tile). digits(bi, lane): the lane's two B registers for block bi; sx(ul,
+ * lane, s): the lane's output column's sx for the unit's 8 blocks. */
+/* One column (imma_gemv_n1): XColumn's 8 x 8 B per block; lanes 0-7 keep b0, 8-15 b1; one float sx. */
 struct XColumnQ6 {
   const uint2* xq;
   const float* xs;
+  __device__ __forceinline__ uint2 digits(int bi, int lane) const {
+    const uint2 q = xq[bi * 8 + (lane & 7)];
+    return make_uint2(lane < 8 ? q.x : 0u, (lane >> 3) == 1 ? q.y : 0u);
+  }
+  __device__ __forceinline__ void sx(int ul, int, float (&s)[8]) const {
+    const float4 a = ((const float4*)xs)[2 * ul], b = ((const float4*)xs)[2 * ul + 1];
+    s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
+  }
+};
+/* Two columns (imma_gemv_n4, batch <= 2): columns 0, 1 of k_xstage_i8_w's 4-column tile, copied as
+ * their 16 x 8 B of digits per block (tile lanes 0-15) and 2 float4 constants (sx in .x). Lane L
+ * (tile column L / 4: x column L / 16, digit (L / 4) & 1) reads the tile's lane (L & 7) | (L / 2 & 8);
+ * lanes with bit 3 clear keep b0, the others b1; lane t's output column is t / 2. */
+struct XPairQ6 {
+  const uint2* xq;
+  const float4* xc;
+  __device__ __forceinline__ uint2 digits(int bi, int lane) const {
+    const uint2 q = xq[bi * 16 + ((lane & 7) | ((lane >> 1) & 8))];
+    return (lane & 8) == 0 ? make_uint2(q.x, 0u) : make_uint2(0u, q.y);
+  }
+  __device__ __forceinline__ void sx(int ul, int lane, float (&s)[8]) const {
+#pragma unroll
+    for (int p = 0; p < 8; ++p) s[p] = xc[(ul * 8 + p) * 2 + ((lane >> 1) & 1)].x;
+  }
 };
 
 /* acc[nt][0] (row g), acc[nt][1] (row g+8) += scale * v for a 32-weight block of quants q (A) and
@@ -295,17 +323,15 @@ struct I8Q6_K {
     a[2] = and_xor(bit_select(N1, Rx, 0x0F0F0F0Fu) << 2, 0xFCFCFCFCu, 0x80808080u);
     a[3] = and_xor(bit_select(N1 >> 2, Rx, 0x3C3C3C3Cu), 0xFCFCFCFCu, 0x80808080u);
   }
-  template <int NT>
-  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XColumnQ6& xv,
-                                                 float (&acc)[NT][2], int lane) {
-    static_assert(NT == 1, "I8Q6_K: one column");
-    /* lanes 0-7 keep b0 (columns 0, 1: the block's first 16 weights), lanes 8-15 b1 (columns 2, 3) */
-    const uint32_t m0 = lane < 8 ? ~0u : 0u, m1 = (lane >> 3) == 1 ? ~0u : 0u;
+  template <int NT, class XV>
+  static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
+                                                 int lane) {
+    static_assert(NT == 1, "I8Q6_K: one tile");
     /* the lane's sub-block of a pair: byte 2 (p & 1) + (lane & 1) of scale word p / 2 */
     const unsigned sel = 0x8880u + 0x1111u * (unsigned)(lane & 1);
     const float dA = h_lo(u.d), dB = h_hi(u.d);
-    const uint2* xq = xv.xq + ul * 64; /* 8 blocks x 8 lanes */
-    const float4 sx4[2] = {((const float4*)xv.xs)[2 * ul], ((const float4*)xv.xs)[2 * ul + 1]};
+    float sxs[8];
+    xv.sx(ul, lane, sxs);
 #pragma unroll
     for (int p = 0; p < 8; ++p) { /* steps 2hp, 2hp + 1 of chunk c: one x block */
       const int c = p >> 1, hp = p & 1, wi = (c & 1) * 2 + hp;
@@ -313,19 +339,17 @@ struct I8Q6_K {
       const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
       uint32_t a[4];
       regs(hp == 0 ? u.ql[c].x : u.ql[c].z, hp == 0 ? u.ql[c].y : u.ql[c].w, H, a);
-      const uint2 q = xq[p * 8 + (lane & 7)];
+      const uint2 q = xv.digits(ul * 8 + p, lane);
       int d[4];
-      imma16832(d, a, q.x & m0, q.y & m1);
+      imma16832(d, a, q.x, q.y);
       const int ws = p >> 1;
       const uint32_t wA = ws == 0 ? u.sc[0].x : ws == 1 ? u.sc[0].y : ws == 2 ? u.sc[0].z : u.sc[0].w;
       const uint32_t wB = ws == 0 ? u.sc[1].x : ws == 1 ? u.sc[1].y : ws == 2 ? u.sc[1].z : u.sc[1].w;
       const unsigned sp = sel + ((p & 1) ? 0x2222u : 0u);
       /* d * sc exact in f32; d sc v first, as the other types: it stays near y's range */
       const float dscA = dA * (float)sext_byte(wA, sp), dscB = dB * (float)sext_byte(wB, sp);
-      const float4& s4 = sx4[p >> 2];
-      const float sx = (p & 3) == 0 ? s4.x : (p & 3) == 1 ? s4.y : (p & 3) == 2 ? s4.z : s4.w;
-      acc[0][0] = fmaf(sx, dscA * (float)(d[0] * 256 + d[1]), acc[0][0]);
-      acc[0][1] = fmaf(sx, dscB * (float)(d[2] * 256 + d[3]), acc[0][1]);
+      acc[0][0] = fmaf(sxs[p], dscA * (float)(d[0] * 256 + d[1]), acc[0][0]);
+      acc[0][1] = fmaf(sxs[p], dscB * (float)(d[2] * 256 + d[3]), acc[0][1]);
     }
   }
 };
@@ -619,22 +643,47 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
   const int ng = (Gn - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x; /* row groups of this CTA */
   const int n_items = ng * nu;
   constexpr int R = gemv4_ring<IT>();
+  constexpr bool kQ6 = std::is_same<IT, I8Q6_K>::value;
+  constexpr int LPB = kQ6 ? 16 : 32; /* tile lanes' digits kept per block (Q6_K: columns 0, 1) */
   uint8_t* ring = (uint8_t*)dsm + warp * R * TT::SLOT;
   const uint2* xq = (const uint2*)((uint8_t*)dsm + gemv4_ring_bytes<IT>());
-  const float4* xc = (const float4*)(xq + nblk * 32);
+  const float4* xc = (const float4*)(xq + nblk * LPB);
 
   const auto request = gemv_requests<TT, R>(ring, wp, nc, u0, nu, n_items, lane);
 
-  gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, dsm + gemv4_ring_bytes<IT>() / 16, xs, nblk);
+  uint4* xdst = dsm + gemv4_ring_bytes<IT>() / 16;
+  if constexpr (kQ6) {
+    /* per block the digits' first 8 of 16 pieces of 16 B, then the first 2 of its 4 constants */
+    gemv4_start_with<R>(request, flags, nblk * 10, [&](int i) {
+      const int b = i / 10, j = i - b * 10;
+      if (j < 8) cp_async16(xdst + b * 8 + j, xs + b * 16 + j);
+      else cp_async16(xdst + nblk * 8 + b * 2 + (j - 8), xs + nblk * 16 + b * 4 + (j - 8));
+    });
+  } else {
+    gemv4_start<R, kGemv4BytesPerBlock / 16>(request, flags, xdst, xs, nblk);
+  }
 
-  const XTiles xt{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
+  const auto xt = [&] {
+    if constexpr (kQ6) return XPairQ6{xq + u0 * BPU * 16, xc + u0 * BPU * 2};
+    else return XTiles{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
+  }();
   using Acc = float[1][2];
   gemv_stream<TT, R, Acc, kGemv4Warps, 4>(
       ring, ng, nu, request,
       [&](const typename TT::Unit& u, int ul, Acc& acc) {
         IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xt, acc, lane);
       },
-      [](const Acc& a) { return make_float2(a[0][0], a[0][1]); }, s_red, y, rows, batch);
+      [lane](const Acc& a) {
+        if constexpr (kQ6) { /* lane t holds column t / 2's step t & 1: add the steps, then lane t takes column t */
+          const float r0 = a[0][0] + __shfl_xor_sync(0xffffffffu, a[0][0], 1);
+          const float r1 = a[0][1] + __shfl_xor_sync(0xffffffffu, a[0][1], 1);
+          const int src = (lane & ~3) | ((lane << 1) & 3);
+          return make_float2(__shfl_sync(0xffffffffu, r0, src), __shfl_sync(0xffffffffu, r1, src));
+        } else {
+          return make_float2(a[0][0], a[0][1]);
+        }
+      },
+      s_red, y, rows, batch);
 }
 
 /* ---------------------------------------------- imma_gemv_n8: up to 8 columns (two tiles)
