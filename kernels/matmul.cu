@@ -631,7 +631,8 @@ GemvWPlan gemvw_plan(const Geom& g) {
   constexpr int warps = NT == 1 ? mmf::kGemv4Warps : mmf::kGemvwTeamWarps; /* sharing a part */
   p.ups = (p.upp + warps - 1) / warps;
   p.nblkp = p.upp * (IT::TT::UK / 32);
-  /* Q6_K (imma_gemv_n4, 2 columns) keeps half of the tile's digits and constants */
+  /* Q6_K keeps half of the tiles' digits and constants (imma_gemv_n4: columns 0-1 of its tile; _n8: the
+   * first of its two tiles) */
   constexpr int bytes_per_block = std::is_same<IT, mmf::I8Q6_K>::value ? mmf::kGemv4BytesPerBlock / 2 : mmf::kGemv4BytesPerBlock;
   p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * bytes_per_block;
   return p;
@@ -675,7 +676,7 @@ int gemvw_fits(int type, int64_t row_len, bool* fits) {
     case GG_TYPE_Q4_0: *fits = gemvw_plan<mmf::I8Q4_0, NT>(g).smem <= cap; break;
     case GG_TYPE_Q8_0: *fits = gemvw_plan<mmf::I8Q8_0, NT>(g).smem <= cap; break;
     case GG_TYPE_Q4_K: *fits = gemvw_plan<mmf::I8Q4_K, NT>(g).smem <= cap; break;
-    case GG_TYPE_Q6_K: *fits = NT == 1 && gemvw_plan<mmf::I8Q6_K, 1>(g).smem <= cap; break;
+    case GG_TYPE_Q6_K: *fits = gemvw_plan<mmf::I8Q6_K, NT>(g).smem <= cap; break;
     default: *fits = false;
   }
   return GG_OK;
@@ -803,13 +804,12 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char*
   *flags = decode_flags(x, pdl, 1);
   return scratch_get(scratch_bytes, ncounters, s);
 }
-/* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns (Q6_K: 2, imma_gemv_n4 only), the digits of NT parts. */
+/* imma_gemv_n4 (NT = 1) / _n8 (NT = 2): 1 to 4 NT columns (Q6_K 2 NT), the digits of NT parts. */
 template <class IT, int NT, class Kernel>
 int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
                   const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
-  constexpr bool q6 = std::is_same<IT, mmf::I8Q6_K>::value;
-  static_assert(!q6 || NT == 1, "Q6_K: imma_gemv_n4 only");
-  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, q6 ? 2 : 4 * NT, NT,
+  constexpr bool q6 = std::is_same<IT, mmf::I8Q6_K>::value; /* a tile holds 2 of its columns */
+  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, q6 ? 2 * NT : 4 * NT, NT,
                         "rows up to 14848 weights, Q8_0 15360, Q6_K 23296",
                         batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
                         (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
@@ -1114,7 +1114,7 @@ int launch_frag_t(int kernel, const void* w, const float* x, float* y, int64_t r
     case K_GEMV_I8_N4:
       return with_i8<TT, true>([&](auto it) { return launch_gemv_i8_n4<decltype(it)>(w, x, y, rows, K, batch, g); });
     case K_GEMV_I8_N8:
-      return with_i8<TT>([&](auto it) { return launch_gemv_i8_w<decltype(it), 2>(w, x, y, rows, K, batch, g); });
+      return with_i8<TT, true>([&](auto it) { return launch_gemv_i8_w<decltype(it), 2>(w, x, y, rows, K, batch, g); });
     default: return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: kernel %d is not a tensor-core kernel", kernel);
   }
 }
@@ -1202,8 +1202,10 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
      * from 4096 on it wins) */
     const bool long_row = knob_gemv4() != 0 && (row_len == 0 || row_len >= 4096);
     if (i8 && batch >= 2 && batch <= 4 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
-    /* Q6_K's 2 columns on imma_gemv_n4 too (a tile holds two of its columns: I8Q6_K) */
-    if (type == GG_TYPE_Q6_K && knob_i8() != 0 && !small && batch == 2 && long_row) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
+    /* Q6_K's 2 columns on imma_gemv_n4 too, 3 and 4 on imma_gemv_n8 (a tile holds two of its columns: I8Q6_K) */
+    const bool q6i8 = type == GG_TYPE_Q6_K && knob_i8() != 0 && !small && long_row;
+    if (q6i8 && batch == 2) GG_TRY(gemvw_fits<1>(type, row_len, &gemv4));
+    if (q6i8 && batch >= 3 && batch <= 4) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
     if (i8 && batch >= 5 && batch <= 8 && long_row) GG_TRY(gemvw_fits<2>(type, row_len, &gemv8));
     bool gemv_f4 = false, gemv_f8 = false;
     /* Q6_K from 3 columns on: at 2, mma_decode_n8 is faster (H200, 4096 x 14336, us, n = 2 / 3 / 4: 24.14 /

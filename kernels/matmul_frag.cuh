@@ -1389,8 +1389,9 @@ template <int NT> __host__ __device__ constexpr int gemvw_static_smem() { return
  * sum per (column, row) in warp order: col_sums(acc, nt) gives lane (g, t)'s rows g and g + 8 of
  * column 4 nt + t; it is added into y, which the stager zeroed: two addends onto zero, so the sum is
  * the same bits in either order. compute(unit, ul, chunks, acc) adds unit ul of the warp's share of
- * the part into acc. */
-template <class TT, int NT, int P16, class Acc, class Compute, class ColSums>
+ * the part into acc. kTile0: only the part's first tile of x is copied (Q6_K's 3-4 columns), xblocks
+ * still counting all NT tiles as the stager laid them out. */
+template <class TT, int NT, int P16, class Acc, bool kTile0 = false, class Compute, class ColSums>
 __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uint4* __restrict__ xs, float* __restrict__ y,
                                              int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
                                              int flags, int xblocks, float* s_red, Compute compute, ColSums col_sums) {
@@ -1421,7 +1422,14 @@ __device__ __forceinline__ void gemvw_stream(uint4* dsm, const WP& wp, const uin
     }
   };
 
-  gemv4_start<R, P16>(request, flags, xd, xs + (int64_t)part * xblocks * P16, xblocks);
+  const uint4* xp = xs + (int64_t)part * xblocks * P16;
+  if constexpr (kTile0) { /* tile 0 alone: its blocks' digits (16 pieces each), then their constants (4) */
+    const int nb = xblocks / NT;
+    gemv4_start_with<R>(request, flags, nb * 20,
+                        [&](int i) { cp_async16(xd + i, xp + (i < nb * 16 ? i : NT * nb * 16 + (i - nb * 16))); });
+  } else {
+    gemv4_start<R, P16>(request, flags, xd, xp, xblocks);
+  }
 
   float* red = s_red + team * (kGemvwTeamWarps * C * 16);
   const auto bar = [team] { named_barrier(1 + team, kGemvwTeamWarps * 32); };

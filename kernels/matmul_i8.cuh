@@ -123,29 +123,31 @@ struct XColumn {
 struct XColumnQ6 {
   const uint2* xq;
   const float* xs;
-  __device__ __forceinline__ uint2 digits(int bi, int lane) const {
+  __device__ __forceinline__ uint2 digits(int, int bi, int lane) const {
     const uint2 q = xq[bi * 8 + (lane & 7)];
     return make_uint2(lane < 8 ? q.x : 0u, (lane >> 3) == 1 ? q.y : 0u);
   }
-  __device__ __forceinline__ void sx(int ul, int, float (&s)[8]) const {
+  __device__ __forceinline__ void sx(int, int ul, int, float (&s)[8]) const {
     const float4 a = ((const float4*)xs)[2 * ul], b = ((const float4*)xs)[2 * ul + 1];
     s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
   }
 };
-/* Two columns (imma_gemv_n4, batch <= 2): columns 0, 1 of k_xstage_i8_w's 4-column tile, copied as
- * their 16 x 8 B of digits per block (tile lanes 0-15) and 2 float4 constants (sx in .x). Lane L
- * (tile column L / 4: x column L / 16, digit (L / 4) & 1) reads the tile's lane (L & 7) | (L / 2 & 8);
- * lanes with bit 3 clear keep b0, the others b1; lane t's output column is t / 2. */
-struct XPairQ6 {
+/* Two columns per I8Q6_K tile from k_xstage_i8_w's 4-column tile: columns 2 vt, 2 vt + 1 in I8Q6_K's
+ * tile vt. Lane L (tile column L / 4: x column 2 vt + L / 16, digit (L / 4) & 1) reads the staged
+ * tile's lane 16 vt + ((L & 7) | (L / 2 & 8)); lanes with bit 3 clear keep b0, the others b1; lane t's
+ * output column is 2 vt + t / 2. CPB: the staged lanes' uint2 per block that were copied (imma_gemv_n4,
+ * batch <= 2: 16, columns 0-1 alone; imma_gemv_n8, batch <= 4: 32), CC: constants per block (2, 4). */
+template <int CPB, int CC>
+struct XPairsQ6 {
   const uint2* xq;
   const float4* xc;
-  __device__ __forceinline__ uint2 digits(int bi, int lane) const {
-    const uint2 q = xq[bi * 16 + ((lane & 7) | ((lane >> 1) & 8))];
+  __device__ __forceinline__ uint2 digits(int vt, int bi, int lane) const {
+    const uint2 q = xq[bi * CPB + 16 * vt + ((lane & 7) | ((lane >> 1) & 8))];
     return (lane & 8) == 0 ? make_uint2(q.x, 0u) : make_uint2(0u, q.y);
   }
-  __device__ __forceinline__ void sx(int ul, int lane, float (&s)[8]) const {
+  __device__ __forceinline__ void sx(int vt, int ul, int lane, float (&s)[8]) const {
 #pragma unroll
-    for (int p = 0; p < 8; ++p) s[p] = xc[(ul * 8 + p) * 2 + ((lane >> 1) & 1)].x;
+    for (int p = 0; p < 8; ++p) s[p] = xc[(ul * 8 + p) * CC + 2 * vt + ((lane >> 1) & 1)].x;
   }
 };
 
@@ -326,12 +328,12 @@ struct I8Q6_K {
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
                                                  int lane) {
-    static_assert(NT == 1, "I8Q6_K: one tile");
     /* the lane's sub-block of a pair: byte 2 (p & 1) + (lane & 1) of scale word p / 2 */
     const unsigned sel = 0x8880u + 0x1111u * (unsigned)(lane & 1);
     const float dA = h_lo(u.d), dB = h_hi(u.d);
-    float sxs[8];
-    xv.sx(ul, lane, sxs);
+    float sxs[NT][8];
+#pragma unroll
+    for (int vt = 0; vt < NT; ++vt) xv.sx(vt, ul, lane, sxs[vt]);
 #pragma unroll
     for (int p = 0; p < 8; ++p) { /* steps 2hp, 2hp + 1 of chunk c: one x block */
       const int c = p >> 1, hp = p & 1, wi = (c & 1) * 2 + hp;
@@ -339,18 +341,36 @@ struct I8Q6_K {
       const uint32_t H = wi == 0 ? hq.x : wi == 1 ? hq.y : wi == 2 ? hq.z : hq.w;
       uint32_t a[4];
       regs(hp == 0 ? u.ql[c].x : u.ql[c].z, hp == 0 ? u.ql[c].y : u.ql[c].w, H, a);
-      const uint2 q = xv.digits(ul * 8 + p, lane);
-      int d[4];
-      imma16832(d, a, q.x, q.y);
       const int ws = p >> 1;
       const uint32_t wA = ws == 0 ? u.sc[0].x : ws == 1 ? u.sc[0].y : ws == 2 ? u.sc[0].z : u.sc[0].w;
       const uint32_t wB = ws == 0 ? u.sc[1].x : ws == 1 ? u.sc[1].y : ws == 2 ? u.sc[1].z : u.sc[1].w;
       const unsigned sp = sel + ((p & 1) ? 0x2222u : 0u);
       /* d * sc exact in f32; d sc v first, as the other types: it stays near y's range */
       const float dscA = dA * (float)sext_byte(wA, sp), dscB = dB * (float)sext_byte(wB, sp);
-      acc[0][0] = fmaf(sxs[p], dscA * (float)(d[0] * 256 + d[1]), acc[0][0]);
-      acc[0][1] = fmaf(sxs[p], dscB * (float)(d[2] * 256 + d[3]), acc[0][1]);
+#pragma unroll
+      for (int vt = 0; vt < NT; ++vt) {
+        const uint2 q = xv.digits(vt, ul * 8 + p, lane);
+        int d[4];
+        imma16832(d, a, q.x, q.y);
+        acc[vt][0] = fmaf(sxs[vt][p], dscA * (float)(d[0] * 256 + d[1]), acc[vt][0]);
+        acc[vt][1] = fmaf(sxs[vt][p], dscB * (float)(d[2] * 256 + d[3]), acc[vt][1]);
+      }
     }
+  }
+  /* rows g, g + 8 of output column t of the lane's group of 4 (t < 2 NT), from compute's acc: lane t
+   * holds column 2 vt + t / 2's step t & 1; every lane calls it (shuffles) */
+  template <int NT>
+  static __device__ __forceinline__ float2 column_t(const float (&acc)[NT][2], int lane) {
+    const int src = (lane & ~3) | ((lane & 1) << 1);
+    float2 v = make_float2(0.0f, 0.0f);
+#pragma unroll
+    for (int vt = 0; vt < NT; ++vt) {
+      const float r0 = acc[vt][0] + __shfl_xor_sync(0xffffffffu, acc[vt][0], 1);
+      const float r1 = acc[vt][1] + __shfl_xor_sync(0xffffffffu, acc[vt][1], 1);
+      const float c0 = __shfl_sync(0xffffffffu, r0, src), c1 = __shfl_sync(0xffffffffu, r1, src);
+      if (((lane >> 1) & 1) == vt) v = make_float2(c0, c1);
+    }
+    return v;
   }
 };
 
@@ -664,7 +684,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
   }
 
   const auto xt = [&] {
-    if constexpr (kQ6) return XPairQ6{xq + u0 * BPU * 16, xc + u0 * BPU * 2};
+    if constexpr (kQ6) return XPairsQ6<16, 2>{xq + u0 * BPU * 16, xc + u0 * BPU * 2};
     else return XTiles{xq + u0 * BPU * 32, xc + u0 * BPU * 4, nblk};
   }();
   using Acc = float[1][2];
@@ -674,14 +694,8 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
         IT::template compute<1>(u, ul, unit_chunks<TT>(nc, u0 + ul), xt, acc, lane);
       },
       [lane](const Acc& a) {
-        if constexpr (kQ6) { /* lane t holds column t / 2's step t & 1: add the steps, then lane t takes column t */
-          const float r0 = a[0][0] + __shfl_xor_sync(0xffffffffu, a[0][0], 1);
-          const float r1 = a[0][1] + __shfl_xor_sync(0xffffffffu, a[0][1], 1);
-          const int src = (lane & ~3) | ((lane << 1) & 3);
-          return make_float2(__shfl_sync(0xffffffffu, r0, src), __shfl_sync(0xffffffffu, r1, src));
-        } else {
-          return make_float2(a[0][0], a[0][1]);
-        }
+        if constexpr (kQ6) return IT::template column_t<1>(a, lane); /* lane t: column t (t < 2) */
+        else return make_float2(a[0][0], a[0][1]);
       },
       s_red, y, rows, batch);
 }
@@ -705,16 +719,24 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int nblkp = upp * BPU; /* blocks per part */
+  /* Q6_K (3-4 columns): the part's first tile alone, as 2 of I8Q6_K's two-column tiles */
+  constexpr bool kQ6 = std::is_same<IT, I8Q6_K>::value;
   const uint2* xq = (const uint2*)(dsm + gemv4_ring_bytes<IT>() / 16);
-  const float4* xc = (const float4*)(xq + NT * nblkp * 32);
+  const float4* xc = (const float4*)(xq + (kQ6 ? 1 : NT) * nblkp * 32);
   const int tw = warp % kGemvwTeamWarps; /* the warp in its team: its share of the part */
-  const XTiles xt{xq + tw * ups * BPU * 32, xc + tw * ups * BPU * 4, nblkp};
+  const auto xt = [&] {
+    if constexpr (kQ6) return XPairsQ6<32, 4>{xq + tw * ups * BPU * 32, xc + tw * ups * BPU * 4};
+    else return XTiles{xq + tw * ups * BPU * 32, xc + tw * ups * BPU * 4, nblkp};
+  }();
   using Acc = float[NT][2];
-  gemvw_stream<TT, NT, kGemv4BytesPerBlock / 16, Acc>(
+  gemvw_stream<TT, NT, kGemv4BytesPerBlock / 16, Acc, kQ6>(
       dsm, wp, xs, y, rows, Gn, nc, units_row, upp, ups, batch, flags, NT * nblkp, s_red,
       [&](const typename TT::Unit& u, int ul, int nch, Acc& acc) { IT::template compute<NT>(u, ul, nch, xt, acc, lane); },
-      /* lane (g, t) holds column 4 nt + t */
-      [](const Acc& acc, int nt) { return make_float2(acc[nt][0], acc[nt][1]); });
+      /* lane (g, t) holds column 4 nt + t (Q6_K: columns 0-3 from its two tiles, nothing past them) */
+      [lane](const Acc& acc, int nt) {
+        if constexpr (kQ6) return nt == 0 ? IT::template column_t<NT>(acc, lane) : make_float2(0.0f, 0.0f);
+        else return make_float2(acc[nt][0], acc[nt][1]);
+      });
 }
 
 /* x (batch <= 4 NT columns of K values) -> the digits of k_gemv_i8_n4 (NT = 1: the whole row) and

@@ -435,33 +435,38 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
         expect(() => runOnGpu(t, activations(rowLength, over, 1), over, kernel)).toThrow(new RegExp(`${kname} takes 1 to ${maxCols} columns`));
         expect(() => runOnGpu(generatedTensor(id, 28672, 16, 7), activations(28672, 2, 7), 2, kernel)).toThrow(new RegExp(`${kname} cannot hold a row of 28672`));
       }
-      if (kname === 'imma_gemv_n8') expect(() => runOnGpu(generatedTensor(14, 256, 16, 5), activations(256, 2, 1), 2, kernel)).toThrow(/int8 decode kernels do not take Q6_K/);
     });
   }
 
-  it('imma_gemv_n4 (Q6_K): 1 and 2 columns, awkward shapes, x at any 4-byte alignment, each column the same bits as alone; NaN; refusals', () => {
-    const kernel = GEMV_WIDE[0][0];
-    for (const [rowLength, rows] of [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const) {
-      const t = generatedTensor(14, rowLength, rows, 4914);
-      const x = activations(rowLength, 2, 49);
-      x[rowLength + 5] = 1e30; // column 1: one block far above the rest
-      x[rowLength - 1] = 1e-30; // column 0: a tiny value in its last block
-      const ref = referenceOutput(t, x, 2);
-      const alone = [0, 1].map((j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, kernel));
-      for (const batch of [1, 2]) expectColumns(`Q6_K ${rows}x${rowLength} n=${batch} (imma_gemv_n4)`, t, x, ref, alone, batch, kernel, true);
-    }
-    const rowLength = 1024;
-    const rows = 48;
-    const t = generatedTensor(14, rowLength, rows, 6114);
-    const x = activations(rowLength, 2, 61);
-    x[rowLength + 77] = NaN; // column 1
-    const y = runZeroed(t, x, 2, kernel);
-    expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
-    const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 2);
-    expect(nmse(y.subarray(0, rows), ref.subarray(0, rows)), 'Q6_K: column 0').toBeLessThanOrEqual(NMSE_BAR);
-    expect(() => runOnGpu(t, activations(rowLength, 3, 1), 3, kernel)).toThrow(/imma_gemv_n4 takes 1 to 2 columns/);
-    expect(() => runOnGpu(generatedTensor(14, 28672, 16, 7), activations(28672, 2, 7), 2, kernel)).toThrow(/imma_gemv_n4 cannot hold a row of 28672/);
-  });
+  // Q6_K on the wide int8 gemvs: a tile holds two of its columns, so imma_gemv_n4 takes 1 to 2 and imma_gemv_n8 1 to 4.
+  for (const [kernel, kname] of GEMV_WIDE) {
+    const maxCols = kname === 'imma_gemv_n4' ? 2 : 4;
+    it(`${kname} (Q6_K): 1 to ${maxCols} columns, awkward shapes, x at any 4-byte alignment, each column the same bits as alone; NaN; refusals`, () => {
+      for (const [rowLength, rows] of [[14336, 40], [768, 19], [256, 5], [2048, 2001]] as const) {
+        const t = generatedTensor(14, rowLength, rows, 4914);
+        const x = activations(rowLength, maxCols, 49);
+        x[rowLength + 5] = 1e30; // column 1: one block far above the rest
+        x[rowLength - 1] = 1e-30; // column 0: a tiny value in its last block
+        const ref = referenceOutput(t, x, maxCols);
+        const alone = Array.from({ length: maxCols }, (_, j) => runZeroed(t, x.subarray(j * rowLength, (j + 1) * rowLength), 1, kernel));
+        for (let batch = 1; batch <= maxCols; batch++) {
+          expectColumns(`Q6_K ${rows}x${rowLength} n=${batch} (${kname})`, t, x, ref, alone, batch, kernel, batch === maxCols || rowLength === 768);
+        }
+      }
+      const rowLength = 1024;
+      const rows = 48;
+      const t = generatedTensor(14, rowLength, rows, 6114);
+      const x = activations(rowLength, 2, 61);
+      x[rowLength + 77] = NaN; // column 1
+      const y = runZeroed(t, x, 2, kernel);
+      expect(y.subarray(rows, 2 * rows).every(Number.isNaN), 'column 1 all NaN').toBe(true);
+      const ref = referenceOutput(t, Float32Array.from(x, (v) => (Number.isNaN(v) ? 0 : v)), 2);
+      expect(nmse(y.subarray(0, rows), ref.subarray(0, rows)), 'Q6_K: column 0').toBeLessThanOrEqual(NMSE_BAR);
+      const over = maxCols + 1;
+      expect(() => runOnGpu(t, activations(rowLength, over, 1), over, kernel)).toThrow(new RegExp(`${kname} takes 1 to ${maxCols} columns`));
+      expect(() => runOnGpu(generatedTensor(14, 28672, 16, 7), activations(28672, 2, 7), 2, kernel)).toThrow(new RegExp(`${kname} cannot hold a row of 28672`));
+    });
+  }
 
   it('int8 decode kernels: a NaN in x makes its column NaN and leaves the others alone', () => {
     const rowLength = 1024;
@@ -530,10 +535,10 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     expect(gpu!.matmulKernelName(14, 4096, 2048, 2)).toBe('mma_decode_n8'); // too short: idle warps
     expect(gpu!.matmulKernelName(14, 4096, 28672, 2)).toBe('mma_decode_n8'); // its row does not fit
     for (const batch of [3, 4]) {
-      // mma_gemv_n4 where the row is at least 4096 weights and fits its shared memory (sm_90: 14336)
-      if (gpu!.info.computeCapability === '9.0') expect(gpu!.matmulKernelName(14, 4096, 14336, batch)).toBe('mma_gemv_n4');
+      // imma_gemv_n8 where the row is at least 4096 weights and fits its shared memory (sm_90: 23040)
+      if (gpu!.info.computeCapability === '9.0') expect(gpu!.matmulKernelName(14, 4096, 16384, batch)).toBe('imma_gemv_n8');
       expect(gpu!.matmulKernelName(14, 4096, 2048, batch)).toBe('mma_decode_n8'); // too short: idle warps
-      expect(gpu!.matmulKernelName(14, 4096, 16384, batch)).toBe('mma_decode_n8'); // its row does not fit
+      expect(gpu!.matmulKernelName(14, 4096, 28672, batch)).toBe('mma_decode_n8'); // its row does not fit
       expect(gpu!.matmulKernelName(14, 100, 14336, batch)).toBe('mma_decode_n8'); // small: the hi/lo split
     }
     for (const batch of [5, 8]) {
