@@ -751,12 +751,10 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   const int ups = (int)gemv_ups(g);
-  /* ring slots filled before the PDL wait: half the ring, Q4_K one slot (H200, 4096 x 14336, us, 1 /
-   * 2 / 4 slots: Q4_0 13.82 / 13.14 / 13.56, Q4_K 14.68 / 15.11 / 15.75, Q8_0 19.01 / 18.30 / 18.81), Q6_K
-   * 2 of 3 as its mma_gemv_n1 */
-  constexpr int pre = std::is_same<IT, mmf::I8Q4_K>::value   ? 1
-                      : std::is_same<IT, mmf::I8Q6_K>::value ? 2
-                                                             : mmf::i8_ring<IT, 1>() / 2;
+  /* ring slots filled before the PDL wait: half the ring (H200, 4096 x 14336, us, 1 / 2 / 4 slots: Q4_0
+   * 13.82 / 13.14 / 13.56, Q8_0 19.01 / 18.30 / 18.81; Q4_K 12.41 / 12.11 / 12.46 since v41; Q6_K's int8
+   * kernel 17.50 / 15.20 / 16.08 for 1 / 2 / 3 of its 3: NOTES v48) */
+  constexpr int pre = std::is_same<IT, mmf::I8Q6_K>::value ? 2 : mmf::i8_ring<IT, 1>() / 2;
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
