@@ -120,7 +120,8 @@ GG_API int gg_matmul_packed_size(int32_t ggml_type, int64_t rows, int64_t row_le
 GG_API int gg_matmul_pack(int32_t ggml_type, const void* raw, void* packed, int64_t rows, int64_t row_len);
 /* Name of the kernel the dispatch table picks for (type, rows, row_len, batch), into buf
  * (NUL-terminated). The row count matters: problems with rows * batch < 8192 stay on the decode
- * kernels; so does the row length: batch 1 of the int8 types and Q6_K takes imma_gemv_n1, batches 2 to 4 imma_gemv_n4 and 5 to 8 imma_gemv_n8 (of Q6_K 3 and 4 mma_gemv_n4, 5 to 8
+ * kernels; so does the row length: batch 1 of the int8 types and Q6_K takes imma_gemv_n1, batches 2
+ * to 4 imma_gemv_n4 and 5 to 8 imma_gemv_n8 (of Q6_K 2 imma_gemv_n4, 3 and 4 imma_gemv_n8, 5 to 8
  * mma_gemv_n8), 9 to 16 of every packed type mma_gemv_n16 (rows of 4096 weights and more),
  * only where a row fits the kernel's shared memory (row_len 0: unknown, counted as fitting). */
 GG_API int gg_matmul_kernel_name(int32_t ggml_type, int64_t rows, int64_t row_len, int32_t batch, char* buf,

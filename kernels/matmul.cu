@@ -35,8 +35,9 @@
  *  12 mma_gemv_n1      Q6_K, one column, the same form on f16 tensor cores (slower: GG_MM_I8=0 only)
  *  13 wgmma_ws_128x128 kernels 9 / 10 with a producer warpgroup and mbarriers (warp-specialized)
  *  14 wgmma_ws_128x256
- *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM)
- *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts)
+ *  15 imma_gemv_n4     Q4_0, Q8_0, Q4_K, 1 to 4 columns in imma_gemv_n1's form (16 warps, 1 CTA per SM);
+ *                      Q6_K 1 to 2 (a tile holds two of its columns)
+ *  16 imma_gemv_n8     ... 1 to 8 columns (the row in two parts); Q6_K 1 to 4
  *  17 mma_gemv_n4      Q6_K, 1 to 4 columns in mma_gemv_n1's form (16 warps, 1 CTA per SM)
  *  18 mma_gemv_n8      ... 1 to 8 columns (the row in two parts)
  *  19 mma_gemv_n16     Q4_0, Q8_0, Q4_K, Q6_K, 1 to 16 columns in that form (f16 A with the scales folded
@@ -1169,9 +1170,10 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      matter there). imma_decode_n8/n16 measured slower than the f16 kernels at
  *                      n = 8 and 16 (NOTES.md), so they are reached only by index.
  *   Q6_K:              batch 1 imma_gemv_n1 where its shared memory holds the row (sm_90: up to 14848
- *                      weights; with GG_MM_I8=0 mma_gemv_n1, up to 14336), batches 3 and 4 mma_gemv_n4 and 5 to 8 mma_gemv_n8 for rows of 4096
- *                      weights and more that their shared memory holds (sm_90: up to 14336), except small
- *                      problems (as above).
+ *                      weights), batch 2 imma_gemv_n4 (23296) and 3 to 4 imma_gemv_n8 (23040), 5 to 8
+ *                      mma_gemv_n8 (14336), each for rows of 4096 weights and more that its shared memory
+ *                      holds, except small problems (as above); with GG_MM_I8=0 the f16 kernels:
+ *                      mma_gemv_n1 (batch 1), mma_gemv_n4 (3 and 4).
  *   all four:          batches 9 to 16 mma_gemv_n16 for rows of 4096 weights and more that its shared
  *                      memory holds (sm_90: 18432, Q8_0 18944, Q6_K 14336), except small problems (its A
  *                      is W rounded to f16, as the GEMM's).

@@ -1,5 +1,6 @@
-/* gguf-gpu: integer tensor-core decode for Q4_0, Q8_0 and Q4_K (included by matmul.cu after
- * matmul_frag.cuh; CUDA sm_80+ only, skipped under HIP like that file).
+/* gguf-gpu: integer tensor-core decode for Q4_0, Q8_0 and Q4_K, and Q6_K's gemvs (I8Q6_K: 1 to 4
+ * columns; included by matmul.cu after matmul_frag.cuh; CUDA sm_80+ only, skipped under HIP like that
+ * file).
  *
  * Why: the f16 decode kernel (k_decode) spends most of its issue slots turning 4-bit quants into
  * f16 (lop3 + sub per two weights) and is issue-bound at ~60% of the streaming floor. Here the
