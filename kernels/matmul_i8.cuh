@@ -118,8 +118,8 @@ struct XColumn {
 };
 /* x for I8Q6_K, whose tile takes a column's two digits twice: those of a block's first 16 weights in
  * register b0 of tile columns 4c, 4c + 1, those of its last 16 in b1 of 4c + 2, 4c + 3, the rest zero
- * (c: the x column in the tile). digits(bi, lane): the lane's two B registers for block bi; sx(ul,
- * lane, s): the lane's output column's sx for the unit's 8 blocks. */
+ * (c: the x column in the tile). digits(vt, bi, lane): the lane's two B registers of tile vt for
+ * block bi; sx(vt, ul, lane, s): the sx of the lane's output column of tile vt for the unit's 8 blocks. */
 /* One column (imma_gemv_n1): XColumn's 8 x 8 B per block; lanes 0-7 keep b0, 8-15 b1; one float sx. */
 struct XColumnQ6 {
   const uint2* xq;
@@ -298,14 +298,15 @@ __device__ __forceinline__ int sext_byte(uint32_t w, unsigned sel) {
   return (int)r;
 }
 
-/* Q6_K, one column (imma_gemv_n1 only). A = 4 (q - 32) as s8: the 6-bit q at bits 2-7 of its byte
- * with the top bit flipped, as snib_a does for Q4_0's nibbles (the 4 comes out of x's scale). Q6_K's
- * scales change every 16 weights, half an mma's k, so x's two digits of a block's first 16 weights go
- * to tile columns 0, 1 (register b0 of lanes 0-7) and those of its last 16 to columns 2, 3 (b1 of
- * lanes 8-15), everything else zero: lane t = 0 gets the sums of step 2p of the pair, lane t = 1 those
- * of step 2p + 1, and each applies its own sub-block's d * sc; the two lanes meet at the end of the
- * row group (k_gemv_i8's row sums). Against the f16 mma_gemv_n1: one mma per 32 weights instead of
- * two, A in 15 instructions per pair of steps instead of ~30. */
+/* Q6_K on the int8 gemvs (imma_gemv_n1; imma_gemv_n4 at 1-2 columns, imma_gemv_n8 at 1-4: NT tiles of
+ * two columns). A = 4 (q - 32) as s8: the 6-bit q at bits 2-7 of its byte with the top bit flipped, as
+ * snib_a does for Q4_0's nibbles (the 4 comes out of x's scale). Q6_K's scales change every 16
+ * weights, half an mma's k, so x's two digits of a block's first 16 weights go to tile columns 4c, 4c +
+ * 1 (register b0) and those of its last 16 to 4c + 2, 4c + 3 (b1), everything else zero: lane t gets
+ * the sums of step 2p + (t & 1) of the pair for column t / 2, and applies its own sub-block's d * sc;
+ * the two steps' lanes meet at the end of the row group (row sums, column_t). Against the f16
+ * mma_gemv_n1: one mma per 32 weights instead of two, A in 15 instructions per pair of steps instead of
+ * ~30. */
 struct I8Q6_K {
   using TT = TQ6_K;
   static constexpr int kAScaleLog2 = 2; /* A = 4 (q - 32) */
