@@ -768,7 +768,7 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
                                    (int)K, nblk, flags);
   if (e != cudaSuccess) return gg_fail_cuda(e, "k_xstage_i8", __FILE__, __LINE__, 1);
   const cudaError_t err = launch_pdl(pdl, mmf::k_gemv_i8<IT>, dim3((unsigned)ctas), mmf::kDecThreads, (int)smem, st,
-                                     wptrs(w, g), (const float*)s->buf, y, (int)rows, (int)g.Gn, (int)K, (int)g.nc, (int)g.units, ups, flags);
+                                     wptrs(w, g), (const uint4*)s->buf, y, (int)rows, (int)g.Gn, (int)g.nc, (int)g.units, ups, flags);
   if (err != cudaSuccess) return gg_fail_cuda(err, "k_gemv_i8", __FILE__, __LINE__, 1);
   return GG_OK;
 }

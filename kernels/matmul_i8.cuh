@@ -548,7 +548,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
 template <class IT> __host__ __device__ constexpr int gemv_i8_block_bytes() { return 8 * 8 + 4 * IT::kConsts; }
 
 /* y[r] = sum_k W[r][k] x[k] (one column), imma_gemv_n1. A CTA holds all of x's digits (copied from
- * k_xstage_i8's buffer: x points at it; K is unused), then takes row groups (16 rows)
+ * k_xstage_i8's buffer xs), then takes row groups (16 rows)
  * blockIdx.x, + gridDim.x, ...: its 8 warps each stream one eighth of the group's row (ups units),
  * and the 8 partial sums meet in shared memory, added in warp order. Against k_decode_i8 (8
  * row groups x an eighth of K per CTA, slices added through global memory by the last CTA of a row
@@ -556,8 +556,8 @@ template <class IT> __host__ __device__ constexpr int gemv_i8_block_bytes() { re
  * warp's weight ring runs on across row groups (unit i of the warp: group i / nu, unit u0 + i % nu). */
 template <class IT>
 __global__ void __launch_bounds__(kDecThreads, 2)
-k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, int Gn, int K, int nc, int units_row,
-          int ups, int flags) {
+k_gemv_i8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row, int ups,
+          int flags) {
   using TT = typename IT::TT;
   extern __shared__ uint4 dsm[];
   __shared__ float s_red[2][kDecWarps * 16];
@@ -584,7 +584,6 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
     if (i < pre) request(i);
   if (pdl) gg_pdl_wait();
   constexpr int BPU = TT::UK / 32;
-  const uint4* xsrc = (const uint4*)x;
   uint4* xdst = dsm + i8_ring_bytes<IT, 1>() / 16;
   /* Q4_K: each warp copies its own eighth's digits and constants and goes on without a CTA barrier
    * (H200, 4096 x 14336, us: L2-cold 12.26 -> 12.01, warm 11.70 -> 10.86; Q6_K cold 15.14 -> 15.76,
@@ -595,11 +594,11 @@ k_gemv_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, int rows, i
     const int c0 = nblk * 4 + u0 * BPU * IT::kConsts / 4, cn = nu * BPU * IT::kConsts / 4;
     for (int i = lane; i < dn + cn; i += 32) {
       const int o = i < dn ? d0 + i : c0 + (i - dn);
-      cp_async16(xdst + o, xsrc + o);
+      cp_async16(xdst + o, xs + o);
     }
   } else {
     const int n16 = nblk * gemv_i8_block_bytes<IT>() / 16; /* (K-quants: 8 blocks a unit) */
-    for (int i = tid; i < n16; i += kDecThreads) cp_async16(xdst + i, xsrc + i);
+    for (int i = tid; i < n16; i += kDecThreads) cp_async16(xdst + i, xs + i);
   }
   cp_async_commit();
 #pragma unroll
