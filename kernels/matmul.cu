@@ -587,13 +587,13 @@ int launch_decode_t(const void* w, const float* x, float* y, int64_t rows, int64
   return launch_decode_v<TT, NT, false>(w, x, y, rows, K, batch, g);
 }
 
-/* The int8 decode kernel of a type (matmul_i8.cuh); Q6_K has one for imma_gemv_n1 only (its scales change
- * every 16 weights: I8Q6_K puts a pair of steps in separate tile columns, which leaves room for one
- * column of x). */
-template <class TT, bool kGemv1 = false> struct I8For { using type = void; };
-template <bool kGemv1> struct I8For<mmf::TQ4_0, kGemv1> { using type = mmf::I8Q4_0; };
-template <bool kGemv1> struct I8For<mmf::TQ8_0, kGemv1> { using type = mmf::I8Q8_0; };
-template <bool kGemv1> struct I8For<mmf::TQ4_K, kGemv1> { using type = mmf::I8Q4_K; };
+/* The int8 decode kernel of a type (matmul_i8.cuh); Q6_K has one for the gemvs only (kGemv:
+ * imma_gemv_n1 / _n4 / _n8; its scales change every 16 weights: I8Q6_K puts a pair of steps in separate
+ * tile columns, so a tile holds two of its columns, too few for the imma_decode kernels). */
+template <class TT, bool kGemv = false> struct I8For { using type = void; };
+template <bool kGemv> struct I8For<mmf::TQ4_0, kGemv> { using type = mmf::I8Q4_0; };
+template <bool kGemv> struct I8For<mmf::TQ8_0, kGemv> { using type = mmf::I8Q8_0; };
+template <bool kGemv> struct I8For<mmf::TQ4_K, kGemv> { using type = mmf::I8Q4_K; };
 template <> struct I8For<mmf::TQ6_K, true> { using type = mmf::I8Q6_K; };
 
 template <class IT, int NT>
@@ -632,9 +632,9 @@ GemvWPlan gemvw_plan(const Geom& g) {
   constexpr int warps = NT == 1 ? mmf::kGemv4Warps : mmf::kGemvwTeamWarps; /* sharing a part */
   p.ups = (p.upp + warps - 1) / warps;
   p.nblkp = p.upp * (IT::TT::UK / 32);
-  /* Q6_K keeps half of the tiles' digits and constants (imma_gemv_n4: columns 0-1 of its tile; _n8: the
-   * first of its two tiles) */
-  constexpr int bytes_per_block = std::is_same<IT, mmf::I8Q6_K>::value ? mmf::kGemv4BytesPerBlock / 2 : mmf::kGemv4BytesPerBlock;
+  /* a CTA keeps the digits and constants of the columns its tiles take: all 4 NT staged ones, Q6_K's 2 NT
+   * (imma_gemv_n4: columns 0-1 of its tile; _n8: the first of its two tiles) */
+  constexpr int bytes_per_block = mmf::kGemv4BytesPerBlock * mmf::i8_tile_cols<IT>() / 4;
   p.smem = mmf::gemv4_ring_bytes<IT>() + (int64_t)NT * p.nblkp * bytes_per_block;
   return p;
 }
@@ -807,8 +807,7 @@ int gemv16_prepare(Kernel* kernel, int kid, int max_cols, int parts, const char*
 template <class IT, int NT, class Kernel>
 int gemvw_prepare(Kernel* kernel, int batch, int64_t K, const GemvWPlan& p, const float* x, int (&smem_limit)[64],
                   const Geom& g, int64_t* ctas, int* flags, Scratch** s) {
-  constexpr bool q6 = std::is_same<IT, mmf::I8Q6_K>::value; /* a tile holds 2 of its columns */
-  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, q6 ? 2 * NT : 4 * NT, NT,
+  return gemv16_prepare(kernel, NT == 1 ? K_GEMV_I8_N4 : K_GEMV_I8_N8, mmf::i8_tile_cols<IT>() * NT, NT,
                         "rows up to 14848 weights, Q8_0 15360, Q6_K 23296",
                         batch, K, p.smem, NT == 1 ? mmf::kGemv4StaticSmem : mmf::gemvw_static_smem<NT>(),
                         (uint64_t)NT * NT * p.nblkp * mmf::kGemv4BytesPerBlock, x, smem_limit, g, ctas, flags, s);
@@ -970,10 +969,10 @@ int launch_gemv_f16_n16(const void* w, const float* x, float* y, int64_t rows, i
 }
 
 /* launch(IT{}) with the int8 kernels' view IT of TT, or the refusal of a type that has none (Q6_K but
- * for imma_gemv_n1: kGemv1). */
-template <class TT, bool kGemv1 = false, class Launch>
+ * for the gemvs: kGemv). */
+template <class TT, bool kGemv = false, class Launch>
 int with_i8(Launch launch) {
-  using IT = typename I8For<TT, kGemv1>::type;
+  using IT = typename I8For<TT, kGemv>::type;
   if constexpr (std::is_void<IT>::value) {
     (void)launch;
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: the int8 decode kernels do not take %s",

@@ -376,6 +376,9 @@ struct I8Q6_K {
   }
 };
 
+/* Columns of x an mma tile takes: 4 (two digits each), Q6_K's 2 (two digits for each of two steps) */
+template <class IT> __host__ __device__ constexpr int i8_tile_cols() { return std::is_same<IT, I8Q6_K>::value ? 2 : 4; }
+
 /* Weight ring slots per warp: as deep as k_decode's narrowest variant while two CTAs still fit
  * per SM with the staged x of the wider variants. */
 template <class IT, int NT> __host__ __device__ constexpr int i8_ring() {

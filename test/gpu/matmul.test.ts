@@ -502,7 +502,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     expect(() => runOnGpu(t, activations(256, 1, 1), 1, 6)).toThrow(/int8 decode kernels do not take Q6_K/);
   });
 
-  it('dispatches decode batches of the int8 types to the int8 kernels, and Q6_K to the f16 ones but batch 1 (imma_gemv_n1, longer rows mma_gemv_n1)', () => {
+  it('dispatches decode batches of the int8 types to the int8 kernels, Q6_K\'s 1 to 4 to the int8 gemvs and its 5 to 8 to mma_gemv_n8', () => {
     for (const id of I8_TYPES) {
       expect(gpu!.matmulKernelName(id, 4096, 8192, 1)).toBe('imma_gemv_n1'); // fits in every device's shared memory
       expect(gpu!.matmulKernelName(id, 4096, 28672, 1)).toBe('imma_decode_n4'); // fits in none
