@@ -210,6 +210,7 @@ struct I8Q4_0 {
   using TT = TQ4_0;
   static constexpr int kAScaleLog2 = 4; /* A = 16 (q - 8) */
   static constexpr int kConsts = 4;     /* floats of per-column constants per block: {sx, hi, lo, 0} */
+  static constexpr bool kUnitScale = false; /* x's scale per 32-weight block */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
     snib_a(blk == 0 ? u.q[c].x : u.q[c].z, blk == 0 ? u.q[c].y : u.q[c].w, a);
   }
@@ -224,6 +225,7 @@ struct I8Q8_0 {
   using TT = TQ8_0;
   static constexpr int kAScaleLog2 = 0;
   static constexpr int kConsts = 4;
+  static constexpr bool kUnitScale = false;
   /* words {(g,2t),(g,2t+1),(g+8,2t),(g+8,2t+1)} and the same at +8: regrouped per row in the
    * {0, 8, 1, 9} order */
   static __device__ __forceinline__ void regs(const TT::Unit& u, int c, int blk, uint32_t (&a)[4]) {
@@ -244,10 +246,14 @@ struct I8Q4_K {
   using TT = TQ4_K;
   static constexpr int kAScaleLog2 = 0;
   static constexpr int kConsts = 4;
-  /* sum_k (d sc_j q - dmin m_j) x = sum_j sx_j d sc_j sum(q v) - dmin sum_j m_j (sx_j sum(v)): the first
-   * per sub-block after its mma, the second for the whole unit in one tf32 mma (m16n8k8: the 8
-   * sub-blocks are its k, m_j exact, x's sx_j sum(v) as hi + lo in tile columns 2c, 2c + 1), where
-   * per sub-block and row it took a scale, a multiply and an FMA (NOTES v41) */
+  /* x's scale sx per 256-weight unit, not per block (NMSE ~1e-9 - 1e-8 where per block gave ~4e-10 -
+   * 2e-9: NOTES v55), so that the sub-blocks' scales stay integers until the unit's end */
+  static constexpr bool kUnitScale = true;
+  /* sum_k (d sc_j q - dmin m_j) x = sx d sum_j sc_j sum(q v) - dmin sum_j m_j (sx sum(v_j)): the first
+   * as integers per unit (sc_j the 6-bit scale; |sc_j d[i]| summed over 8 sub-blocks stays below 2^25),
+   * the digit pair's sums joined and scaled once per unit; the second in one tf32 mma (m16n8k8: the 8
+   * sub-blocks are its k, m_j exact, x's sx sum(v_j) as hi + lo in tile columns 2c, 2c + 1), where per
+   * sub-block and row it took a scale, a multiply and an FMA (NOTES v41) */
   template <int NT, class XV>
   static __device__ __forceinline__ void compute(const TT::Unit& u, int ul, int, const XV& xv, float (&acc)[NT][2],
                                                  int lane) {
@@ -264,22 +270,32 @@ struct I8Q4_K {
       acc[nt][0] = fmaf(-rs.m[0], cm[0] + cm[1], acc[nt][0]);
       acc[nt][1] = fmaf(-rs.m[1], cm[2] + cm[3], acc[nt][1]);
     }
+    int s[NT][4] = {}; /* sum_j sc_j d[i] of rows g (i = 0, 1: the digits) and g + 8 (2, 3) */
+    float sx[NT];
 #pragma unroll
     for (int j = 0; j < 8; ++j) { /* sub-block j = chunk j/2, words 2(j&1), 2(j&1)+1 */
       const uint4& q = u.q[j >> 1];
       uint32_t a[4];
       nib_a((j & 1) == 0 ? q.x : q.z, (j & 1) == 0 ? q.y : q.w, a);
       const int h = j >> 2, k = j & 3;
-      const float d1A = scaled_byte(rs.sc[0][h], k, rs.d[0], rs.nd[0]);
-      const float d1B = scaled_byte(rs.sc[1][h], k, rs.d[1], rs.nd[1]);
+      const int scA = (int)__byte_perm(rs.sc[0][h], 0, 0x4440u + (unsigned)k); /* byte k: 6 bits */
+      const int scB = (int)__byte_perm(rs.sc[1][h], 0, 0x4440u + (unsigned)k);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const XBlock xb = xv.at(nt, ul * 8 + j, lane);
+        if (j == 0) sx[nt] = xb.sx; /* the unit's */
         int d[4];
         imma16832(d, a, xb.b0, xb.b1);
-        acc[nt][0] = fmaf(xb.sx, d1A * (float)(d[0] * 256 + d[1]), acc[nt][0]);
-        acc[nt][1] = fmaf(xb.sx, d1B * (float)(d[2] * 256 + d[3]), acc[nt][1]);
+        s[nt][0] += scA * d[0];
+        s[nt][1] += scA * d[1];
+        s[nt][2] += scB * d[2];
+        s[nt][3] += scB * d[3];
       }
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) { /* d times the joined digits first: it stays in the normal range */
+      acc[nt][0] = fmaf(sx[nt], rs.d[0] * fmaf((float)s[nt][0], 256.0f, (float)s[nt][1]), acc[nt][0]);
+      acc[nt][1] = fmaf(sx[nt], rs.d[1] * fmaf((float)s[nt][2], 256.0f, (float)s[nt][3]), acc[nt][1]);
     }
   }
 };
@@ -311,6 +327,7 @@ struct I8Q6_K {
   using TT = TQ6_K;
   static constexpr int kAScaleLog2 = 2; /* A = 4 (q - 32) */
   static constexpr int kConsts = 1;     /* sx alone: no mins */
+  static constexpr bool kUnitScale = false;
   /* The A registers of a pair of steps from its low-bits words N0 (step 2hp: rows g, g + 8 into a[0],
    * a[1]) and N1 (step 2hp + 1: a[2], a[3]) and its high-bits word H. A byte of a[r] takes its nibble
    * from N (low nibbles for rows g, high for g + 8) and 2 bits from H (the packed layout's groups 0
@@ -419,6 +436,25 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
   bad |= __shfl_xor_sync(0xffffffffu, bad, 4);
   bad |= __shfl_xor_sync(0xffffffffu, bad, 2);
   bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
+  if constexpr (IT::kUnitScale) {
+    /* one scale per 256-weight unit: its 8 blocks are 64 consecutive threads of the CTA (two warps; every
+     * stager's CTA is kDecThreads threads with units aligned to 64), which meet in shared memory */
+    __shared__ float s_max[kDecThreads / 8];
+    __shared__ int s_bad[kDecThreads / 8];
+    const int tid = threadIdx.x;
+    if ((lane & 7) == 0) {
+      s_max[tid >> 3] = m;
+      s_bad[tid >> 3] = bad;
+    }
+    __syncthreads();
+    const int u8 = (tid >> 6) * 8;
+#pragma unroll
+    for (int b = 0; b < 8; ++b) {
+      m = fmaxf(m, s_max[u8 + b]);
+      bad |= s_bad[u8 + b];
+    }
+    __syncthreads(); /* s_max and s_bad are written again by the next call */
+  }
   /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
    * sx = the value of one unit of b1 over A's scale (it goes subnormal, and loses accuracy, only for
    * blocks whose max |x| is below ~4e-34, Q4_0 ~6e-33) */
