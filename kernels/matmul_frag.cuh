@@ -1344,6 +1344,11 @@ __device__ __forceinline__ void gemv_stream(const uint8_t* ring, int ng, int nu,
  * columns and still keep n = 1's 16 warps per SM. */
 constexpr int kGemv4Warps = 16;
 constexpr int kGemv4Threads = kGemv4Warps * 32;
+/* The most registers a thread of those gemvs may take where their own need is higher (__maxnreg__ in place
+ * of __launch_bounds__): a CTA of 512 threads at 112 leaves 8192 of the SM's 65536 to the next product's
+ * stager (a CTA of 256 threads at 32), which, launched early (programmatic dependent launch), then waits on
+ * the SM for this kernel's end instead of being scheduled after it (NOTES v56). */
+constexpr int kGemvMaxRegs = 112;
 /* The n = 8 gemvs (gemvw_stream) run their 16 warps as 4 teams of 4, each team on its own row groups
  * with its own barriers; a warp takes a quarter of the part (ups units). (2 teams of 8 and 1 of 16 were
  * slower: NOTES v33.) */
@@ -1641,7 +1646,7 @@ k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
  * B tile (so a unit still costs one column's mma); 8 columns' fragments for a whole row do not fit, so
  * the row comes in two parts (gemvw_stream). xs: k_xstage_col<TT, 8>'s buffer, two parts of upp units. */
 template <class TT>
-__global__ void __launch_bounds__(kGemv4Threads, 1)
+__global__ void __maxnreg__(kGemvMaxRegs)
 k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
               int upp, int ups, int batch, int flags) {
   extern __shared__ uint4 dsm[];

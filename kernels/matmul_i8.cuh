@@ -10,8 +10,8 @@
  *
  * Accuracy: x is written as two int8 digits per element, x ~= sx * (256 * b0 + b1), with one
  * scale sx per 32-weight block and column (256 b0 + b1 = round(256 u), u = x scaled so that
- * max |u| of the block is 127). The relative error per element is ~2^-16 of the block's
- * max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two digits of column j are columns 2j
+ * max |u| of the block is 127; Q4_K and Q6_K: per 256-weight unit, kUnitScale). The relative error per
+ * element is ~2^-16 of the block's (unit's) max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two digits of column j are columns 2j
  * and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns of x and a lane gets both
  * digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
  * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24, times 16 for Q4_0's A; Q8_0's |v| can reach ~2^27
@@ -119,7 +119,8 @@ struct XColumn {
 /* x for I8Q6_K, whose tile takes a column's two digits twice: those of a block's first 16 weights in
  * register b0 of tile columns 4c, 4c + 1, those of its last 16 in b1 of 4c + 2, 4c + 3, the rest zero
  * (c: the x column in the tile). digits(vt, bi, lane): the lane's two B registers of tile vt for
- * block bi; sx(vt, ul, lane, s): the sx of the lane's output column of tile vt for the unit's 8 blocks. */
+ * block bi; sx(vt, ul, lane): the sx of the lane's output column of tile vt for unit ul (one per unit:
+ * I8Q6_K::kUnitScale, so the unit's first block's). */
 /* One column (imma_gemv_n1): XColumn's 8 x 8 B per block; lanes 0-7 keep b0, 8-15 b1; one float sx. */
 struct XColumnQ6 {
   const uint2* xq;
@@ -128,10 +129,7 @@ struct XColumnQ6 {
     const uint2 q = xq[bi * 8 + (lane & 7)];
     return make_uint2(lane < 8 ? q.x : 0u, (lane >> 3) == 1 ? q.y : 0u);
   }
-  __device__ __forceinline__ void sx(int, int ul, int, float (&s)[8]) const {
-    const float4 a = ((const float4*)xs)[2 * ul], b = ((const float4*)xs)[2 * ul + 1];
-    s[0] = a.x; s[1] = a.y; s[2] = a.z; s[3] = a.w; s[4] = b.x; s[5] = b.y; s[6] = b.z; s[7] = b.w;
-  }
+  __device__ __forceinline__ float sx(int, int ul, int) const { return xs[8 * ul]; }
 };
 /* Two columns per I8Q6_K tile from k_xstage_i8_w's 4-column tile: columns 2 vt, 2 vt + 1 in I8Q6_K's
  * tile vt. Lane L (tile column L / 4: x column 2 vt + L / 16, digit (L / 4) & 1) reads the staged
@@ -146,9 +144,8 @@ struct XPairsQ6 {
     const uint2 q = xq[bi * CPB + 16 * vt + ((lane & 7) | ((lane >> 1) & 8))];
     return (lane & 8) == 0 ? make_uint2(q.x, 0u) : make_uint2(0u, q.y);
   }
-  __device__ __forceinline__ void sx(int vt, int ul, int lane, float (&s)[8]) const {
-#pragma unroll
-    for (int p = 0; p < 8; ++p) s[p] = xc[(ul * 8 + p) * CC + 2 * vt + ((lane >> 1) & 1)].x;
+  __device__ __forceinline__ float sx(int vt, int ul, int lane) const {
+    return xc[ul * 8 * CC + 2 * vt + ((lane >> 1) & 1)].x;
   }
 };
 
@@ -319,15 +316,16 @@ __device__ __forceinline__ int sext_byte(uint32_t w, unsigned sel) {
  * snib_a does for Q4_0's nibbles (the 4 comes out of x's scale). Q6_K's scales change every 16
  * weights, half an mma's k, so x's two digits of a block's first 16 weights go to tile columns 4c, 4c +
  * 1 (register b0) and those of its last 16 to 4c + 2, 4c + 3 (b1), everything else zero: lane t gets
- * the sums of step 2p + (t & 1) of the pair for column t / 2, and applies its own sub-block's d * sc;
- * the two steps' lanes meet at the end of the row group (row sums, column_t). Against the f16
+ * the sums of step 2p + (t & 1) of the pair for column t / 2, and adds them times its own sub-block's
+ * integer sc, times d and the unit's sx once per unit; the two steps' lanes meet at the end of the row group (row sums, column_t). Against the f16
  * mma_gemv_n1: one mma per 32 weights instead of two, A in 15 instructions per pair of steps instead of
  * ~30. */
 struct I8Q6_K {
   using TT = TQ6_K;
   static constexpr int kAScaleLog2 = 2; /* A = 4 (q - 32) */
   static constexpr int kConsts = 1;     /* sx alone: no mins */
-  static constexpr bool kUnitScale = false;
+  /* x's scale per 256-weight unit (as I8Q4_K): the sub-blocks' scales stay integers until the unit's end */
+  static constexpr bool kUnitScale = true;
   /* The A registers of a pair of steps from its low-bits words N0 (step 2hp: rows g, g + 8 into a[0],
    * a[1]) and N1 (step 2hp + 1: a[2], a[3]) and its high-bits word H. A byte of a[r] takes its nibble
    * from N (low nibbles for rows g, high for g + 8) and 2 bits from H (the packed layout's groups 0
@@ -349,10 +347,9 @@ struct I8Q6_K {
                                                  int lane) {
     /* the lane's sub-block of a pair: byte 2 (p & 1) + (lane & 1) of scale word p / 2 */
     const unsigned sel = 0x8880u + 0x1111u * (unsigned)(lane & 1);
-    const float dA = h_lo(u.d), dB = h_hi(u.d);
-    float sxs[NT][8];
-#pragma unroll
-    for (int vt = 0; vt < NT; ++vt) xv.sx(vt, ul, lane, sxs[vt]);
+    /* sum_p sc_p d[i] of rows g (i = 0, 1: the digits) and g + 8 (2, 3): |d[i]| <= 16 x 128 x 128 = 2^18
+     * (16 nonzero x per column), |sc| <= 128, 8 sub-blocks a lane: below 2^28 */
+    int s[NT][4] = {};
 #pragma unroll
     for (int p = 0; p < 8; ++p) { /* steps 2hp, 2hp + 1 of chunk c: one x block */
       const int c = p >> 1, hp = p & 1, wi = (c & 1) * 2 + hp;
@@ -364,16 +361,24 @@ struct I8Q6_K {
       const uint32_t wA = ws == 0 ? u.sc[0].x : ws == 1 ? u.sc[0].y : ws == 2 ? u.sc[0].z : u.sc[0].w;
       const uint32_t wB = ws == 0 ? u.sc[1].x : ws == 1 ? u.sc[1].y : ws == 2 ? u.sc[1].z : u.sc[1].w;
       const unsigned sp = sel + ((p & 1) ? 0x2222u : 0u);
-      /* d * sc exact in f32; d sc v first, as the other types: it stays near y's range */
-      const float dscA = dA * (float)sext_byte(wA, sp), dscB = dB * (float)sext_byte(wB, sp);
+      const int scA = sext_byte(wA, sp), scB = sext_byte(wB, sp);
 #pragma unroll
       for (int vt = 0; vt < NT; ++vt) {
         const uint2 q = xv.digits(vt, ul * 8 + p, lane);
         int d[4];
         imma16832(d, a, q.x, q.y);
-        acc[vt][0] = fmaf(sxs[vt][p], dscA * (float)(d[0] * 256 + d[1]), acc[vt][0]);
-        acc[vt][1] = fmaf(sxs[vt][p], dscB * (float)(d[2] * 256 + d[3]), acc[vt][1]);
+        s[vt][0] += scA * d[0];
+        s[vt][1] += scA * d[1];
+        s[vt][2] += scB * d[2];
+        s[vt][3] += scB * d[3];
       }
+    }
+    const float dA = h_lo(u.d), dB = h_hi(u.d);
+#pragma unroll
+    for (int vt = 0; vt < NT; ++vt) { /* d times the joined digits first: it stays in the normal range */
+      const float sx = xv.sx(vt, ul, lane);
+      acc[vt][0] = fmaf(sx, dA * fmaf((float)s[vt][0], 256.0f, (float)s[vt][1]), acc[vt][0]);
+      acc[vt][1] = fmaf(sx, dB * fmaf((float)s[vt][2], 256.0f, (float)s[vt][3]), acc[vt][1]);
     }
   }
   /* rows g, g + 8 of output column t of the lane's group of 4 (t < 2 NT), from compute's acc: lane t
@@ -438,22 +443,18 @@ __device__ __forceinline__ void i8_stage4(const float4 v, bool valid, int kb, ui
   bad |= __shfl_xor_sync(0xffffffffu, bad, 1);
   if constexpr (IT::kUnitScale) {
     /* one scale per 256-weight unit: its 8 blocks are 64 consecutive threads of the CTA (two warps; every
-     * stager's CTA is kDecThreads threads with units aligned to 64), which meet in shared memory */
+     * stager's CTA is kDecThreads threads with units aligned to 64), which meet in shared memory; a block
+     * with a non-finite value posts +inf (m itself is finite): 128 bytes of static shared memory, not 256,
+     * so that the stager fits on an SM beside more of the gemvs it precedes (NOTES v56) */
     __shared__ float s_max[kDecThreads / 8];
-    __shared__ int s_bad[kDecThreads / 8];
     const int tid = threadIdx.x;
-    if ((lane & 7) == 0) {
-      s_max[tid >> 3] = m;
-      s_bad[tid >> 3] = bad;
-    }
+    if ((lane & 7) == 0) s_max[tid >> 3] = bad ? __int_as_float(0x7f800000) : m;
     __syncthreads();
     const int u8 = (tid >> 6) * 8;
 #pragma unroll
-    for (int b = 0; b < 8; ++b) {
-      m = fmaxf(m, s_max[u8 + b]);
-      bad |= s_bad[u8 + b];
-    }
-    __syncthreads(); /* s_max and s_bad are written again by the next call */
+    for (int b = 0; b < 8; ++b) m = fmaxf(m, s_max[u8 + b]);
+    bad = m > 3.402823466e38f;
+    __syncthreads(); /* s_max is written again by the next call */
   }
   /* u = x * 2^-ex * 127 / mant (mant in [0.5, 1)): max |u| = 127 whatever the block's magnitude;
    * sx = the value of one unit of b1 over A's scale (it goes subnormal, and loses accuracy, only for
@@ -765,7 +766,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
 /* y[c][r] = sum_k W[r][k] x[c][k] for c < batch <= 4 NT; xs: k_xstage_i8_w's digits, NT parts of
  * upp units (the last may be short), and y zeroed by it. */
 template <class IT, int NT>
-__global__ void __launch_bounds__(kGemv4Threads, 1)
+__global__ void __maxnreg__(kGemvMaxRegs)
 k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
             int upp, int ups, int batch, int flags) {
   using TT = typename IT::TT;
