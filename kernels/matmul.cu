@@ -947,7 +947,7 @@ int launch_gemv_f16_n16(const void* w, const float* x, float* y, int64_t rows, i
   static int smem_limit[64];
   constexpr int parts = mmf::kGemv16Parts;
   const GemvF16Plan p = gemv_f16w_plan<TT, 16>(g);
-  const uint64_t x_bytes = (uint64_t)parts * (uint64_t)p.part_bytes; /* a multiple of 1 KB */
+  const uint64_t x_bytes = (uint64_t)parts * (uint64_t)p.part_bytes; /* a multiple of 512 B */
   const uint64_t partial_bytes = (uint64_t)mmf::kGemv16Partials * 16u * (uint64_t)g.Gn * 16u * 4u;
   int64_t ctas = 0;
   int flags = 0;

@@ -1476,10 +1476,13 @@ template <class TT> __host__ __device__ constexpr int gemv_f16_smem(int ups) {
  * column 0 (acc[0][0], acc[0][2]) and column t + 4 beside it (acc[0][1], acc[0][3]); stored per 32-k
  * step pair as 4 C slots of 16 B (column c, lane t: slot 4 c + t), compact over the units of the row
  * (of a part of it for 8 columns), then a descale factor per (warp's slice: a sixteenth, or for 8
- * columns a quarter of the part; column): 115 KB for 14336 weights and 4 columns, or each half of the
- * row for 8. */
+ * columns a quarter of the part, for 16 a half; column): 115 KB for 14336 weights and 4 columns, or each
+ * half of the row for 8. For 4 and 8 columns the factors take the room of one more step pair (16
+ * slices); for 16, only the 2 slices' 128 bytes, so that with Q6_K's rings the next product's stager
+ * still fits on the SM (NOTES v57). */
+constexpr int kGemv16Halves = 2; /* mma_gemv_n16's slices per part (below) */
 template <class TT, int C> __host__ __device__ constexpr int gemv_f16_part_bytes(int units) {
-  return units * (TT::UK / 32) * 64 * C + kGemv4Warps * C * 4;
+  return units * (TT::UK / 32) * 64 * C + (C == 16 ? kGemv16Halves : kGemv4Warps) * C * 4;
 }
 /* Where k_xstage_col<TT, C> puts part 0's descale factors: after mma_gemv_n1's padded column, or the
  * compact columns of the wider kernels. */
@@ -1688,7 +1691,6 @@ k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int ro
  * the result does not depend on which finishes first. xs: k_xstage_col<TT, 16>'s buffer, parts of upp
  * units, a slice (with its own scale per column) per half. */
 constexpr int kGemv16Parts = 4;
-constexpr int kGemv16Halves = 2;
 constexpr int kGemv16Partials = kGemv16Parts; /* the halves add up in shared memory first */
 constexpr int kGemv16StaticSmem = kGemv4Warps / kGemv16Halves * 8 * 32 * 4; /* s_pair */
 template <class TT>
@@ -1727,7 +1729,10 @@ k_gemv_f16_n16(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, float
     }
     cp_async_commit();
   };
-  gemv4_start<R, P16>(request, flags, xpart, xs + (int64_t)part * (nsp + 1) * P16, nsp + 1);
+  /* the part's fragments and its halves' descale factors, in 16-byte pieces */
+  const int n16 = (int)(gemv_f16_part_bytes<TT, 16>(upp) / 16);
+  static_assert(gemv_f16_part_bytes<TT, 16>(1) == (TT::UK / 32) * P16 * 16 + kGemv16Halves * 16 * 4, "n16 part");
+  gemv4_start<R, 1>(request, flags, xpart, xs + (int64_t)part * n16, n16);
 
   const uint4* xw = xpart + lu0 * (TT::UK / 32) * P16;
   const float* descale = (const float*)(xpart + nsp * P16) + half * 16; /* the slice's, per column */
