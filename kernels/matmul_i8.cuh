@@ -11,9 +11,9 @@
  * Accuracy: x is written as two int8 digits per element, x ~= sx * (256 * b0 + b1), with one
  * scale sx per 32-weight block and column (256 b0 + b1 = round(256 u), u = x scaled so that
  * max |u| of the block is 127; Q4_K and Q6_K: per 256-weight unit, kUnitScale). The relative error per
- * element is ~2^-16 of the block's (unit's) max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two digits of column j are columns 2j
- * and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns of x and a lane gets both
- * digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
+ * element is ~2^-16 of the block's (unit's) max |x|: NMSE ~1e-9, below the f16 path's ~4e-8. The two
+ * digits of column j are columns 2j and 2j+1 of the mma's 8-column tile, so one tile holds 4 columns
+ * of x and a lane gets both digit sums of its column in c0/c1 (row g) and c2/c3 (row g+8): v = 256 c0 + c1 is exact in
  * int32, and in f32 for Q4_0 and Q4_K (|v| < 2^24, times 16 for Q4_0's A; Q8_0's |v| can reach ~2^27
  * and rounds once, far below the error of the digits). Block scales are applied in f32; Q4_K's mins
  * by one tf32 mma per unit (I8Q4_K), its x operand in two tf32 parts (~21 bits).
@@ -165,6 +165,22 @@ __device__ __forceinline__ void i8_block(const uint32_t (&a)[4], float d0, float
   }
 }
 
+/* The K-quants' sums with x's scale per unit (kUnitScale, I8Q4_K and I8Q6_K): a tile's mma result d
+ * (rows g: digits d[0], d[1]; rows g + 8: d[2], d[3]) times its sub-block's integer scale of each row,
+ * added up in s over the unit ... */
+__device__ __forceinline__ void add_scaled_sums(int (&s)[4], const int (&d)[4], int scA, int scB) {
+  s[0] += scA * d[0];
+  s[1] += scA * d[1];
+  s[2] += scB * d[2];
+  s[3] += scB * d[3];
+}
+/* ... and at its end acc (rows g, g + 8) += sx d (256 s_hi + s_lo): d times the joined digits first, it
+ * stays in the normal range */
+__device__ __forceinline__ void add_unit_sums(float (&acc)[2], const int (&s)[4], float sx, float dA, float dB) {
+  acc[0] = fmaf(sx, dA * fmaf((float)s[0], 256.0f, (float)s[1]), acc[0]);
+  acc[1] = fmaf(sx, dB * fmaf((float)s[2], 256.0f, (float)s[3]), acc[1]);
+}
+
 /* The A registers of one 32-weight block from two 4-bit words (steps 2b, 2b+1 of the packed layout). */
 __device__ __forceinline__ void nib_a(uint32_t w0, uint32_t w1, uint32_t (&a)[4]) {
   a[0] = w0 & 0x0F0F0F0Fu;
@@ -283,17 +299,11 @@ struct I8Q4_K {
         if (j == 0) sx[nt] = xb.sx; /* the unit's */
         int d[4];
         imma16832(d, a, xb.b0, xb.b1);
-        s[nt][0] += scA * d[0];
-        s[nt][1] += scA * d[1];
-        s[nt][2] += scB * d[2];
-        s[nt][3] += scB * d[3];
+        add_scaled_sums(s[nt], d, scA, scB);
       }
     }
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt) { /* d times the joined digits first: it stays in the normal range */
-      acc[nt][0] = fmaf(sx[nt], rs.d[0] * fmaf((float)s[nt][0], 256.0f, (float)s[nt][1]), acc[nt][0]);
-      acc[nt][1] = fmaf(sx[nt], rs.d[1] * fmaf((float)s[nt][2], 256.0f, (float)s[nt][3]), acc[nt][1]);
-    }
+    for (int nt = 0; nt < NT; ++nt) add_unit_sums(acc[nt], s[nt], sx[nt], rs.d[0], rs.d[1]);
   }
 };
 
@@ -317,8 +327,8 @@ __device__ __forceinline__ int sext_byte(uint32_t w, unsigned sel) {
  * weights, half an mma's k, so x's two digits of a block's first 16 weights go to tile columns 4c, 4c +
  * 1 (register b0) and those of its last 16 to 4c + 2, 4c + 3 (b1), everything else zero: lane t gets
  * the sums of step 2p + (t & 1) of the pair for column t / 2, and adds them times its own sub-block's
- * integer sc, times d and the unit's sx once per unit; the two steps' lanes meet at the end of the row group (row sums, column_t). Against the f16
- * mma_gemv_n1: one mma per 32 weights instead of two, A in 15 instructions per pair of steps instead of
+ * integer sc, times d and the unit's sx once per unit; the two steps' lanes meet at the end of the row
+ * group (row sums, column_t). Against the f16 mma_gemv_n1: one mma per 32 weights instead of two, A in 15 instructions per pair of steps instead of
  * ~30. */
 struct I8Q6_K {
   using TT = TQ6_K;
@@ -367,18 +377,14 @@ struct I8Q6_K {
         const uint2 q = xv.digits(vt, ul * 8 + p, lane);
         int d[4];
         imma16832(d, a, q.x, q.y);
-        s[vt][0] += scA * d[0];
-        s[vt][1] += scA * d[1];
-        s[vt][2] += scB * d[2];
-        s[vt][3] += scB * d[3];
+        add_scaled_sums(s[vt], d, scA, scB);
       }
     }
     const float dA = h_lo(u.d), dB = h_hi(u.d);
 #pragma unroll
-    for (int vt = 0; vt < NT; ++vt) { /* d times the joined digits first: it stays in the normal range */
+    for (int vt = 0; vt < NT; ++vt) {
       const float sx = xv.sx(vt, ul, lane);
-      acc[vt][0] = fmaf(sx, dA * fmaf((float)s[vt][0], 256.0f, (float)s[vt][1]), acc[vt][0]);
-      acc[vt][1] = fmaf(sx, dB * fmaf((float)s[vt][2], 256.0f, (float)s[vt][3]), acc[vt][1]);
+      add_unit_sums(acc[vt], s[vt], sx, dA, dB);
     }
   }
   /* rows g, g + 8 of output column t of the lane's group of 4 (t < 2 NT), from compute's acc: lane t
