@@ -429,6 +429,9 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
 /* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4, and 5
  * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
+/* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs per SM, each running several passes (one wave);
+ * 0: one pass per CTA (the grid before v59). */
+int knob_xi_wave() { static const int v = env_int("GG_MM_XI_WAVE", 8); return v; }
 
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {
@@ -1030,22 +1033,26 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
   const int threads = ws ? mmf::kWsThreads : 256;
   GG_TRY(smem_optin(gemm, smem, ws ? ws_limit : wg_limit));
   const int64_t NCT = ((int64_t)batch + BN - 1) / BN;
-  const int64_t xparts = ((int64_t)g.nc * 8 + mmf::kXiPartUnits - 1) / mmf::kXiPartUnits;
+  /* k_ximage: as many passes per CTA as keep its grid within one wave (knob_xi_wave CTAs an SM) */
+  const int64_t passes = ((int64_t)g.nc * 8 + mmf::kXiPassUnits - 1) / mmf::kXiPassUnits, groups = NCT * BN / 8;
+  int sms = 0;
+  GG_TRY(gg_sm_count(&sms));
+  const int64_t slots = (int64_t)knob_xi_wave() * sms;
+  const int64_t per_part = slots > 0 && passes * groups > slots ? (passes * groups + slots - 1) / slots : 1;
+  const int64_t xparts = (passes + per_part - 1) / per_part;
   if (xparts > 65535) return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: rows too long for the prefill kernel");
   void* image = nullptr;
   float* ds = nullptr;
   unsigned* state = nullptr;
   GG_TRY(prefill_scratch(g, NCT, NCT * BN, (uint64_t)g.nc * (uint64_t)NCT * (uint64_t)mmf::wg_x_bytes<BN>(), &image, &ds,
                          &state));
-  int sms = 0;
-  GG_TRY(gg_sm_count(&sms));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
   /* the K parts add into y, which the x-image kernel zeroes; the GEMM may start while it ends (PDL) */
   float* yz = parts > 1 ? y : nullptr;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
-  mmf::k_ximage<BN><<<dim3((unsigned)(NCT * BN / 8), (unsigned)xparts), 256, 0, st>>>(
+  mmf::k_ximage<BN><<<dim3((unsigned)groups, (unsigned)xparts), 256, 0, st>>>(
       x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state);
   GG_CHECK_LAUNCH("k_ximage");
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);

@@ -148,16 +148,18 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
  * (all of x held on chip at once is ~29 MB at n = 512: the one-pass kernel this replaces ran in two
  * waves of latency-bound CTAs, ~22 us against ~11 us of memory traffic; NOTES.md, p12).
  *
- * Grid: (groups of 8 columns, K parts of kXiPartUnits units of 8 k). Thread t takes column 8 g + (t & 7)
- * and units (t >> 3) + 32 i of its part, so 8 neighbouring threads write one whole 128-byte core matrix
- * (8 columns x 8 k) and a warp 4 of them, 512 contiguous bytes.
+ * Grid: (groups of 8 columns, K parts of whole passes; a pass is kXiPassUnits units of 8 k). A CTA runs its
+ * passes in turn (the host sizes the parts so that the grid is one wave: the fences, atomics and barriers at a
+ * CTA's end are paid once per CTA, not per pass, and no second wave of short CTAs trails the first). In a pass
+ * thread t takes column 8 g + (t & 7) and units (t >> 3) + 32 i, so 8 neighbouring threads write one whole
+ * 128-byte core matrix (8 columns x 8 k) and a warp 4 of them, 512 contiguous bytes.
  * state (the scratch's counters, zero between launches): per column its max |x| bits (atomicMax), then
  * per group a count of finished CTAs; the group's last CTA reads and zeroes both.
  * Where yz is set (the GEMM cut in K parts adds into y), each CTA also zeroes its share of its columns'
  * rows of y, so nothing sits between this kernel and the GEMM, which may start early (programmatic
  * dependent launch: gg_pdl_release at the top). x and y do not overlap (gguf_gpu.h). */
 constexpr int kXiUnits = 2;
-constexpr int kXiPartUnits = kXiUnits * 32;
+constexpr int kXiPassUnits = kXiUnits * 32;
 constexpr float kXiPlainMin = 0.00390625f, kXiPlainMax = 32768.0f;
 
 /* 8 consecutive floats of a column: two 16-byte loads where x is 16-byte aligned (K is a multiple of
@@ -190,24 +192,29 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
   const bool live = c < batch, vec = ((uintptr_t)x & 15) == 0;
   const int ku = K / 8, nu = nc * 8;
   const float* xr = x + (int64_t)(live ? c : 0) * K;
-  float v[kXiUnits][8];
-#pragma unroll
-  for (int i = 0; i < kXiUnits; ++i) {
-    const int u = part * kXiPartUnits + (tid >> 3) + 32 * i;
-    if (live && u < ku) {
-      x_unit_load(xr + 8 * u, vec, v[i]);
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) v[i][e] = 0.0f;
-    }
-  }
+  const int passes = (nu + kXiPassUnits - 1) / kXiPassUnits, per_part = (passes + parts - 1) / parts;
+  const int p_end = min(passes, (part + 1) * per_part);
   unsigned m = 0; /* max |x| as bits: a NaN is above every number, so it shows */
+#pragma unroll 1
+  for (int pass = part * per_part; pass < p_end; ++pass) {
+    float v[kXiUnits][8];
 #pragma unroll
-  for (int i = 0; i < kXiUnits; ++i) {
+    for (int i = 0; i < kXiUnits; ++i) {
+      const int u = pass * kXiPassUnits + (tid >> 3) + 32 * i;
+      if (live && u < ku) {
+        x_unit_load(xr + 8 * u, vec, v[i]);
+      } else {
 #pragma unroll
-    for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[i][e])));
-    const int u = part * kXiPartUnits + (tid >> 3) + 32 * i;
-    if (u < nu) store_x_unit<BN>(xw, NCT, c / BN, c % BN, 8 * u, x_unit_f16(v[i], 1.0f));
+        for (int e = 0; e < 8; ++e) v[i][e] = 0.0f;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kXiUnits; ++i) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[i][e])));
+      const int u = pass * kXiPassUnits + (tid >> 3) + 32 * i;
+      if (u < nu) store_x_unit<BN>(xw, NCT, c / BN, c % BN, 8 * u, x_unit_f16(v[i], 1.0f));
+    }
   }
   m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
   m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
