@@ -429,9 +429,9 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
 /* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4, and 5
  * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
-/* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs per SM, each running several passes (one wave);
- * 0: one pass per CTA (the grid before v59). */
-int knob_xi_wave() { static const int v = env_int("GG_MM_XI_WAVE", 8); return v; }
+/* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs an SM (default: as many as fit), each running
+ * several passes (one wave); 0: one pass a CTA (the grid before v59). */
+int knob_xi_wave() { static const int v = env_int("GG_MM_XI_WAVE", mmf::kXiCtasPerSm); return v; }
 
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
 bool small_problem(int64_t rows, int batch) {

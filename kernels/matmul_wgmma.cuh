@@ -151,14 +151,17 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
  * Grid: (groups of 8 columns, K parts of whole passes; a pass is kXiPassUnits units of 8 k). A CTA runs its
  * passes in turn (the host sizes the parts so that the grid is one wave: the fences, atomics and barriers at a
  * CTA's end are paid once per CTA, not per pass, and no second wave of short CTAs trails the first). In a pass
- * thread t takes column 8 g + (t & 7) and units (t >> 3) + 32 i, so 8 neighbouring threads write one whole
- * 128-byte core matrix (8 columns x 8 k) and a warp 4 of them, 512 contiguous bytes.
+ * warp w takes units 4 w + 32 i to 4 w + 3 + 32 i of the group's 8 columns: its loads read whole 128-byte
+ * lines (4 columns each), and after a swap of halves between lane pairs each lane holds one unit of one
+ * column, so that 8 lanes write one whole 128-byte core matrix (8 columns x 8 k) and the warp 4 of them, 512
+ * contiguous bytes.
  * state (the scratch's counters, zero between launches): per column its max |x| bits (atomicMax), then
  * per group a count of finished CTAs; the group's last CTA reads and zeroes both.
  * Where yz is set (the GEMM cut in K parts adds into y), each CTA also zeroes its share of its columns'
- * rows of y, so nothing sits between this kernel and the GEMM, which may start early (programmatic
+ * rows of y (warp w column w, 16-byte stores), so nothing sits between this kernel and the GEMM, which may start early (programmatic
  * dependent launch: gg_pdl_release at the top). x and y do not overlap (gguf_gpu.h). */
 constexpr int kXiUnits = 2;
+constexpr int kXiCtasPerSm = 6; /* 40 registers: the pair swap's values do not fit in 32 without spills */
 constexpr int kXiPassUnits = kXiUnits * 32;
 constexpr float kXiPlainMin = 0.00390625f, kXiPlainMax = 32768.0f;
 
@@ -173,13 +176,27 @@ __device__ __forceinline__ void x_unit_load(const float* __restrict__ p, bool ve
     for (int e = 0; e < 8; ++e) v[e] = __ldg(p + e);
   }
 }
+/* 4 consecutive floats: one 16-byte load where x is 16-byte aligned */
+__device__ __forceinline__ float4 x_half_load(const float* __restrict__ p, bool vec) {
+  if (vec) return __ldg(reinterpret_cast<const float4*>(p));
+  return make_float4(__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3));
+}
 __device__ __forceinline__ uint4 x_unit_f16(const float (&v)[8], float sc) {
   return make_uint4(pack_h2(v[0] * sc, v[1] * sc), pack_h2(v[2] * sc, v[3] * sc), pack_h2(v[4] * sc, v[5] * sc),
                     pack_h2(v[6] * sc, v[7] * sc));
 }
+/* Zeroes p[0, n): 16-byte stores between a scalar head and tail; the warp's lanes share the work. */
+__device__ __forceinline__ void zero_floats(float* p, int n, int lane) {
+  const int head = min(n, (int)((16 - ((uintptr_t)p & 15)) & 15) / 4), body = (n - head) / 4;
+  if (lane < head) p[lane] = 0.0f;
+  float4* q = reinterpret_cast<float4*>(p + head);
+  for (int i = lane; i < body; i += 32) q[i] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  const int tail = n - head - 4 * body;
+  if (lane < tail) p[head + 4 * body + lane] = 0.0f;
+}
 
 template <int BN>
-__global__ void __launch_bounds__(256)
+__global__ void __launch_bounds__(256, kXiCtasPerSm)
 k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
          int NCT, float* __restrict__ yz, int rows, unsigned* __restrict__ state) {
   gg_pdl_release();
@@ -191,40 +208,45 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
   const int columns = NCT * BN, c = grp * 8 + (tid & 7);
   const bool live = c < batch, vec = ((uintptr_t)x & 15) == 0;
   const int ku = K / 8, nu = nc * 8;
-  const float* xr = x + (int64_t)(live ? c : 0) * K;
+  /* lane = 8 q + 2 uq + h: the loads take half h of unit uq of columns q and q + 4, whole 128-byte lines of
+   * 4 columns per instruction; the pair (h = 0, 1) then swaps halves, so that lane h holds all of its unit
+   * of column jm = q + 4 h and the warp stores 4 whole core matrices, as one thread a unit did before */
+  const int q = lane >> 3, uq = (lane >> 1) & 3, h = lane & 1, jm = q + 4 * h;
+  const float* xa = x + (int64_t)(grp * 8 + q) * K + 4 * h; /* read only where live_a (live_b: 4 columns on) */
+  const bool live_a = grp * 8 + q < batch, live_b = grp * 8 + q + 4 < batch;
   const int passes = (nu + kXiPassUnits - 1) / kXiPassUnits, per_part = (passes + parts - 1) / parts;
   const int p_end = min(passes, (part + 1) * per_part);
+  const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   unsigned m = 0; /* max |x| as bits: a NaN is above every number, so it shows */
 #pragma unroll 1
   for (int pass = part * per_part; pass < p_end; ++pass) {
-    float v[kXiUnits][8];
+    float4 a[kXiUnits], b[kXiUnits];
 #pragma unroll
     for (int i = 0; i < kXiUnits; ++i) {
-      const int u = pass * kXiPassUnits + (tid >> 3) + 32 * i;
-      if (live && u < ku) {
-        x_unit_load(xr + 8 * u, vec, v[i]);
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) v[i][e] = 0.0f;
-      }
+      const int u = pass * kXiPassUnits + warp * 4 + uq + 32 * i;
+      a[i] = live_a && u < ku ? x_half_load(xa + 8 * u, vec) : zero4;
+      b[i] = live_b && u < ku ? x_half_load(xa + 4 * (int64_t)K + 8 * u, vec) : zero4;
     }
 #pragma unroll
     for (int i = 0; i < kXiUnits; ++i) {
+      const float4 send = h ? a[i] : b[i];
+      const float4 got = make_float4(__shfl_xor_sync(0xffffffffu, send.x, 1), __shfl_xor_sync(0xffffffffu, send.y, 1),
+                                     __shfl_xor_sync(0xffffffffu, send.z, 1), __shfl_xor_sync(0xffffffffu, send.w, 1));
+      const float4 lo = h ? got : a[i], hi = h ? b[i] : got;
+      const float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
 #pragma unroll
-      for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[i][e])));
-      const int u = pass * kXiPassUnits + (tid >> 3) + 32 * i;
-      if (u < nu) store_x_unit<BN>(xw, NCT, c / BN, c % BN, 8 * u, x_unit_f16(v[i], 1.0f));
+      for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[e])));
+      const int u = pass * kXiPassUnits + warp * 4 + uq + 32 * i;
+      const int cm = grp * 8 + jm;
+      if (u < nu) store_x_unit<BN>(xw, NCT, cm / BN, cm % BN, 8 * u, x_unit_f16(v, 1.0f));
     }
   }
-  m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
-  m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
-  if (lane < 8) red[warp][lane] = m;
-  if (yz != nullptr) {
+  m = max(m, __shfl_xor_sync(0xffffffffu, m, 2)); /* over uq: the lanes of column jm */
+  m = max(m, __shfl_xor_sync(0xffffffffu, m, 4));
+  if ((lane & 6) == 0) red[warp][jm] = m;
+  if (yz != nullptr && grp * 8 + warp < batch) { /* warp w zeroes its part of column 8 g + w's rows of y */
     const int r0 = (int)((int64_t)rows * part / parts), r1 = (int)((int64_t)rows * (part + 1) / parts);
-    for (int j = 0; j < 8 && grp * 8 + j < batch; ++j) {
-      float* col = yz + (int64_t)(grp * 8 + j) * rows;
-      for (int r = r0 + tid; r < r1; r += blockDim.x) col[r] = 0.0f;
-    }
+    zero_floats(yz + (int64_t)(grp * 8 + warp) * rows + r0, r1 - r0, lane);
   }
   __syncthreads();
   if (tid < 8) {
