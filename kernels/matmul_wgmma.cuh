@@ -125,6 +125,7 @@ template <int PWG, int BN> struct WgSmem {
   static constexpr int kBytes = kW + kStages * 8 * PWG;
   static_assert(PWG % 16 == 0, "16-byte aligned copies and descriptors");
   static_assert(kBytes <= 227 * 1024, "fits an sm_90 block's shared memory");
+  static_assert(kW >= 256 * BN / 2 * 4, "the x stages hold a paired CTA's sums (pair_send)");
   static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kX; }
   static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
 };
@@ -323,6 +324,63 @@ __device__ __forceinline__ void wg_store_y(const float (&acc)[BN / 2], float* __
   }
 }
 
+/* The two K halves of a tile as a cluster of 2 CTAs (blockIdx.z = rank in the cluster), where the host
+ * launched them so (launch_prefill_wg_bn): rank 1 writes its sums into rank 0's shared memory, whose
+ * stages are free once both have left their main loops, and rank 0 adds them to its own and stores y
+ * plainly. No atomics and no zeroed y: the split with atomicAdd into y cost ~8 us at n = 512 (NOTES v60).
+ * Every thread of both CTAs passes both cluster barriers (the ws producers too). */
+__device__ __forceinline__ unsigned cluster_size() {
+  unsigned n = 1;
+#if GG_MMF_WGMMA
+  asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+#endif
+  return n;
+}
+__device__ __forceinline__ void cluster_sync() {
+#if GG_MMF_WGMMA
+  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+#endif
+}
+/* rank 1's half: its sums (before descale) into rank 0's stages, 16 bytes a store, a warp's 512 contiguous */
+template <int BN>
+__device__ __forceinline__ void pair_send(const float (&acc)[BN / 2], uint8_t* sm, int tid) {
+#if GG_MMF_WGMMA
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(remote) : "r"(smem_addr(sm)));
+#pragma unroll
+  for (int i = 0; i < BN / 8; ++i)
+    asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(remote + (uint32_t)(i * 256 + tid) * 16),
+                 "f"(acc[4 * i]), "f"(acc[4 * i + 1]), "f"(acc[4 * i + 2]), "f"(acc[4 * i + 3])
+                 : "memory");
+#else
+  (void)acc; (void)sm; (void)tid;
+#endif
+}
+/* rank 0's half: its own sums plus rank 1's (the same order in every run: the same bits) */
+template <int BN>
+__device__ __forceinline__ void pair_receive(float (&acc)[BN / 2], const uint8_t* sm, int tid) {
+#pragma unroll
+  for (int i = 0; i < BN / 8; ++i) {
+    const float4 o = reinterpret_cast<const float4*>(sm)[i * 256 + tid];
+    acc[4 * i] += o.x; acc[4 * i + 1] += o.y; acc[4 * i + 2] += o.z; acc[4 * i + 3] += o.w;
+  }
+}
+/* The tile's epilogue: paired halves through shared memory, else wg_store_y (atomics where split). */
+template <int BN>
+__device__ __forceinline__ void wg_finish(float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
+                                          const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
+                                          int tid, bool paired) {
+  const int warp = tid >> 5, lane = tid & 31;
+  if (paired) {
+    cluster_sync(); /* both CTAs are out of their main loops: rank 0's stages are free */
+    if (blockIdx.z == 1) pair_send<BN>(acc, sm, tid);
+    cluster_sync(); /* rank 1's sums are in */
+    if (blockIdx.z == 1) return;
+    pair_receive<BN>(acc, sm, tid);
+  }
+  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, !paired && gridDim.z > 1);
+}
+
 /* Copies of chunk c into stage s: BN / 32 pieces of the x image per thread, and warp w the W bytes of
  * row group w (copy_group_pieces). */
 template <class TT, int BN>
@@ -392,7 +450,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   cp_async_wait<0>();
-  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
+  wg_finish<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, cluster_size() == 2);
 }
 
 
@@ -532,6 +590,10 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
       }
     }
     cp_async_wait<0>(); /* nothing of this thread's still lands when it leaves */
+    if (cluster_size() == 2) { /* the consumers' two cluster barriers (wg_finish) count every thread */
+      cluster_sync();
+      cluster_sync();
+    }
     return;
   }
   set_max_regs_inc<224>();
@@ -562,7 +624,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   gg_pdl_wait(); /* (long since done: the x image came after it) descale and y's zeros */
-  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, gridDim.z > 1);
+  wg_finish<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, cluster_size() == 2);
 }
 
 } /* namespace mmf */
