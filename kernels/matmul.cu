@@ -429,9 +429,6 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
 /* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4, and 5
  * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
-/* GG_MM_PAIR=0: the prefill GEMM's two K halves add into y with atomics (zeroed by k_ximage) instead of
- * meeting in a cluster of 2 (the way before v60). */
-int knob_pair() { static const int v = env_int("GG_MM_PAIR", 1); return v; }
 /* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs an SM, each running several passes (one wave); 0: one
  * pass a CTA (the grid before v59). 3 measured 0.1-0.7 us faster than 6, the most that fit (NOTES v59). */
 int knob_xi_wave() { static const int v = env_int("GG_MM_XI_WAVE", 3); return v; }
@@ -521,31 +518,6 @@ cudaError_t launch_pdl(bool pdl, void (*kernel)(P...), dim3 grid, int threads, i
   }
   kernel<<<grid, threads, smem, st>>>(args...);
   return cudaGetLastError();
-}
-
-/* launch_pdl for the prefill GEMMs: where pair_z, blockIdx.z 0 and 1 form a cluster of 2 CTAs (the two K
- * halves of a tile meet in shared memory: mmf::wg_finish). */
-template <class... P, class... A>
-cudaError_t launch_gemm(bool pdl, bool pair_z, void (*kernel)(P...), dim3 grid, int threads, int smem, cudaStream_t st,
-                        A... args) {
-  if (!pair_z) return launch_pdl(pdl, kernel, grid, threads, smem, st, args...);
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 2;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3((unsigned)threads);
-  cfg.dynamicSmemBytes = (size_t)smem;
-  cfg.stream = st;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 2 : 1;
-  const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, args...);
-  const cudaError_t last = cudaGetLastError();
-  return err != cudaSuccess ? err : last;
 }
 
 /* Launches a decode kernel over (row blocks, slices) for `batch` columns, `cols` per launch. The
@@ -1076,18 +1048,16 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
                          &state));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  /* two K parts meet as a cluster of 2 CTAs; unpaired (GG_MM_PAIR=0) they add into y, which the x-image kernel
-   * zeroes; the GEMM may start while it ends (PDL) */
-  const bool pair = parts == 2 && knob_pair();
-  float* yz = parts > 1 && !pair ? y : nullptr;
+  /* the K parts add into y, which the x-image kernel zeroes; the GEMM may start while it ends (PDL) */
+  float* yz = parts > 1 ? y : nullptr;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   mmf::k_ximage<BN><<<dim3((unsigned)groups, (unsigned)xparts), 256, 0, st>>>(
       x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state);
   GG_CHECK_LAUNCH("k_ximage");
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
-  const cudaError_t err = launch_gemm(pdl, pair, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)image,
-                                      (const float*)ds, y, (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
+  const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)image, (const float*)ds, y,
+                                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   if (err != cudaSuccess) return gg_fail_cuda(err, ws ? "k_prefill_ws" : "k_prefill_wg", __FILE__, __LINE__, 1);
   return GG_OK;
 }

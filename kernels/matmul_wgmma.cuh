@@ -125,7 +125,6 @@ template <int PWG, int BN> struct WgSmem {
   static constexpr int kBytes = kW + kStages * 8 * PWG;
   static_assert(PWG % 16 == 0, "16-byte aligned copies and descriptors");
   static_assert(kBytes <= 227 * 1024, "fits an sm_90 block's shared memory");
-  static_assert(kW >= 256 * BN / 2 * 4, "the x stages hold a paired CTA's sums (pair_send)");
   static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kX; }
   static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
 };
@@ -302,83 +301,52 @@ __device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint32_
   wgmma_commit();
 }
 
-/* split: the K range is cut in two and both halves add into y, zeroed before (fl(0 + a) + b =
- * fl(a + b) = fl(b + a): the same bits whichever half comes first). */
+/* The tile's sums leave through shared memory (the stages are free after the main loop): each thread's
+ * values (rows g and g + 8 of its warp's 16, columns 8 i + 2 t and + 1) go into a [column][kYStride] f32
+ * tile (the 4 pad floats put a store's 4 columns in different banks), then warp w takes columns w, w + 8,
+ * ...: 4 consecutive rows a lane, one 16-byte store into y, or where the two K halves add into y (split),
+ * one vector atomicAdd (into y zeroed before, fl(0 + a) + b = fl(a + b) = fl(b + a): the same bits whichever
+ * half comes first): a quarter of the atomics of one a value, which cost ~8 us at n = 512 (NOTES v61).
+ * Both GEMMs' 256 consumer threads call it (named barrier 1: the ws producers have left). */
+constexpr int kYStride = 128 + 4;
 template <int BN>
-__device__ __forceinline__ void wg_store_y(const float (&acc)[BN / 2], float* __restrict__ y, const float* __restrict__ descale,
-                                           int64_t gm0, int ct, int rows, int batch, int warp, int lane, bool split) {
-  const int t = lane & 3, g = lane >> 2;
-  const int64_t rA = (gm0 + warp) * 16 + g;
+__device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
+                                                const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
+                                                int tid, bool split) {
+  static_assert(BN * kYStride * 4 <= wg_stages<BN>() * wg_x_bytes<BN>(), "the tile fits in the x stages");
+  float* tile = reinterpret_cast<float*>(sm);
+  const int warp = tid >> 5, lane = tid & 31, t = lane & 3, g = lane >> 2;
+  named_barrier(1, 256); /* every warpgroup's wgmma have read their last stage */
 #pragma unroll
-  for (int i = 0; i < BN / 8; ++i) {
+  for (int i = 0; i < BN / 8; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int col = ct * BN + 8 * i + 2 * t + (j & 1);
-      const int64_t r = rA + (j >> 1) * 8;
-      if (col < batch && r < rows) {
-        const float v = acc[4 * i + j] * __ldg(descale + col);
-        if (split) atomicAdd(y + (int64_t)col * rows + r, v);
-        else y[(int64_t)col * rows + r] = v;
+    for (int j = 0; j < 4; ++j) tile[(8 * i + 2 * t + (j & 1)) * kYStride + warp * 16 + g + (j >> 1) * 8] = acc[4 * i + j];
+  named_barrier(1, 256);
+  const int64_t r = gm0 * 16 + 4 * lane; /* this lane's 4 rows */
+  const bool vec = (rows & 3) == 0 && ((uintptr_t)y & 15) == 0 && r + 3 < rows;
+#pragma unroll 4
+  for (int c = warp; c < BN; c += 8) {
+    const int col = ct * BN + c;
+    if (col >= batch || r >= rows) break;
+    const float ds = __ldg(descale + col);
+    float4 v = *reinterpret_cast<const float4*>(tile + c * kYStride + 4 * lane);
+    v.x *= ds; v.y *= ds; v.z *= ds; v.w *= ds;
+    float* p = y + (int64_t)col * rows + r;
+    if (vec) {
+#if GG_MMF_WGMMA
+      if (split) atomicAdd(reinterpret_cast<float4*>(p), v);
+      else *reinterpret_cast<float4*>(p) = v;
+#endif
+    } else {
+      const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        if (r + k >= rows) break;
+        if (split) atomicAdd(p + k, e[k]);
+        else p[k] = e[k];
       }
     }
   }
-}
-
-/* The two K halves of a tile as a cluster of 2 CTAs (blockIdx.z = rank in the cluster), where the host
- * launched them so (launch_prefill_wg_bn): rank 1 writes its sums into rank 0's shared memory, whose
- * stages are free once both have left their main loops, and rank 0 adds them to its own and stores y
- * plainly. No atomics and no zeroed y: the split with atomicAdd into y cost ~8 us at n = 512 (NOTES v60).
- * Every thread of both CTAs passes both cluster barriers (the ws producers too). */
-__device__ __forceinline__ unsigned cluster_size() {
-  unsigned n = 1;
-#if GG_MMF_WGMMA
-  asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
-#endif
-  return n;
-}
-__device__ __forceinline__ void cluster_sync() {
-#if GG_MMF_WGMMA
-  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-#endif
-}
-/* rank 1's half: its sums (before descale) into rank 0's stages, 16 bytes a store, a warp's 512 contiguous */
-template <int BN>
-__device__ __forceinline__ void pair_send(const float (&acc)[BN / 2], uint8_t* sm, int tid) {
-#if GG_MMF_WGMMA
-  uint32_t remote;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, 0;" : "=r"(remote) : "r"(smem_addr(sm)));
-#pragma unroll
-  for (int i = 0; i < BN / 8; ++i)
-    asm volatile("st.shared::cluster.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(remote + (uint32_t)(i * 256 + tid) * 16),
-                 "f"(acc[4 * i]), "f"(acc[4 * i + 1]), "f"(acc[4 * i + 2]), "f"(acc[4 * i + 3])
-                 : "memory");
-#else
-  (void)acc; (void)sm; (void)tid;
-#endif
-}
-/* rank 0's half: its own sums plus rank 1's (the same order in every run: the same bits) */
-template <int BN>
-__device__ __forceinline__ void pair_receive(float (&acc)[BN / 2], const uint8_t* sm, int tid) {
-#pragma unroll
-  for (int i = 0; i < BN / 8; ++i) {
-    const float4 o = reinterpret_cast<const float4*>(sm)[i * 256 + tid];
-    acc[4 * i] += o.x; acc[4 * i + 1] += o.y; acc[4 * i + 2] += o.z; acc[4 * i + 3] += o.w;
-  }
-}
-/* The tile's epilogue: paired halves through shared memory, else wg_store_y (atomics where split). */
-template <int BN>
-__device__ __forceinline__ void wg_finish(float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
-                                          const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
-                                          int tid, bool paired) {
-  const int warp = tid >> 5, lane = tid & 31;
-  if (paired) {
-    cluster_sync(); /* both CTAs are out of their main loops: rank 0's stages are free */
-    if (blockIdx.z == 1) pair_send<BN>(acc, sm, tid);
-    cluster_sync(); /* rank 1's sums are in */
-    if (blockIdx.z == 1) return;
-    pair_receive<BN>(acc, sm, tid);
-  }
-  wg_store_y<BN>(acc, y, descale, gm0, ct, rows, batch, warp, lane, !paired && gridDim.z > 1);
 }
 
 /* Copies of chunk c into stage s: BN / 32 pieces of the x image per thread, and warp w the W bytes of
@@ -450,7 +418,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   cp_async_wait<0>();
-  wg_finish<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, cluster_size() == 2);
+  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
 }
 
 
@@ -590,10 +558,6 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
       }
     }
     cp_async_wait<0>(); /* nothing of this thread's still lands when it leaves */
-    if (cluster_size() == 2) { /* the consumers' two cluster barriers (wg_finish) count every thread */
-      cluster_sync();
-      cluster_sync();
-    }
     return;
   }
   set_max_regs_inc<224>();
@@ -624,7 +588,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   gg_pdl_wait(); /* (long since done: the x image came after it) descale and y's zeros */
-  wg_finish<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, cluster_size() == 2);
+  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
 }
 
 } /* namespace mmf */
