@@ -994,9 +994,7 @@ int prefill_scratch(const Geom& g, int64_t col_tiles, int64_t columns, uint64_t 
     return gg_fail(GG_ERR_INVALID_ARGUMENT, "", "gg_matmul: shape too large for the prefill kernel");
   const uint64_t ds_off = (image_bytes + 255u) & ~(uint64_t)255u;
   Scratch* s = nullptr;
-  /* the counters: k_ximage's (columns + columns / 8), then one ticket a tile of the GEMM (Gn / 8 + 1 row tiles) */
-  const uint64_t tickets = state ? (uint64_t)((g.Gn + 7) / 8 + 1) * (uint64_t)col_tiles : 0;
-  GG_TRY(scratch_get(ds_off + (uint64_t)columns * 4u, state ? (uint64_t)(columns + columns / 8) + tickets : 0, &s));
+  GG_TRY(scratch_get(ds_off + (uint64_t)columns * 4u, state ? (uint64_t)(columns + columns / 8) : 0, &s));
   *image = s->buf;
   *descale = (float*)((uint8_t*)s->buf + ds_off);
   if (state) *state = s->counters;
@@ -1050,16 +1048,16 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
                          &state));
   const unsigned parts = (unsigned)wg_parts((g.Gn + 7) / 8 * NCT, sms, g.nc);
   cudaStream_t st = gg_compute_stream();
-  /* the K parts meet in y by tickets (mmf::wg_store_y_tile); the GEMM may start while k_ximage ends (PDL) */
-  unsigned* tickets = state + NCT * BN + NCT * BN / 8;
+  /* the K parts add into y, which the x-image kernel zeroes; the GEMM may start while it ends (PDL) */
+  float* yz = parts > 1 ? y : nullptr;
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   mmf::k_ximage<BN><<<dim3((unsigned)groups, (unsigned)xparts), 256, 0, st>>>(
-      x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, state);
+      x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state);
   GG_CHECK_LAUNCH("k_ximage");
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
   const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)image, (const float*)ds, y,
-                                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch, tickets);
+                                     (int)rows, (int)g.Gn, (int)g.nc, (int)NCT, batch);
   if (err != cudaSuccess) return gg_fail_cuda(err, ws ? "k_prefill_ws" : "k_prefill_wg", __FILE__, __LINE__, 1);
   return GG_OK;
 }

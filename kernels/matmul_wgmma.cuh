@@ -10,8 +10,8 @@
  * as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16 with A from those registers and
  * B (the x image) from shared memory. The wgmma run asynchronously: chunk c's products overlap
  * the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half of the K chunks
- * and the two halves meet in y by a ticket (wg_store_y_tile): for shapes with too few tiles to fill
- * the SMs. The GEMMs launch with programmatic dependent launch (sm_90): their CTAs start as the
+ * and adds its products into y (zeroed before, by the x-image kernel): for shapes with too few tiles
+ * to fill the SMs. The GEMMs launch with programmatic dependent launch (sm_90): their CTAs start as the
  * x-image kernel ends and wait (griddepcontrol.wait) before they read what it writes.
  *
  * The x image (BN columns of x, 64 k) is in the canonical K-major layout without swizzle: "core
@@ -157,8 +157,9 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
  * contiguous bytes.
  * state (the scratch's counters, zero between launches): per column its max |x| bits (atomicMax), then
  * per group a count of finished CTAs; the group's last CTA reads and zeroes both.
- * Nothing sits between this kernel and the GEMM, which may start early (programmatic dependent launch:
- * gg_pdl_release at the top). */
+ * Where yz is set (the GEMM cut in K parts adds into y), each CTA also zeroes its share of its columns'
+ * rows of y (warp w column w, 16-byte stores), so nothing sits between this kernel and the GEMM, which may start early (programmatic
+ * dependent launch: gg_pdl_release at the top). x and y do not overlap (gguf_gpu.h). */
 constexpr int kXiUnits = 2;
 constexpr int kXiCtasPerSm = 6; /* 40 registers: the pair swap's values do not fit in 32 without spills */
 constexpr int kXiPassUnits = kXiUnits * 32;
@@ -184,10 +185,20 @@ __device__ __forceinline__ uint4 x_unit_f16(const float (&v)[8], float sc) {
   return make_uint4(pack_h2(v[0] * sc, v[1] * sc), pack_h2(v[2] * sc, v[3] * sc), pack_h2(v[4] * sc, v[5] * sc),
                     pack_h2(v[6] * sc, v[7] * sc));
 }
+/* Zeroes p[0, n): 16-byte stores between a scalar head and tail; the warp's lanes share the work. */
+__device__ __forceinline__ void zero_floats(float* p, int n, int lane) {
+  const int head = min(n, (int)((16 - ((uintptr_t)p & 15)) & 15) / 4), body = (n - head) / 4;
+  if (lane < head) p[lane] = 0.0f;
+  float4* q = reinterpret_cast<float4*>(p + head);
+  for (int i = lane; i < body; i += 32) q[i] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  const int tail = n - head - 4 * body;
+  if (lane < tail) p[head + 4 * body + lane] = 0.0f;
+}
+
 template <int BN>
 __global__ void __launch_bounds__(256, kXiCtasPerSm)
 k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-         int NCT, unsigned* __restrict__ state) {
+         int NCT, float* __restrict__ yz, int rows, unsigned* __restrict__ state) {
   gg_pdl_release();
   __shared__ unsigned red[8][8];
   __shared__ float fix_scale[8];
@@ -233,6 +244,10 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
   m = max(m, __shfl_xor_sync(0xffffffffu, m, 2)); /* over uq: the lanes of column jm */
   m = max(m, __shfl_xor_sync(0xffffffffu, m, 4));
   if ((lane & 6) == 0) red[warp][jm] = m;
+  if (yz != nullptr && grp * 8 + warp < batch) { /* warp w zeroes its part of column 8 g + w's rows of y */
+    const int r0 = (int)((int64_t)rows * part / parts), r1 = (int)((int64_t)rows * (part + 1) / parts);
+    zero_floats(yz + (int64_t)(grp * 8 + warp) * rows + r0, r1 - r0, lane);
+  }
   __syncthreads();
   if (tid < 8) {
     unsigned mm = 0;
@@ -289,40 +304,24 @@ __device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint32_
 /* The tile's sums leave through shared memory (the stages are free after the main loop): each thread's
  * values (rows g and g + 8 of its warp's 16, columns 8 i + 2 t and + 1) go into a [column][kYStride] f32
  * tile (the 4 pad floats put a store's 4 columns in different banks), then warp w takes columns w, w + 8,
- * ...: 4 consecutive rows a lane, one 16-byte store into y (NOTES v61).
- * Where the K range is cut in two (ticket set: the tile's counter, zero between launches), the half that
- * takes the ticket first stores plainly and then counts itself done; the other waits for that, then adds
- * with vector atomics into lines the first has just put in the L2 (fl(a + b) = fl(b + a): the same bits
- * whichever half comes first) and sets the counter back to 0. The first never waits, so the second's wait
- * ends. Scalar atomics into a y zeroed before cost ~8 us at n = 512 (NOTES v61, v62).
+ * ...: 4 consecutive rows a lane, one 16-byte store into y, or where the two K halves add into y (split),
+ * one vector atomicAdd (into y zeroed before, fl(0 + a) + b = fl(a + b) = fl(b + a): the same bits whichever
+ * half comes first): a quarter of the atomics of one a value, which cost ~8 us at n = 512 (NOTES v61).
  * Both GEMMs' 256 consumer threads call it (named barrier 1: the ws producers have left). */
 constexpr int kYStride = 128 + 4;
 template <int BN>
 __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
                                                 const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
-                                                int tid, unsigned* ticket) {
+                                                int tid, bool split) {
   static_assert(BN * kYStride * 4 <= wg_stages<BN>() * wg_x_bytes<BN>(), "the tile fits in the x stages");
-  __shared__ unsigned turn;
   float* tile = reinterpret_cast<float*>(sm);
   const int warp = tid >> 5, lane = tid & 31, t = lane & 3, g = lane >> 2;
-  unsigned my_turn = 0;
-  if (ticket != nullptr && tid == 0) my_turn = atomicAdd(ticket, 1u); /* its latency runs under the tile's stores */
   named_barrier(1, 256); /* every warpgroup's wgmma have read their last stage */
 #pragma unroll
   for (int i = 0; i < BN / 8; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) tile[(8 * i + 2 * t + (j & 1)) * kYStride + warp * 16 + g + (j >> 1) * 8] = acc[4 * i + j];
-  if (ticket != nullptr && tid == 0) {
-    if (my_turn != 0) { /* second: until the first has counted itself done (its ticket, ours, its done: 3) */
-      while (*(volatile unsigned*)ticket != 3u) {
-      }
-      __threadfence();
-      *(volatile unsigned*)ticket = 0u;
-    }
-    turn = my_turn;
-  }
   named_barrier(1, 256);
-  const bool add = ticket != nullptr && turn != 0;
   const int64_t r = gm0 * 16 + 4 * lane; /* this lane's 4 rows */
   const bool vec = (rows & 3) == 0 && ((uintptr_t)y & 15) == 0 && r + 3 < rows;
 #pragma unroll 4
@@ -335,7 +334,7 @@ __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint
     float* p = y + (int64_t)col * rows + r;
     if (vec) {
 #if GG_MMF_WGMMA
-      if (add) atomicAdd(reinterpret_cast<float4*>(p), v);
+      if (split) atomicAdd(reinterpret_cast<float4*>(p), v);
       else *reinterpret_cast<float4*>(p) = v;
 #endif
     } else {
@@ -343,16 +342,9 @@ __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
         if (r + k >= rows) break;
-        if (add) atomicAdd(p + k, e[k]);
+        if (split) atomicAdd(p + k, e[k]);
         else p[k] = e[k];
       }
-    }
-  }
-  if (ticket != nullptr && !add) { /* first: its stores, then its count */
-    named_barrier(1, 256);
-    if (tid == 0) {
-      __threadfence();
-      atomicAdd(ticket, 1u);
     }
   }
 }
@@ -377,7 +369,7 @@ __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, 
 template <class TT, int BN>
 __global__ void __launch_bounds__(256, 1)
 k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
-             int Gn, int nc, int NCT, int batch, unsigned* __restrict__ tickets) {
+             int Gn, int nc, int NCT, int batch) {
   extern __shared__ uint4 wsm_[];
   using L = WgSmem<TT::PW, BN>;
   constexpr int S = L::kStages;
@@ -389,7 +381,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   const int ct = blockIdx.y;
   const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
   const uint4* xsrc = xw + (int64_t)blockIdx.y * (L::kX / 16) + tid + c0 * xstep; /* chunk c0 + i: + i * xstep */
-  gg_pdl_wait(); /* the x image and descale come from the kernel before */
+  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
     if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, c0 + s, tid, warp, lane);
@@ -426,8 +418,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   wgmma_wait<0>();
   cp_async_wait<0>();
-  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid,
-                      gridDim.z > 1 ? tickets + blockIdx.y * gridDim.x + blockIdx.x : nullptr);
+  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
 }
 
 
@@ -519,7 +510,7 @@ template <int N> __device__ __forceinline__ void set_max_regs_dec() {
 template <class TT, int BN>
 __global__ void __launch_bounds__(kWsThreads, 1)
 k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
-             int Gn, int nc, int NCT, int batch, unsigned* __restrict__ tickets) {
+             int Gn, int nc, int NCT, int batch) {
   extern __shared__ uint4 wsm_[];
   using L = WgSmem<TT::PW, BN>;
   constexpr int S = L::kStages;
@@ -596,9 +587,8 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     if (++i >= n) break;
   }
   wgmma_wait<0>();
-  gg_pdl_wait(); /* (long since done: the x image came after it) descale */
-  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid,
-                      gridDim.z > 1 ? tickets + blockIdx.y * gridDim.x + blockIdx.x : nullptr);
+  gg_pdl_wait(); /* (long since done: the x image came after it) descale and y's zeros */
+  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
 }
 
 } /* namespace mmf */
