@@ -431,8 +431,6 @@ int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
 /* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs an SM, each running several passes (one wave); 0: one
  * pass a CTA (the grid before v59). 3 measured 0.1-0.7 us faster than 6, the most that fit (NOTES v59). */
-/* GG_MM_XI_KEEP: bit 0, k_ximage stores y's zeros with an L2 evict_last policy; bit 1, the x image too. */
-int knob_xi_keep() { static const int v = env_int("GG_MM_XI_KEEP", 0); return v; }
 int knob_xi_wave() { static const int v = env_int("GG_MM_XI_WAVE", 3); return v; }
 
 /* the decode kernels' hi/lo split of x (f16 path): on for small problems unless the knob says otherwise */
@@ -1055,7 +1053,7 @@ int launch_prefill_wg_bn(bool ws, const void* w, const float* x, float* y, int64
   bool pdl = false;
   GG_TRY(use_pdl(&pdl));
   mmf::k_ximage<BN><<<dim3((unsigned)groups, (unsigned)xparts), 256, 0, st>>>(
-      x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state, knob_xi_keep());
+      x, (uint4*)image, ds, (int)K, (int)g.nc, batch, (int)NCT, yz, (int)rows, state);
   GG_CHECK_LAUNCH("k_ximage");
   const dim3 grid((unsigned)((g.Gn + 7) / 8), (unsigned)NCT, parts);
   const cudaError_t err = launch_pdl(pdl, gemm, grid, threads, smem, st, wptrs(w, g), (const uint4*)image, (const float*)ds, y,

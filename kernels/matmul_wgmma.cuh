@@ -132,30 +132,10 @@ template <class TT, int BN> __host__ __device__ constexpr int wg_smem_bytes() { 
 
 /* Unit k / 8 (8 consecutive k, as 4 packed f16 pairs) of column j of column tile ct into its place
  * in the x image. */
-/* An L2 policy that keeps lines past the streams of a kernel that follows (evict_last), or 0: none. */
-__device__ __forceinline__ uint64_t l2_keep_policy(bool keep) {
-  uint64_t pol = 0;
-#if GG_MMF_WGMMA
-  if (keep) asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(pol));
-#endif
-  return pol;
-}
-/* *p = v, with the L2 policy pol where it is not 0 */
-__device__ __forceinline__ void store16(void* p, uint4 v, uint64_t pol) {
-#if GG_MMF_WGMMA
-  if (pol != 0) {
-    asm volatile("st.global.L2::cache_hint.v4.b32 [%0], {%1, %2, %3, %4}, %5;" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z),
-                 "r"(v.w), "l"(pol)
-                 : "memory");
-    return;
-  }
-#endif
-  *reinterpret_cast<uint4*>(p) = v;
-}
 template <int BN>
-__device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, int ct, int j, int k, uint4 h, uint64_t pol = 0) {
+__device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, int ct, int j, int k, uint4 h) {
   const int64_t img = (int64_t)(k >> 6) * NCT + ct;
-  store16(xw + img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16, h, pol);
+  xw[img * (wg_x_bytes<BN>() / 16) + core_off(j, (k & 63) >> 3) / 16] = h;
 }
 
 /* k_ximage<BN>: x f32 [batch][K] -> xw, f16 images [chunk][column tile][BN * 128 bytes] (tile rows =
@@ -206,11 +186,11 @@ __device__ __forceinline__ uint4 x_unit_f16(const float (&v)[8], float sc) {
                     pack_h2(v[6] * sc, v[7] * sc));
 }
 /* Zeroes p[0, n): 16-byte stores between a scalar head and tail; the warp's lanes share the work. */
-__device__ __forceinline__ void zero_floats(float* p, int n, int lane, uint64_t pol) {
+__device__ __forceinline__ void zero_floats(float* p, int n, int lane) {
   const int head = min(n, (int)((16 - ((uintptr_t)p & 15)) & 15) / 4), body = (n - head) / 4;
   if (lane < head) p[lane] = 0.0f;
   float4* q = reinterpret_cast<float4*>(p + head);
-  for (int i = lane; i < body; i += 32) store16(q + i, make_uint4(0u, 0u, 0u, 0u), pol);
+  for (int i = lane; i < body; i += 32) q[i] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   const int tail = n - head - 4 * body;
   if (lane < tail) p[head + 4 * body + lane] = 0.0f;
 }
@@ -218,7 +198,7 @@ __device__ __forceinline__ void zero_floats(float* p, int n, int lane, uint64_t 
 template <int BN>
 __global__ void __launch_bounds__(256, kXiCtasPerSm)
 k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict__ descale, int K, int nc, int batch,
-         int NCT, float* __restrict__ yz, int rows, unsigned* __restrict__ state, int keep) {
+         int NCT, float* __restrict__ yz, int rows, unsigned* __restrict__ state) {
   gg_pdl_release();
   __shared__ unsigned red[8][8];
   __shared__ float fix_scale[8];
@@ -237,7 +217,6 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
   const int passes = (nu + kXiPassUnits - 1) / kXiPassUnits, per_part = (passes + parts - 1) / parts;
   const int p_end = min(passes, (part + 1) * per_part);
   const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  const uint64_t img_pol = l2_keep_policy(keep & 2);
   unsigned m = 0; /* max |x| as bits: a NaN is above every number, so it shows */
 #pragma unroll 1
   for (int pass = part * per_part; pass < p_end; ++pass) {
@@ -259,7 +238,7 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
       for (int e = 0; e < 8; ++e) m = max(m, __float_as_uint(fabsf(v[e])));
       const int u = pass * kXiPassUnits + warp * 4 + uq + 32 * i;
       const int cm = grp * 8 + jm;
-      if (u < nu) store_x_unit<BN>(xw, NCT, cm / BN, cm % BN, 8 * u, x_unit_f16(v, 1.0f), img_pol);
+      if (u < nu) store_x_unit<BN>(xw, NCT, cm / BN, cm % BN, 8 * u, x_unit_f16(v, 1.0f));
     }
   }
   m = max(m, __shfl_xor_sync(0xffffffffu, m, 2)); /* over uq: the lanes of column jm */
@@ -267,7 +246,7 @@ k_ximage(const float* __restrict__ x, uint4* __restrict__ xw, float* __restrict_
   if ((lane & 6) == 0) red[warp][jm] = m;
   if (yz != nullptr && grp * 8 + warp < batch) { /* warp w zeroes its part of column 8 g + w's rows of y */
     const int r0 = (int)((int64_t)rows * part / parts), r1 = (int)((int64_t)rows * (part + 1) / parts);
-    zero_floats(yz + (int64_t)(grp * 8 + warp) * rows + r0, r1 - r0, lane, l2_keep_policy(keep & 1));
+    zero_floats(yz + (int64_t)(grp * 8 + warp) * rows + r0, r1 - r0, lane);
   }
   __syncthreads();
   if (tid < 8) {
