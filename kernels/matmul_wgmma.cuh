@@ -158,8 +158,9 @@ __device__ __forceinline__ void store_x_unit(uint4* __restrict__ xw, int NCT, in
  * state (the scratch's counters, zero between launches): per column its max |x| bits (atomicMax), then
  * per group a count of finished CTAs; the group's last CTA reads and zeroes both.
  * Where yz is set (the GEMM cut in K parts adds into y), each CTA also zeroes its share of its columns'
- * rows of y (warp w column w, 16-byte stores), so nothing sits between this kernel and the GEMM, which may start early (programmatic
- * dependent launch: gg_pdl_release at the top). x and y do not overlap (gguf_gpu.h). */
+ * rows of y (warp w column w, 16-byte stores), so nothing sits between this kernel and the GEMM, which may
+ * start early (programmatic dependent launch: gg_pdl_release at the top). x and y do not overlap
+ * (gguf_gpu.h). */
 constexpr int kXiUnits = 2;
 constexpr int kXiCtasPerSm = 6; /* 40 registers: the pair swap's values do not fit in 32 without spills */
 constexpr int kXiPassUnits = kXiUnits * 32;
@@ -309,6 +310,14 @@ __device__ __forceinline__ void wg_mma_chunk(float (&acc)[BN / 2], const uint32_
  * half comes first): a quarter of the atomics of one a value, which cost ~8 us at n = 512 (NOTES v61).
  * Both GEMMs' 256 consumer threads call it (named barrier 1: the ws producers have left). */
 constexpr int kYStride = 128 + 4;
+/* p[0..3] += v, one 16-byte atomic where there is one (sm_90) */
+__device__ __forceinline__ void atomic_add4(float* p, float4 v) {
+#if GG_MMF_WGMMA
+  atomicAdd(reinterpret_cast<float4*>(p), v);
+#else
+  atomicAdd(p, v.x); atomicAdd(p + 1, v.y); atomicAdd(p + 2, v.z); atomicAdd(p + 3, v.w);
+#endif
+}
 template <int BN>
 __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
                                                 const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
@@ -333,10 +342,8 @@ __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint
     v.x *= ds; v.y *= ds; v.z *= ds; v.w *= ds;
     float* p = y + (int64_t)col * rows + r;
     if (vec) {
-#if GG_MMF_WGMMA
-      if (split) atomicAdd(reinterpret_cast<float4*>(p), v);
+      if (split) atomic_add4(p, v);
       else *reinterpret_cast<float4*>(p) = v;
-#endif
     } else {
       const float e[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
