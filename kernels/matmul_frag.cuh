@@ -1105,7 +1105,9 @@ __global__ void __launch_bounds__(kDecThreads, DecMinBlocks<TT, NT, SPLIT>::valu
 k_decode(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __restrict__ part,
          unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
          int flags) {
-  extern __shared__ uint4 dsm[];
+  /* every dsm declaration asks for 128 bytes: the dynamic shared memory follows the static, which left it at 16
+   * or 32 mod 128 here (rings read across one more 128-byte line: mma_decode_n32 3-12% slower, NOTES v67) */
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ unsigned s_colmax[NT * 8];
   __shared__ float s_scale[NT * 8];
   __shared__ float s_descale[NT * 8];
@@ -1559,7 +1561,7 @@ template <class TT>
 __global__ void __launch_bounds__(kDecThreads, 2)
 k_gemv_f16(WP wp, const uint8_t* __restrict__ xstage, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
            int ups, int flags) {
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[2][kDecWarps * 16];
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -1613,7 +1615,7 @@ template <class TT>
 __global__ void __launch_bounds__(kGemv4Threads, 1)
 k_gemv_f16_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
               int ups, int batch, int flags) {
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[2][kGemv4Warps * 16 * 4];
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -1652,7 +1654,7 @@ template <class TT>
 __global__ void __maxnreg__(kGemvMaxRegs)
 k_gemv_f16_n8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row,
               int upp, int ups, int batch, int flags) {
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[gemvw_static_smem<2>() / 4];
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -1698,7 +1700,7 @@ __global__ void __launch_bounds__(kGemv4Threads, 1)
 k_gemv_f16_n16(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, float* __restrict__ partial,
                unsigned* __restrict__ counters, int rows, int Gn, int nc, int units_row, int upp, int ups, int batch,
                int flags) {
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_pair[kGemv4Warps / kGemv16Halves][8 * 32];
   constexpr int R = TT::template ring<2>(); /* 3 slots where they fit: 0.4 us slower (NOTES v35) */
   constexpr int P16 = 64; /* 16-byte pieces of x per 32-k step pair: 16 columns x 4 lanes */

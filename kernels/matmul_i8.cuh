@@ -512,7 +512,7 @@ k_decode_i8(WP wp, const float* __restrict__ x, float* __restrict__ y, float* __
             unsigned* __restrict__ counters, int rows, int Gn, int K, int nc, int units_row, int ups, int S, int batch,
             int flags) {
   using TT = typename IT::TT;
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ int s_last;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -605,7 +605,7 @@ __global__ void __launch_bounds__(kDecThreads, 2)
 k_gemv_i8(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows, int Gn, int nc, int units_row, int ups,
           int flags) {
   using TT = typename IT::TT;
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[2][kDecWarps * 16];
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -716,7 +716,7 @@ k_gemv_i8_n4(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int row
              int ups, int batch, int flags) {
   using TT = typename IT::TT;
   constexpr int BPU = TT::UK / 32; /* 32-weight blocks per unit */
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[2][kGemv4Warps * 16 * 4];
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -777,7 +777,7 @@ k_gemv_i8_w(WP wp, const uint4* __restrict__ xs, float* __restrict__ y, int rows
             int upp, int ups, int batch, int flags) {
   using TT = typename IT::TT;
   constexpr int BPU = TT::UK / 32; /* 32-weight blocks per unit */
-  extern __shared__ uint4 dsm[];
+  extern __shared__ __align__(128) uint4 dsm[];
   __shared__ float s_red[gemvw_static_smem<NT>() / 4];
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
