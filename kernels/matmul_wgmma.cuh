@@ -322,10 +322,14 @@ template <int BN>
 __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint8_t* sm, float* __restrict__ y,
                                                 const float* __restrict__ descale, int64_t gm0, int ct, int rows, int batch,
                                                 int tid, bool split) {
-  static_assert(BN * kYStride * 4 <= wg_stages<BN>() * wg_x_bytes<BN>(), "the tile fits in the x stages");
+  static_assert((BN * kYStride + BN) * 4 <= wg_stages<BN>() * wg_x_bytes<BN>(), "the tile and descale fit in the x stages");
   float* tile = reinterpret_cast<float*>(sm);
+  float* ds_tile = tile + BN * kYStride; /* the tile's columns' descale factors */
   const int warp = tid >> 5, lane = tid & 31, t = lane & 3, g = lane >> 2;
   named_barrier(1, 256); /* every warpgroup's wgmma have read their last stage */
+  /* one load a thread, under the tile's stores: a load per column in the loop below left every warp waiting
+   * on each (11% of k_prefill_wg's stall samples, NOTES v69) */
+  if (tid < BN) ds_tile[tid] = __ldg(descale + ct * BN + tid);
 #pragma unroll
   for (int i = 0; i < BN / 8; ++i)
 #pragma unroll
@@ -337,7 +341,7 @@ __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint
   for (int c = warp; c < BN; c += 8) {
     const int col = ct * BN + c;
     if (col >= batch || r >= rows) break;
-    const float ds = __ldg(descale + col);
+    const float ds = ds_tile[c];
     float4 v = *reinterpret_cast<const float4*>(tile + c * kYStride + 4 * lane);
     v.x *= ds; v.y *= ds; v.z *= ds; v.w *= ds;
     float* p = y + (int64_t)col * rows + r;
