@@ -4,9 +4,9 @@
  * kernels to a trap, and the host asks k_wgmma_probe before it dispatches here.
  *
  * k_prefill_wg<Type, BN>: output tile 128 rows x BN (128 or 256) columns per CTA, two warpgroups
- * of 64 rows. Per 64-k chunk: the raw W bytes of the tile's 8 row groups and an f16 image of x (BN
- * columns x 64 k) are copied into shared memory by all threads (cp.async, S stages, one CTA
- * barrier per chunk); warp w builds the f16 A fragments of row group w in registers (f16(d * q),
+ * of 64 rows. Per 64-k chunk: the raw W bytes of the tile's 8 row groups (cp.async, all threads)
+ * and an f16 image of x (BN columns x 64 k; one bulk copy completing an mbarrier) are copied into
+ * shared memory (S stages, one CTA barrier per chunk); warp w builds the f16 A fragments of row group w in registers (f16(d * q),
  * as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16 with A from those registers and
  * B (the x image) from shared memory. The wgmma run asynchronously: chunk c's products overlap
  * the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half of the K chunks
@@ -128,7 +128,10 @@ template <int PWG, int BN> struct WgSmem {
   static __device__ __forceinline__ uint8_t* x(uint8_t* sm, int s) { return sm + s * kX; }
   static __device__ __forceinline__ uint8_t* w(uint8_t* sm, int s) { return sm + kW + s * 8 * PWG; }
 };
-template <class TT, int BN> __host__ __device__ constexpr int wg_smem_bytes() { return WgSmem<TT::PW, BN>::kBytes; }
+/* k_prefill_wg's: the stages, then an mbarrier a stage for its x image (one bulk copy) */
+template <class TT, int BN> __host__ __device__ constexpr int wg_smem_bytes() {
+  return WgSmem<TT::PW, BN>::kBytes + wg_stages<BN>() * 8;
+}
 
 /* Unit k / 8 (8 consecutive k, as 4 packed f16 pairs) of column j of column tile ct into its place
  * in the x image. */
@@ -360,89 +363,7 @@ __device__ __forceinline__ void wg_store_y_tile(const float (&acc)[BN / 2], uint
   }
 }
 
-/* Copies of chunk c into stage s: BN / 32 pieces of the x image per thread, and warp w the W bytes of
- * row group w (copy_group_pieces). */
-template <class TT, int BN>
-__device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint4* __restrict__ xsrc, bool wvalid,
-                                              int64_t G, int64_t nc, int64_t c, int tid, int warp, int lane) {
-  using L = WgSmem<TT::PW, BN>;
-  uint8_t* xs = L::x(sm, s) + tid * 16;
-#pragma unroll
-  for (int i = 0; i < L::kX / 16 / 256; ++i) cp_async16(xs + i * 256 * 16, xsrc + i * 256);
-  if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
-}
-
-/* Per chunk c: wait for its bytes (one CTA barrier), request chunk c + S - 2 into the stage of
- * chunk c - 2 (whose wgmma every warp has waited for), build chunk c's A fragments in registers
- * from its W bytes, issue the wgmma, and wait for chunk c - 1's. A uses two register sets in turn
- * (chunk c's are written while chunk c - 1's wgmma may still read the other), so the loop is
- * unrolled by two. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
-template <class TT, int BN>
-__global__ void __launch_bounds__(256, 1)
-k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
-             int Gn, int nc, int NCT, int batch) {
-  /* 128 bytes: a static __shared__ variable in these kernels would otherwise put the stages off their alignment
-   * (wgmma reads of core matrices across two lines: a 4-byte flag made the GEMM 40-70 us slower, NOTES v64) */
-  extern __shared__ __align__(128) uint4 wsm_[];
-  using L = WgSmem<TT::PW, BN>;
-  constexpr int S = L::kStages;
-  uint8_t* sm = (uint8_t*)wsm_;
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int64_t gm0 = (int64_t)blockIdx.x * 8, G = gm0 + warp;
-  const bool wvalid = G < Gn;
-  const int64_t xstep = (int64_t)NCT * (L::kX / 16);
-  const int ct = blockIdx.y;
-  const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
-  const uint4* xsrc = xw + (int64_t)blockIdx.y * (L::kX / 16) + tid + c0 * xstep; /* chunk c0 + i: + i * xstep */
-  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
-#pragma unroll
-  for (int s = 0; s < S - 2; ++s) {
-    if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, xsrc + s * xstep, wvalid, G, nc, c0 + s, tid, warp, lane);
-    cp_async_commit();
-  }
-  float acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
-  /* chunk c0 + i (stage i % S) is in, and the stage of chunk i - 2 takes chunk i + S - 2 */
-  auto arrive = [&](int i) {
-    cp_async_wait<S - 3>();
-    fence_proxy_async(); /* the x image is read by the tensor cores (async proxy) */
-    __syncthreads();
-    const int in = i + S - 2;
-    if (c0 + in < c1) wg_load_stage<TT, BN>(sm, in % S, wp, xsrc + in * xstep, wvalid, G, nc, c0 + in, tid, warp, lane);
-    cp_async_commit();
-  };
-  uint32_t A0[4][4], A1[4][4];
-  /* c1 > c0. The loop leaves right after a wgmma: a path that skipped them would join the
-   * accumulators' zeros in after the last one, which ptxas serializes. */
-  for (int i = 0;;) {
-    arrive(i);
-    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A0);
-    wg_mma_chunk<BN>(acc, A0, L::x(sm, i % S));
-    wgmma_wait<1>();
-    pin_acc(acc);
-    if (c0 + ++i >= c1) break;
-    arrive(i);
-    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A1);
-    wg_mma_chunk<BN>(acc, A1, L::x(sm, i % S));
-    wgmma_wait<1>();
-    pin_acc(acc);
-    if (c0 + ++i >= c1) break;
-  }
-  wgmma_wait<0>();
-  cp_async_wait<0>();
-  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
-}
-
-
-/* ---------------------------------------------------------- warp-specialized variant (ws) */
-/* k_prefill_ws<Type, BN> (wgmma_ws_128x128 / _128x256): k_prefill_wg's tile, products and A build,
- * with the copies moved to a producer warpgroup and the CTA barrier per chunk replaced by two
- * mbarriers per stage: full[s] completes when stage s holds its chunk (the x image by one bulk copy,
- * counted in bytes; the W bytes by the producers' cp.async, each thread arriving when its copies
- * land), empty[s] when the 8 consumer warps have waited for the wgmma that read it. The warpgroups
- * no longer wait for each other, so one can build A while the other's wgmma run. Faster than
- * k_prefill_wg for Q4_K and Q6_K (the heavier A builds), not for Q4_0 and Q8_0 (NOTES.md, p10). */
+/* mbarriers and bulk copies (sm_90): both GEMMs wait on a stage's bulk-copied x image through them */
 __device__ __forceinline__ void mbar_init(uint64_t* b, int count) {
 #if GG_MMF_WGMMA
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(b)), "r"(count) : "memory");
@@ -499,6 +420,100 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
 #endif
 }
 
+/* Copies of chunk c into stage s: its x image by one bulk copy (thread 0; it completes full[s]), and warp w
+ * the W bytes of row group w (copy_group_pieces). The bulk copy replaced 8 cp.async a thread a chunk (NOTES
+ * v70: the loop's address math waited on their registers). */
+template <class TT, int BN>
+__device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, const uint8_t* __restrict__ ximg,
+                                              uint64_t* full, bool wvalid, int64_t G, int64_t nc, int64_t c, int tid,
+                                              int warp, int lane) {
+  using L = WgSmem<TT::PW, BN>;
+  if (tid == 0) {
+    mbar_arrive_expect(full + s, (uint32_t)L::kX);
+    bulk_copy(L::x(sm, s), ximg, (uint32_t)L::kX, full + s);
+  }
+  if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
+}
+
+/* Per chunk c: wait for its bytes (its x image's mbarrier, the W copies, one CTA barrier), request chunk c + S - 2 into the stage of
+ * chunk c - 2 (whose wgmma every warp has waited for), build chunk c's A fragments in registers
+ * from its W bytes, issue the wgmma, and wait for chunk c - 1's. A uses two register sets in turn
+ * (chunk c's are written while chunk c - 1's wgmma may still read the other), so the loop is
+ * unrolled by two. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
+template <class TT, int BN>
+__global__ void __launch_bounds__(256, 1)
+k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
+             int Gn, int nc, int NCT, int batch) {
+  /* 128 bytes: a static __shared__ variable in these kernels would otherwise put the stages off their alignment
+   * (wgmma reads of core matrices across two lines: a 4-byte flag made the GEMM 40-70 us slower, NOTES v64) */
+  extern __shared__ __align__(128) uint4 wsm_[];
+  using L = WgSmem<TT::PW, BN>;
+  constexpr int S = L::kStages;
+  static_assert(wg_smem_bytes<TT, BN>() <= 227 * 1024, "the stages and their barriers fit");
+  uint8_t* sm = (uint8_t*)wsm_;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int64_t gm0 = (int64_t)blockIdx.x * 8, G = gm0 + warp;
+  const bool wvalid = G < Gn;
+  const int64_t xstep = (int64_t)NCT * L::kX;
+  const int ct = blockIdx.y;
+  const int c0 = (int)((int64_t)nc * blockIdx.z / gridDim.z), c1 = (int)((int64_t)nc * (blockIdx.z + 1) / gridDim.z);
+  const uint8_t* ximg = (const uint8_t*)xw + ((int64_t)c0 * NCT + ct) * L::kX; /* chunk c0 + i: + i * xstep */
+  uint64_t* full = reinterpret_cast<uint64_t*>(sm + L::kBytes);            /* full[s]: stage s's x image is in */
+  if (tid == 0) {
+    for (int s = 0; s < S; ++s) mbar_init(full + s, 1); /* thread 0's expect_tx arrival, then the bytes */
+    fence_proxy_async();                                /* the bulk copies' byte counts reach them through the async proxy */
+  }
+  __syncthreads();
+  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
+#pragma unroll
+  for (int s = 0; s < S - 2; ++s) {
+    if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, ximg + s * xstep, full, wvalid, G, nc, c0 + s, tid, warp, lane);
+    cp_async_commit();
+  }
+  float acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  /* chunk c0 + i (stage i % S, its barrier's phase i / S) is in, and the stage of chunk i - 2 takes chunk
+   * i + S - 2 (the x image is written and read by the async proxy alone: no proxy fence) */
+  auto arrive = [&](int i) {
+    cp_async_wait<S - 3>();
+    mbar_wait(full + i % S, (uint32_t)((i / S) & 1));
+    __syncthreads();
+    const int in = i + S - 2;
+    if (c0 + in < c1) wg_load_stage<TT, BN>(sm, in % S, wp, ximg + in * xstep, full, wvalid, G, nc, c0 + in, tid, warp, lane);
+    cp_async_commit();
+  };
+  uint32_t A0[4][4], A1[4][4];
+  /* c1 > c0. The loop leaves right after a wgmma: a path that skipped them would join the
+   * accumulators' zeros in after the last one, which ptxas serializes. */
+  for (int i = 0;;) {
+    arrive(i);
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A0);
+    wg_mma_chunk<BN>(acc, A0, L::x(sm, i % S));
+    wgmma_wait<1>();
+    pin_acc(acc);
+    if (c0 + ++i >= c1) break;
+    arrive(i);
+    TT::afrag(L::w(sm, i % S) + warp * TT::PW, lane, c0 + i, A1);
+    wg_mma_chunk<BN>(acc, A1, L::x(sm, i % S));
+    wgmma_wait<1>();
+    pin_acc(acc);
+    if (c0 + ++i >= c1) break;
+  }
+  wgmma_wait<0>();
+  cp_async_wait<0>();
+  wg_store_y_tile<BN>(acc, sm, y, descale, gm0, ct, rows, batch, tid, gridDim.z > 1);
+}
+
+
+/* ---------------------------------------------------------- warp-specialized variant (ws) */
+/* k_prefill_ws<Type, BN> (wgmma_ws_128x128 / _128x256): k_prefill_wg's tile, products and A build,
+ * with the copies moved to a producer warpgroup and the CTA barrier per chunk replaced by two
+ * mbarriers per stage: full[s] completes when stage s holds its chunk (the x image by one bulk copy,
+ * counted in bytes; the W bytes by the producers' cp.async, each thread arriving when its copies
+ * land), empty[s] when the 8 consumer warps have waited for the wgmma that read it. The warpgroups
+ * no longer wait for each other, so one can build A while the other's wgmma run. Faster than
+ * k_prefill_wg for Q4_K and Q6_K (the heavier A builds), not for Q4_0 and Q8_0 (NOTES.md, p10). */
 /* Shared memory of k_prefill_ws: k_prefill_wg's stages, then full[S] and empty[S]. */
 template <class TT, int BN> __host__ __device__ constexpr int ws_smem_bytes() {
   return WgSmem<TT::PW, BN>::kBytes + 2 * wg_stages<BN>() * 8;
