@@ -464,12 +464,18 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
     fence_proxy_async();                                /* the bulk copies' byte counts reach them through the async proxy */
   }
   __syncthreads();
-  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
+  /* the first S - 2 chunks' W before the wait for the kernel that makes the x image (as k_prefill_ws) */
 #pragma unroll
   for (int s = 0; s < S - 2; ++s) {
-    if (c0 + s < c1) wg_load_stage<TT, BN>(sm, s, wp, ximg + s * xstep, full, wvalid, G, nc, c0 + s, tid, warp, lane);
+    if (c0 + s < c1 && wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c0 + s, lane);
     cp_async_commit();
   }
+  gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
+  if (tid == 0)
+    for (int s = 0; s < S - 2 && c0 + s < c1; ++s) {
+      mbar_arrive_expect(full + s, (uint32_t)L::kX);
+      bulk_copy(L::x(sm, s), ximg + s * xstep, (uint32_t)L::kX, full + s);
+    }
   float acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
