@@ -1185,7 +1185,7 @@ int pack_frag(int type, const void* raw, void* packed, int64_t rows, int64_t K) 
  *                      is W rounded to f16, as the GEMM's).
  *   tensor-core types: otherwise batch <= 8 mma_decode_n8, <= 16 mma_decode_n16, <= 64 mma_decode_n32 (in
  *                      launches of up to 32 columns), above mma_gemm_128x128 (on sm_90a:
- *                      wgmma_gemm_128x128 or _128x256 by wg_wide; Q4_K and Q6_K wgmma_ws_128x128 for the narrow tiles), except small problems
+ *                      wgmma_gemm_128x128 or _128x256 by wg_wide; wgmma_ws_* only by index), except small problems
  *                      (rows * batch < 8192), which
  *                      stay on mma_decode_n32 (exact W; the GEMM rounds W to f16, and over few outputs
  *                      one badly-conditioned dot product could dominate the NMSE).
@@ -1248,11 +1248,10 @@ int pick_kernel(int type, int batch, int64_t rows, int64_t row_len, bool frag, i
         int sms = 0;
         GG_TRY(gg_sm_count(&sms));
         const bool wide = wg_wide(rows, batch, sms);
-        /* 256-column tiles: k_prefill_wg for every type since its x image comes by bulk copies and its first W
-         * before the PDL wait (NOTES v70, v72: Q4_K 0.7-1.4 us faster than ws in three calls, Q6_K -0.6 to +1.1);
-         * 128-column tiles: the warp-specialized GEMM where the A build is heavier (p10, not re-measured) */
-        if (wide) *k = K_WG_256;
-        else *k = type == GG_TYPE_Q4_K || type == GG_TYPE_Q6_K ? K_WS_128 : K_WG_128;
+        /* k_prefill_wg for every type since its x image comes by bulk copies and its first W before the PDL
+         * wait (NOTES v70, v72, v75: faster than the warp-specialized GEMM for Q4_K and Q6_K too, by 0.3-2.2 us
+         * at 256-column tiles and 6-12 us at 128) */
+        *k = wide ? K_WG_256 : K_WG_128;
       }
 #endif
     }

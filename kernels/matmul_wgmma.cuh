@@ -520,7 +520,7 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
  * land), empty[s] when the 8 consumer warps have waited for the wgmma that read it. The warpgroups
  * no longer wait for each other, so one can build A while the other's wgmma run. Faster than
  * k_prefill_wg for Q4_K and Q6_K (the heavier A builds) until k_prefill_wg took its x image by bulk copies
- * (NOTES p10, v70-v75): now the table uses it for their 128-column tiles only. */
+ * (NOTES p10, v70-v75): now slower for every type, and reached only by its index (wgmma_ws_*). */
 /* Shared memory of k_prefill_ws: k_prefill_wg's stages, then full[S] and empty[S]. */
 template <class TT, int BN> __host__ __device__ constexpr int ws_smem_bytes() {
   return WgSmem<TT::PW, BN>::kBytes + 2 * wg_stages<BN>() * 8;
