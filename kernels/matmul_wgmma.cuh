@@ -6,13 +6,14 @@
  * k_prefill_wg<Type, BN>: output tile 128 rows x BN (128 or 256) columns per CTA, two warpgroups
  * of 64 rows. Per 64-k chunk: the raw W bytes of the tile's 8 row groups (cp.async, all threads)
  * and an f16 image of x (BN columns x 64 k; one bulk copy completing an mbarrier) are copied into
- * shared memory (S stages, one CTA barrier per chunk); warp w builds the f16 A fragments of row group w in registers (f16(d * q),
- * as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16 with A from those registers and
- * B (the x image) from shared memory. The wgmma run asynchronously: chunk c's products overlap
- * the A build and copies of chunk c + 1. With gridDim.z = 2 each CTA takes half of the K chunks
- * and adds its products into y (zeroed before, by the x-image kernel): for shapes with too few tiles
- * to fill the SMs. The GEMMs launch with programmatic dependent launch (sm_90): their CTAs start as the
- * x-image kernel ends and wait (griddepcontrol.wait) before they read what it writes.
+ * shared memory (S stages, one CTA barrier per chunk); warp w builds the f16 A fragments of row
+ * group w in registers (f16(d * q), as k_prefill does), and its warpgroup issues 4 wgmma.m64nBNk16
+ * with A from those registers and B (the x image) from shared memory. The wgmma run
+ * asynchronously: chunk c's products overlap the A build and copies of chunk c + 1. With
+ * gridDim.z = 2 each CTA takes half of the K chunks and adds its products into y (zeroed before,
+ * by the x-image kernel): for shapes with too few tiles to fill the SMs. The GEMMs launch with
+ * programmatic dependent launch (sm_90): their CTAs start as the x-image kernel ends and wait
+ * (griddepcontrol.wait) before they read what it writes.
  *
  * The x image (BN columns of x, 64 k) is in the canonical K-major layout without swizzle: "core
  * matrices" of 8 rows x 8 k (128 contiguous bytes, a row's 8 k together), core (r / 8, k / 8) at
@@ -23,7 +24,8 @@
  * wgmma (p4-p6), a 256 x 64 tile of 4 warpgroups, the 128-byte swizzle, a ninth warp copying W with
  * many small bulk copies, and (p10) the x image multicast to clusters of 2 or 4 CTAs.
  *
- * k_prefill_ws (at the end of the file): the same tile with a producer warpgroup and mbarriers.
+ * k_prefill_ws (at the end of the file): the same tile with a producer warpgroup and mbarriers
+ * (slower since v70; the dispatch table no longer picks it).
  */
 #ifndef GG_MATMUL_WGMMA_CUH
 #define GG_MATMUL_WGMMA_CUH
@@ -435,11 +437,12 @@ __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, 
   if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
 }
 
-/* Per chunk c: wait for its bytes (its x image's mbarrier, the W copies, one CTA barrier), request chunk c + S - 2 into the stage of
- * chunk c - 2 (whose wgmma every warp has waited for), build chunk c's A fragments in registers
- * from its W bytes, issue the wgmma, and wait for chunk c - 1's. A uses two register sets in turn
- * (chunk c's are written while chunk c - 1's wgmma may still read the other), so the loop is
- * unrolled by two. blockIdx.z: which part of the K chunks (gridDim.z = 1 or 2; 2 adds into y). */
+/* Per chunk c: wait for its bytes (its x image's mbarrier, the W copies, one CTA barrier), request
+ * chunk c + S - 2 into the stage of chunk c - 2 (whose wgmma every warp has waited for), build
+ * chunk c's A fragments in registers from its W bytes, issue the wgmma, and wait for chunk c - 1's.
+ * A uses two register sets in turn (chunk c's are written while chunk c - 1's wgmma may still read
+ * the other), so the loop is unrolled by two. blockIdx.z: which part of the K chunks (gridDim.z = 1
+ * or 2; 2 adds into y). */
 template <class TT, int BN>
 __global__ void __launch_bounds__(256, 1)
 k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ descale, float* __restrict__ y, int rows,
