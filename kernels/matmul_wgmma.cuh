@@ -422,6 +422,12 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t b
 #endif
 }
 
+/* A stage's x image (bytes of it) by one bulk copy: barrier b's phase expects the bytes, then they come */
+__device__ __forceinline__ void bulk_copy_expect(void* dst, const void* src, uint32_t bytes, uint64_t* b) {
+  mbar_arrive_expect(b, bytes);
+  bulk_copy(dst, src, bytes, b);
+}
+
 /* Copies of chunk c into stage s: its x image by one bulk copy (thread 0; it completes full[s]), and warp w
  * the W bytes of row group w (copy_group_pieces). The bulk copy replaced 8 cp.async a thread a chunk (NOTES
  * v70: the loop's address math waited on their registers). */
@@ -430,10 +436,7 @@ __device__ __forceinline__ void wg_load_stage(uint8_t* sm, int s, const WP& wp, 
                                               uint64_t* full, bool wvalid, int64_t G, int64_t nc, int64_t c, int tid,
                                               int warp, int lane) {
   using L = WgSmem<TT::PW, BN>;
-  if (tid == 0) {
-    mbar_arrive_expect(full + s, (uint32_t)L::kX);
-    bulk_copy(L::x(sm, s), ximg, (uint32_t)L::kX, full + s);
-  }
+  if (tid == 0) bulk_copy_expect(L::x(sm, s), ximg, (uint32_t)L::kX, full + s);
   if (wvalid) copy_group_pieces<TT>(L::w(sm, s) + warp * TT::PW, wp, G, nc, c, lane);
 }
 
@@ -475,10 +478,8 @@ k_prefill_wg(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
   }
   gg_pdl_wait(); /* the x image, descale and y's zeros come from the kernel before */
   if (tid == 0)
-    for (int s = 0; s < S - 2 && c0 + s < c1; ++s) {
-      mbar_arrive_expect(full + s, (uint32_t)L::kX);
-      bulk_copy(L::x(sm, s), ximg + s * xstep, (uint32_t)L::kX, full + s);
-    }
+    for (int s = 0; s < S - 2 && c0 + s < c1; ++s)
+      bulk_copy_expect(L::x(sm, s), ximg + s * xstep, (uint32_t)L::kX, full + s);
   float acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
@@ -590,10 +591,7 @@ k_prefill_ws(WP wp, const uint4* __restrict__ xw, const float* __restrict__ desc
         mbar_wait(empty + s, (uint32_t)((i / S - 1) & 1));
         copy_w(i);
       }
-      if (tid == 256) {
-        mbar_arrive_expect(full + s, (uint32_t)L::kX);
-        bulk_copy(L::x(sm, s), xsrc + i * xstep, (uint32_t)L::kX, full + s);
-      }
+      if (tid == 256) bulk_copy_expect(L::x(sm, s), xsrc + i * xstep, (uint32_t)L::kX, full + s);
     }
     cp_async_wait<0>(); /* nothing of this thread's still lands when it leaves */
     return;
