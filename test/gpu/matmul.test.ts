@@ -307,6 +307,34 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
     }
   });
 
+  // Products big enough that the GEMM cuts K in two (fewer tiles than SMs), the bench's shape among them,
+  // with one column that k_ximage rewrites with a scale (1e30) in the first column tile and none in the
+  // others; odd pass counts of k_ximage (K = 3584: 7 passes of 512), K not a multiple of a pass (3520),
+  // batches not a multiple of the tile's columns. The ws GEMMs give the plain GEMMs' bits (the overlapped
+  // form of branch wip/v77b is judged by the same test, NOTES v77).
+  it.runIf(wgmma)('wgmma_gemm_* on the bench shape, one column rescaled: the bits of wgmma_ws_*, each column accurate', () => {
+    const cases = [[2, 14336, 4096, 512], [12, 3584, 1100, 300], [8, 3520, 1100, 130], [14, 3584, 2048, 257]] as const;
+    for (const [id, rowLength, rows, batch] of cases) {
+      const t = generatedTensor(id, rowLength, rows, 7600 + id);
+      const x = activations(rowLength, batch, 53);
+      const huge = 5; // column 5, in the first column tile
+      for (let k = 0; k < rowLength; k++) x[huge * rowLength + k]! *= 1e30;
+      const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch}`;
+      const checked = [0, huge, batch - 1]; // the rescaled column, another of its tile, the last column
+      const sub = new Float32Array(checked.length * rowLength);
+      checked.forEach((j, i) => sub.set(x.subarray(j * rowLength, (j + 1) * rowLength), i * rowLength));
+      const ref = referenceOutput(t, sub, checked.length);
+      for (const [plain, ws] of [[9, 13], [10, 14]]) {
+        const a = runZeroed(t, x, batch, plain), b = runZeroed(t, x, batch, ws);
+        expect(bytes(a).equals(bytes(b)), `${name}: kernel ${plain} vs ${ws}`).toBe(true);
+        checked.forEach((j, i) => {
+          const e = nmse(a.subarray(j * rows, (j + 1) * rows), ref.subarray(i * rows, (i + 1) * rows));
+          expect(e, `${name} kernel ${plain} column ${j}`).toBeLessThanOrEqual(NMSE_BAR);
+        });
+      }
+    }
+  });
+
   // The wgmma GEMMs' x image (k_ximage) takes f16(x) as it is where a column's max |x| is in [2^-8, 2^15)
   // and has the last CTA of each group of 8 columns rewrite the others with a power-of-two scale: zero,
   // tiny and huge columns must keep their accuracy, a NaN must stay in its column, and x at a 4-byte
