@@ -13,26 +13,24 @@ __global__ void rd(const float4* __restrict__ x, long n4, float* sink) {
   }
   if (a.x + a.y + a.z + a.w == 1234.5f) *sink = a.x;
 }
-// read 2 float4, write 1 uint4 of f16 (same index order: sequential image)
-__global__ void rw(const float4* __restrict__ x, uint4* __restrict__ img, long n8) {
+// grid-stride: zeros over z[0, nz)
+__device__ void zeros(float4* __restrict__ z, long nz) {
+  for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < nz; i += (long)gridDim.x * blockDim.x) z[i] = make_float4(0, 0, 0, 0);
+}
+// grid-stride: read 2 float4, write 1 uint4 of f16 (same index order: sequential image)
+__device__ void image(const float4* __restrict__ x, uint4* __restrict__ img, long n8) {
   for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n8; i += (long)gridDim.x * blockDim.x) {
     float4 a = __ldg(x + 2 * i), b = __ldg(x + 2 * i + 1);
     __half2 h0 = __floats2half2_rn(a.x, a.y), h1 = __floats2half2_rn(a.z, a.w), h2 = __floats2half2_rn(b.x, b.y), h3 = __floats2half2_rn(b.z, b.w);
     img[i] = make_uint4(*(unsigned*)&h0, *(unsigned*)&h1, *(unsigned*)&h2, *(unsigned*)&h3);
   }
 }
+__global__ void rw(const float4* __restrict__ x, uint4* __restrict__ img, long n8) { image(x, img, n8); }
 __global__ void rwz(const float4* __restrict__ x, uint4* __restrict__ img, long n8, float4* __restrict__ z, long nz) {
-  long t = blockIdx.x * (long)blockDim.x + threadIdx.x, st = (long)gridDim.x * blockDim.x;
-  for (long i = t; i < nz; i += st) z[i] = make_float4(0, 0, 0, 0);
-  for (long i = t; i < n8; i += st) {
-    float4 a = __ldg(x + 2 * i), b = __ldg(x + 2 * i + 1);
-    __half2 h0 = __floats2half2_rn(a.x, a.y), h1 = __floats2half2_rn(a.z, a.w), h2 = __floats2half2_rn(b.x, b.y), h3 = __floats2half2_rn(b.z, b.w);
-    img[i] = make_uint4(*(unsigned*)&h0, *(unsigned*)&h1, *(unsigned*)&h2, *(unsigned*)&h3);
-  }
+  zeros(z, nz);
+  image(x, img, n8);
 }
-__global__ void wz(float4* __restrict__ z, long nz) {
-  for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < nz; i += (long)gridDim.x * blockDim.x) z[i] = make_float4(0, 0, 0, 0);
-}
+__global__ void wz(float4* __restrict__ z, long nz) { zeros(z, nz); }
 int main() {
   const long n = 512L * 14336, nb = 4;
   std::vector<float*> xs(nb); std::vector<uint4*> imgs(nb); std::vector<float*> ys(nb);
