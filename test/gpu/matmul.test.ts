@@ -320,7 +320,7 @@ describe.skipIf(!gpu)(`GPU fused dequant + matmul${reason ? ` (${reason})` : ''}
       const huge = 5; // column 5, in the first column tile
       for (let k = 0; k < rowLength; k++) x[huge * rowLength + k]! *= 1e30;
       const name = `${ggmlTypeById(id)!.name} ${rows}x${rowLength} n=${batch}`;
-      const checked = [0, huge, batch - 1]; // the rescaled column, another of its tile, the last column
+      const checked = [0, huge, batch - 1]; // another column of the rescaled one's tile, the rescaled one, the last
       const sub = new Float32Array(checked.length * rowLength);
       checked.forEach((j, i) => sub.set(x.subarray(j * rowLength, (j + 1) * rowLength), i * rowLength));
       const ref = referenceOutput(t, sub, checked.length);
