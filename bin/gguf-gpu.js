@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { main } from '../dist/cli/main.js';
 
-// A closed pipe (`gguf-gpu inspect f | head`) is not an error worth a stack trace.
+// A closed pipe (`gguf-gpu dequant ... | head -1`) ends the printout, not the work: the files being
+// written and the exit code still count, so further output is dropped instead of exiting mid-write.
 process.stdout.on('error', (error) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw error;
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  process.stdout.write = () => true;
 });
 
 main(process.argv).then((code) => {

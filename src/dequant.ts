@@ -1,5 +1,5 @@
-// Dequantization of whole tensors, streamed in chunks of rows so that any tensor size works with
-// bounded memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
+// Dequantization of whole tensors, streamed in chunks so that any tensor size works with bounded
+// memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
 import { InputError } from './errors.js';
 import type { GgufFile } from './gguf/file.js';
 import { describeType } from './gguf/parse.js';
@@ -53,8 +53,10 @@ export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => se
 const PARALLEL_THRESHOLD_BYTES = 32 << 20;
 
 /**
- * CPU dequantization: chunks of rows decoded in order; large tensors spread over a pool of worker
- * threads with several chunks in flight, still written in order.
+ * CPU dequantization: chunks of blocks decoded in order (a tensor's blocks are contiguous and row
+ * after row, so the output is in row order even when a chunk ends inside a row, and a single row of
+ * gigabytes costs no more memory than small ones); large tensors spread over a pool of worker threads
+ * with several chunks in flight, still written in order.
  */
 export function createCpuBackend(): DequantBackend {
   let pool: DecodePool | undefined;
@@ -62,11 +64,11 @@ export function createCpuBackend(): DequantBackend {
     name: 'cpu',
     async dequantizeTensor(file, tensor, dtype, sink, progress) {
       const { info, decode } = requireDecoder(file, tensor);
-      const { rows, rowLength } = tensorRows(tensor);
-      const rowBytes = (rowLength / info.blockSize) * info.typeSize;
-      const rowsPerChunk = Math.max(1, Math.floor(CPU_CHUNK_BYTES / Math.max(1, rowBytes)));
+      const nbytes = file.requireSize(tensor);
+      const chunkBytes = Math.max(1, Math.floor(CPU_CHUNK_BYTES / info.typeSize)) * info.typeSize;
       const toBytes = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      if (file.requireSize(tensor) > PARALLEL_THRESHOLD_BYTES) {
+      const weightsIn = (rawBytes: number) => (rawBytes / info.typeSize) * info.blockSize;
+      if (nbytes > PARALLEL_THRESHOLD_BYTES) {
         pool ??= new DecodePool();
         const inFlight: { rawBytes: number; result: Promise<Float32Array | Uint16Array> }[] = [];
         const drain = async () => {
@@ -74,24 +76,24 @@ export function createCpuBackend(): DequantBackend {
           sink(toBytes(await head.result));
           progress(head.rawBytes);
         };
-        for (let row = 0; row < rows; row += rowsPerChunk) {
-          const n = Math.min(rowsPerChunk, rows - row);
-          const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
-          inFlight.push({ rawBytes: n * rowBytes, result: pool.decode(tensor.typeId, raw, n * rowLength, dtype === 'f16') });
+        for (let at = 0; at < nbytes; at += chunkBytes) {
+          const n = Math.min(chunkBytes, nbytes - at);
+          const raw = file.readTensorBytes(tensor, at, n);
+          inFlight.push({ rawBytes: n, result: pool.decode(tensor.typeId, raw, weightsIn(n), dtype === 'f16') });
           if (inFlight.length >= 2 * pool.size) await drain();
         }
         while (inFlight.length) await drain();
         return;
       }
-      const floats = new Float32Array(Math.min(rows, rowsPerChunk) * rowLength);
+      const floats = new Float32Array(weightsIn(Math.min(chunkBytes, nbytes)));
       const halves = dtype === 'f16' ? new Uint16Array(floats.length) : undefined;
-      for (let row = 0; row < rows; row += rowsPerChunk) {
-        const n = Math.min(rowsPerChunk, rows - row);
-        const raw = file.readTensorBytes(tensor, row * rowBytes, n * rowBytes);
-        const out = floats.subarray(0, n * rowLength);
-        decode(raw, out, (n * rowLength) / info.blockSize);
+      for (let at = 0; at < nbytes; at += chunkBytes) {
+        const n = Math.min(chunkBytes, nbytes - at);
+        const raw = file.readTensorBytes(tensor, at, n);
+        const out = floats.subarray(0, weightsIn(n));
+        decode(raw, out, n / info.typeSize);
         sink(toBytes(halves ? f32ArrayToF16(out, halves.subarray(0, out.length)) : out));
-        progress(n * rowBytes);
+        progress(n);
         await yieldToEventLoop();
       }
     },

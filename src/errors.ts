@@ -3,7 +3,7 @@
 
 export abstract class GgufGpuError extends Error {
   /** The category that decides the exit code. */
-  abstract readonly kind: 'usage' | 'input' | 'gpu' | 'verification';
+  abstract readonly kind: 'usage' | 'input' | 'output' | 'gpu' | 'verification';
 }
 
 /** The command line was wrong: unknown option value, missing argument, conflicting flags. */
@@ -20,6 +20,18 @@ export class InputError extends GgufGpuError {
     readonly tensor?: string,
   ) {
     super([file, tensor && `tensor ${tensor}`, reason].filter(Boolean).join(': '));
+  }
+}
+
+/** An output file or directory cannot be created or written (a missing directory, no permission,
+ * a full disk). */
+export class OutputError extends GgufGpuError {
+  readonly kind = 'output';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: cannot write: ${reason}`);
   }
 }
 

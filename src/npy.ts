@@ -1,10 +1,12 @@
-import { UsageError } from './errors.js';
-import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { InputError, OutputError, UsageError } from './errors.js';
 
 export type NpyDtype = 'f32' | 'f16';
 
 const DESCR: Record<NpyDtype, string> = { f32: '<f4', f16: '<f2' };
 export const NPY_ITEM_BYTES: Record<NpyDtype, number> = { f32: 4, f16: 2 };
+const MAX_WRITE_CHUNK = 1 << 30;
 
 /** The .npy v1.0 header for a C-order little-endian array of `shape` (numpy order). */
 export function npyHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array {
@@ -20,30 +22,58 @@ export function npyHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array
   return out;
 }
 
-/** Parses a .npy file held in memory: f32 or f16, C order, little-endian. */
-export function parseNpy(bytes: Uint8Array): { dtype: NpyDtype; shape: number[]; data: Uint8Array } {
+/** Parses a .npy file held in memory: f32 or f16, C order, little-endian. `file` names it in errors. */
+export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; shape: number[]; data: Uint8Array } {
+  const fail: (reason: string) => never = (reason) => {
+    throw new InputError(file, reason);
+  };
   if (bytes.length < 10 || bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString('latin1') !== 'NUMPY') {
-    throw new Error('not a .npy file');
+    fail('not a .npy file');
   }
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
-  if (start + headerLength > bytes.length) throw new Error('truncated .npy header');
+  if (start + headerLength > bytes.length) fail('truncated .npy header');
   const dict = Buffer.from(bytes.subarray(start, start + headerLength)).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(dict)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
   const dtype = descr === '<f4' ? 'f32' : descr === '<f2' ? 'f16' : undefined;
-  if (!dtype) throw new Error(`unsupported .npy dtype ${descr ?? '?'} (need <f4 or <f2)`);
-  if (fortran !== 'False') throw new Error('Fortran-order .npy files are not supported');
-  if (shapeText === undefined) throw new Error('.npy header has no shape');
+  if (!dtype) fail(`unsupported .npy dtype ${descr ?? '?'} (need <f4 or <f2)`);
+  if (fortran !== 'False') fail('Fortran-order .npy files are not supported');
+  if (shapeText === undefined) fail('.npy header has no shape');
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`bad .npy shape (${shapeText})`);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(`bad .npy shape (${shapeText})`);
   const dataStart = start + headerLength;
   const nbytes = shape.reduce((a, b) => a * b, 1) * NPY_ITEM_BYTES[dtype];
-  if (dataStart + nbytes > bytes.length) throw new Error(`.npy data is truncated: need ${nbytes} bytes`);
+  if (dataStart + nbytes > bytes.length) fail(`.npy data is truncated: need ${nbytes} bytes`);
   return { dtype, shape, data: bytes.subarray(dataStart, dataStart + nbytes) };
+}
+
+/**
+ * `mkdir -p` for an output directory, errors as OutputError. Not Node's recursive mkdir: it loops
+ * forever where a parent exists but refuses new entries with ENOENT (/proc/x).
+ */
+export function makeOutputDir(dir: string): void {
+  const make = (d: string): void => {
+    try {
+      mkdirSync(d);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(d).isDirectory()) return;
+      const parent = dirname(d);
+      if (code !== 'ENOENT' || parent === d) throw error;
+      make(parent);
+    }
+    mkdirSync(d); // the parent exists now: a second failure is final
+  };
+  try {
+    make(dir);
+  } catch (error) {
+    throw new OutputError(dir, (error as Error).message);
+  }
 }
 
 /**
@@ -65,22 +95,37 @@ export class NpyWriter {
   ) {
     if (!overwrite && existsSync(path)) throw new UsageError(`${path} exists (use --force to overwrite)`);
     this.tempPath = `${path}.partial-${process.pid}`;
-    this.fd = openSync(this.tempPath, 'w');
-    const header = npyHeader(dtype, shape);
-    writeSync(this.fd, header);
-    this.position = header.length;
+    this.fd = this.io(() => openSync(this.tempPath, 'w'));
     NpyWriter.open.add(this);
+    const header = npyHeader(dtype, shape);
+    this.position = 0;
+    this.write(header);
+  }
+
+  /** fs errors (no such directory, no permission, a full disk) as OutputError naming the target. */
+  private io<T>(op: () => T): T {
+    try {
+      return op();
+    } catch (error) {
+      throw new OutputError(this.path, (error as Error).message);
+    }
   }
 
   write(data: Uint8Array): void {
     let off = 0;
-    while (off < data.length) off += writeSync(this.fd, data, off, data.length - off, this.position + off);
+    while (off < data.length) {
+      // writeSync takes under 2 GiB a call
+      const n = Math.min(data.length - off, MAX_WRITE_CHUNK);
+      off += this.io(() => writeSync(this.fd, data, off, n, this.position + off));
+    }
     this.position += data.length;
   }
 
   commit(): void {
-    closeSync(this.fd);
-    renameSync(this.tempPath, this.path);
+    this.io(() => {
+      closeSync(this.fd);
+      renameSync(this.tempPath, this.path);
+    });
     this.done = true;
     NpyWriter.open.delete(this);
   }

@@ -1,3 +1,4 @@
+import { CommanderError } from 'commander';
 import { GgufGpuError } from '../errors.js';
 
 /** The tool's exit codes: the only place they are defined. */
@@ -7,6 +8,9 @@ export const ExitCode = {
   usage: 2,
   badInput: 3,
   gpu: 4,
+  output: 5,
+  /** 128 + SIGINT, as shells report a process ended by a signal (SIGTERM too: one code for "stopped") */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -15,13 +19,14 @@ const BY_KIND = {
   verification: ExitCode.verificationFailed,
   usage: ExitCode.usage,
   input: ExitCode.badInput,
+  output: ExitCode.output,
   gpu: ExitCode.gpu,
 } as const satisfies Record<GgufGpuError['kind'], ExitCodeValue>;
 
-/** A pure function of the error: typed errors by kind; anything else is a bug, reported as input. */
+/** A pure function of the error: typed errors by kind, commander's own (help and version are
+ * successes); anything else is a bug, reported as bad input. */
 export function exitCodeFor(error: unknown): ExitCodeValue {
   if (error instanceof GgufGpuError) return BY_KIND[error.kind];
-  const code = (error as { code?: string } | undefined)?.code;
-  if (typeof code === 'string' && code.startsWith('commander.')) return ExitCode.usage;
+  if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   return ExitCode.badInput;
 }

@@ -37,15 +37,16 @@ export function shortestF32(x: number): string {
   return String(x);
 }
 
-/** One line for a metadata value in text mode. */
-export function metadataToText(value: GgufValue, float32 = false): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
+/** One line for a metadata value in text mode: long strings and arrays shortened unless `full`. */
+export function metadataToText(value: GgufValue, float32 = false, full = false): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 120 && !full ? `${value.slice(0, 117)}...` : value);
   if (typeof value === 'number' && float32) return shortestF32(value);
   if (!isArray(value)) return String(value);
   const all = value.values as ArrayLike<GgufValue>;
+  const n = full ? all.length : Math.min(all.length, 4);
   const shown: string[] = [];
-  for (let i = 0; i < Math.min(all.length, 4); i++) shown.push(metadataToText(all[i]!, value.values instanceof Float32Array));
-  return `[${shown.join(', ')}${all.length > 4 ? `, ... (${all.length} items)` : ''}]`;
+  for (let i = 0; i < n; i++) shown.push(metadataToText(all[i]!, value.values instanceof Float32Array, full));
+  return `[${shown.join(', ')}${all.length > n ? `, ... (${all.length} items)` : ''}]`;
 }
 
 export function formatBytes(bytes: number): string {
@@ -59,10 +60,19 @@ export function formatBytes(bytes: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
 }
 
-/** A plain text table: left-aligned text columns, right-aligned numeric ones. */
+/** Text from a file made safe for a terminal: control characters (escape sequences, newlines) as
+ * \xNN, so a hostile tensor name cannot clear the screen or forge an extra line. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A plain text table: left-aligned text columns, right-aligned numeric ones; cells pass through
+ * printable(). */
 export function table(headers: string[], rows: (string | number)[][], rightAligned: boolean[] = []): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const cells = [headers, ...rows.map((r) => r.map((cell) => printable(String(cell))))];
+  // a loop, not Math.max(...column): a spread of 200k rows overflows the stack
+  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, (r[c] ?? '').length), 0));
   const line = (r: string[], header = false) =>
     r
       .map((cell, c) => {
@@ -77,11 +87,13 @@ export function table(headers: string[], rows: (string | number)[][], rightAlign
 /** A progress bar over bytes on stderr, or a no-op when stderr is not a terminal. */
 export interface Progress {
   update(done: number, label?: string): void;
+  /** Writes a line to stdout above the bar, which carries on below it. */
+  log(line: string): void;
   stop(): void;
 }
 
 export function progressBar(total: number, enabled = process.stderr.isTTY === true): Progress {
-  if (!enabled || total <= 0) return { update() {}, stop() {} };
+  if (!enabled || total <= 0) return { update() {}, log: (line) => void process.stdout.write(line), stop() {} };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -91,10 +103,20 @@ export function progressBar(total: number, enabled = process.stderr.isTTY === tr
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total), label: '' });
+  let done = 0;
+  let label = '';
+  const payload = () => ({ done: formatBytes(done), size: formatBytes(total), label: printable(label) });
+  bar.start(total, 0, payload());
   return {
-    update(done, label = '') {
-      bar.update(done, { done: formatBytes(done), label });
+    update(d, l = '') {
+      done = d;
+      label = l;
+      bar.update(done, payload());
+    },
+    log(line) {
+      bar.stop(); // clears the bar's line
+      process.stdout.write(line);
+      bar.start(total, done, payload());
     },
     stop() {
       bar.stop();
@@ -106,9 +128,4 @@ export function progressBar(total: number, enabled = process.stderr.isTTY === tr
 export function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`);
-}
-
-/** commander collector for repeatable options: `-t a -t b` gives ['a', 'b']. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }

@@ -7,6 +7,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { printable } from './format.js';
 
 export function buildProgram(): Command {
   const program = new Command('gguf-gpu')
@@ -27,18 +28,17 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug). */
 export async function main(argv: string[]): Promise<number> {
+  if (process.env.NO_COLOR) chalk.level = 0; // https://no-color.org: chalk itself does not read it
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // commander already printed its message; help and version are successes.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    }
+    if (error instanceof CommanderError) return exitCodeFor(error); // commander printed its message
     const debug = argv.includes('--debug');
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
-    process.stderr.write(`${chalk.red('gguf-gpu:')} ${message}\n`);
+    // names from a file may hold control characters: one line, no escape sequences
+    process.stderr.write(`${chalk.red('gguf-gpu:')} ${printable(message)}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCodeFor(error);
   }

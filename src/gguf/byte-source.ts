@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Node cannot read more than ~2 GiB in one call; stay well under it. */
 export const MAX_READ_CHUNK = 1 << 30;
@@ -13,10 +13,12 @@ export class FileByteSource {
   private closed = false;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
+    // Non-blocking open: opening a named pipe would otherwise wait for a writer forever; fstat then
+    // refuses anything that is not a regular file. (Reads of regular files ignore the flag.)
+    this.fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     try {
       const stat = fstatSync(this.fd);
-      if (!stat.isFile()) throw new Error('not a regular file');
+      if (!stat.isFile()) throw new Error(stat.isDirectory() ? 'a directory, not a file' : 'not a regular file');
       this.size = stat.size;
     } catch (error) {
       closeSync(this.fd);

@@ -19,3 +19,10 @@ export const MAX_ARRAY_LENGTH = 1 << 26;
 export const MAX_ARRAY_DEPTH = 8;
 /** Elements of one tensor: ggml uses int64 counts; we need exact doubles for offsets. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 53 - 1;
+/**
+ * What the parsed header may cost in memory, estimated per value as it is read (HEADER_COSTS in
+ * parse.ts). The file's size bounds nothing when it is sparse: a 768 MB file of holes can claim 2^26
+ * nested arrays, gigabytes of JS objects. Real headers (a 262k-token vocabulary and its merges) cost
+ * well under 100 MiB.
+ */
+export const MAX_HEADER_MEMORY = 1024 * 1024 * 1024;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { InputError, LimitError } from '../errors.js';
 import { ggmlTypeById, ggmlTypeName } from './ggml-types.js';
 import * as limits from './limits.js';
@@ -19,6 +20,20 @@ export interface ByteSource {
 const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const DEFAULT_ALIGNMENT = 32;
 const FIRST_WINDOW = 1 << 20;
+/** The window doubles up to this; a single value larger than it gets a window of its own size. */
+const MAX_WINDOW = 64 << 20;
+
+/**
+ * Estimated bytes of JS heap per parsed value, charged against limits.MAX_HEADER_MEMORY before the
+ * values are made: a string costs its bytes on top; a typed array element costs its own width.
+ */
+const HEADER_COSTS = {
+  string: 32,
+  arraySlot: 8,
+  nestedArray: 512,
+  metadataEntry: 64,
+  tensorInfo: 256,
+} as const;
 
 /** Bytes each value type needs at least: lets counts be checked before anything is allocated. */
 const MIN_VALUE_BYTES: Record<GgufValueType, number> = {
@@ -76,6 +91,20 @@ class HeaderCursor {
     throw new InputError(this.file, reason);
   }
 
+  limit(reason: string): never {
+    throw new LimitError(this.file, reason);
+  }
+
+  private memoryLeft = limits.MAX_HEADER_MEMORY;
+
+  /** Counts `bytes` of estimated memory against the header's budget before they are allocated. */
+  charge(bytes: number, what: string): void {
+    this.memoryLeft -= bytes;
+    if (this.memoryLeft < 0) {
+      this.limit(`${what} would take the parsed header over ${limits.MAX_HEADER_MEMORY / 2 ** 20} MiB of memory (the limit for headers)`);
+    }
+  }
+
   /** Makes `n` bytes at pos available; returns their index in the window. */
   private need(n: number, what: string): number {
     if (n > this.remaining) {
@@ -83,7 +112,7 @@ class HeaderCursor {
     }
     let at = this.pos - this.windowStart;
     if (at + n > this.window.length) {
-      const size = Math.min(Math.max(2 * this.window.length, n + FIRST_WINDOW), this.remaining);
+      const size = Math.min(Math.max(Math.min(2 * this.window.length, MAX_WINDOW), n + FIRST_WINDOW), this.remaining);
       this.window = Buffer.allocUnsafe(size);
       this.source.readInto(this.window, this.pos);
       this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.length);
@@ -144,14 +173,18 @@ class HeaderCursor {
     const value = hi * 2 ** 32 + lo; // rounded above 2^53, which is far over every limit anyway
     if (value > max) {
       const exact = (BigInt(hi) << 32n) | BigInt(lo);
-      throw new LimitError(this.file, `${what} is ${exact}, over the limit of ${max}`);
+      this.limit(`${what} is ${exact}, over the limit of ${max}`);
     }
     return value;
   }
 
-  string(what: string, maxLength: number): string {
+  /** A string; `strict` refuses invalid UTF-8 (names and keys: replacement characters could make
+   * two different names equal), values are decoded leniently. */
+  string(what: string, maxLength: number, strict = false): string {
     const length = this.count(`${what} length`, maxLength);
+    this.charge(HEADER_COSTS.string + length, what);
     const at = this.need(length, what);
+    if (strict && !isUtf8(this.window.subarray(at, at + length))) this.fail(`${what} is not valid UTF-8`);
     return this.window.toString('utf8', at, at + length);
   }
 
@@ -218,9 +251,7 @@ function readValue(cur: HeaderCursor, type: number, what: string, depth: number)
 }
 
 function readArray(cur: HeaderCursor, what: string, depth: number): GgufArray {
-  if (depth > limits.MAX_ARRAY_DEPTH) {
-    throw new LimitError(undefined, `${what}: arrays nested deeper than ${limits.MAX_ARRAY_DEPTH}`);
-  }
+  if (depth > limits.MAX_ARRAY_DEPTH) cur.limit(`${what}: arrays nested deeper than ${limits.MAX_ARRAY_DEPTH}`);
   const elementType = cur.u32(`${what} element type`);
   const minBytes = MIN_VALUE_BYTES[elementType as GgufValueType];
   if (minBytes === undefined) cur.fail(`${what}: unknown array element type ${elementType}`);
@@ -229,19 +260,23 @@ function readArray(cur: HeaderCursor, what: string, depth: number): GgufArray {
     cur.fail(`${what}: ${count} elements of ${valueTypeName(elementType)} need at least ${count * minBytes} bytes, but only ${cur.remaining} remain`);
   }
   if (elementType in TYPED_ARRAYS) {
+    const Ctor = TYPED_ARRAYS[elementType as keyof typeof TYPED_ARRAYS];
+    cur.charge(count * Ctor.BYTES_PER_ELEMENT, what);
     return { elementType, values: cur.typedArray(elementType as keyof typeof TYPED_ARRAYS, count, what) };
   }
-  const values: (string | boolean | GgufArray)[] = [];
-  for (let i = 0; i < count; i++) values.push(readValue(cur, elementType, what, depth) as string | boolean | GgufArray);
+  const perElement = HEADER_COSTS.arraySlot + (elementType === GgufValueType.ARRAY ? HEADER_COSTS.nestedArray : 0);
+  cur.charge(count * perElement, `${what}: ${count} elements of ${valueTypeName(elementType)}`);
+  const values: (string | boolean | GgufArray)[] = new Array(count);
+  for (let i = 0; i < count; i++) values[i] = readValue(cur, elementType, what, depth) as string | boolean | GgufArray;
   return { elementType, values } as GgufArray;
 }
 
 /** Detects the byte order from the version field: a real version is small in its own order. */
-function detectByteOrder(cur: HeaderCursor): { version: number; littleEndian: boolean } {
+function detectByteOrder(cur: HeaderCursor): { version: number; littleEndian: boolean; other: number } {
   const le = cur.u32('version');
   const be = ((le & 0xff) << 24 | (le & 0xff00) << 8 | (le >>> 8) & 0xff00 | le >>> 24) >>> 0;
-  if ((le & 0xffff) === 0 && be !== 0 && be <= 0xffff) return { version: be, littleEndian: false };
-  return { version: le, littleEndian: true };
+  if ((le & 0xffff) === 0 && be !== 0 && be <= 0xffff) return { version: be, littleEndian: false, other: le };
+  return { version: le, littleEndian: true, other: be };
 }
 
 export interface ParseOptions {
@@ -254,26 +289,32 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   const file = options.file;
   const cur = new HeaderCursor(source, file);
   if (source.size < 4 || cur.u32('magic') !== GGUF_MAGIC) cur.fail('not a GGUF file (bad magic)');
-  const { version, littleEndian } = detectByteOrder(cur);
+  const { version, littleEndian, other } = detectByteOrder(cur);
   cur.littleEndian = littleEndian;
   if (version === 1) cur.fail('GGUF version 1 is not supported (it predates 64-bit counts); re-convert the model');
-  if (version !== 2 && version !== 3) cur.fail(`unsupported GGUF version ${version} (supported: 2 and 3)`);
+  if (version !== 2 && version !== 3) {
+    const [asLe, asBe] = littleEndian ? [version, other] : [other, version];
+    // a large number in either byte order is no version at all: show both readings
+    const found = version <= 0xffff ? `${version}` : `field (${asLe} read little-endian, ${asBe} big-endian)`;
+    cur.fail(`unsupported GGUF version ${found} (supported: 2 and 3)`);
+  }
 
-  // Smallest possible tensor info: 8-byte name length, 4 n_dims, one 8-byte dim, 4 type, 8 offset.
+  // Smallest possible tensor info: 8-byte name length, 4 n_dims (0 for a scalar), 4 type, 8 offset.
   const tensorCount = cur.count('tensor count', limits.MAX_TENSOR_COUNT);
   const kvCount = cur.count('metadata count', limits.MAX_METADATA_COUNT);
   // Smallest possible metadata entry: 8-byte key length, 4-byte type, 1-byte value.
-  if (kvCount * 13 + tensorCount * 32 > cur.remaining) {
+  if (kvCount * 13 + tensorCount * 24 > cur.remaining) {
     cur.fail(`header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than the ${cur.remaining} remaining bytes can hold`);
   }
 
   const metadata: GgufMetadataEntry[] = [];
   const keys = new Set<string>();
   for (let i = 0; i < kvCount; i++) {
-    const key = cur.string(`metadata key #${i}`, limits.MAX_KEY_LENGTH);
+    const key = cur.string(`metadata key #${i}`, limits.MAX_KEY_LENGTH, true);
     if (keys.has(key)) cur.fail(`duplicate metadata key "${key}"`);
     keys.add(key);
     const type = cur.u32(`type of "${key}"`);
+    cur.charge(HEADER_COSTS.metadataEntry, `metadata "${key}"`);
     metadata.push({ key, type, value: readValue(cur, type, `metadata "${key}"`, 0) });
   }
 
@@ -282,7 +323,8 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   if (alignmentEntry) {
     const a = alignmentEntry.value;
     if (alignmentEntry.type !== GgufValueType.UINT32 || typeof a !== 'number' || a === 0 || (a & (a - 1)) !== 0) {
-      cur.fail(`general.alignment must be a nonzero power of two u32, found ${String(a)}`);
+      const found = typeof a === 'object' ? 'an array' : String(a);
+      cur.fail(`general.alignment must be a nonzero power of two of type UINT32, found ${valueTypeName(alignmentEntry.type)} ${found}`);
     }
     alignment = a as number;
   }
@@ -290,7 +332,8 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   const infos: Omit<GgufTensorInfo, 'offset'>[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
-    const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH);
+    const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH, true);
+    cur.charge(HEADER_COSTS.tensorInfo, `tensor #${i}`);
     const fail = (reason: string): never => {
       throw new InputError(file, reason, name);
     };
@@ -341,7 +384,20 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
     }
     return { ...info, offset };
   });
+  refuseOverlaps(tensors, file);
   return { version, littleEndian, alignment, dataOffset, metadata, tensors };
+}
+
+/** ggml lays tensors out one after another; data shared by two tensors is a corrupt or hostile file. */
+function refuseOverlaps(tensors: readonly GgufTensorInfo[], file: string | undefined): void {
+  const sized = tensors.filter((t) => (t.nbytes ?? 0) > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sized.length; i++) {
+    const prev = sized[i - 1]!;
+    const t = sized[i]!;
+    if (prev.offset + prev.nbytes! > t.offset) {
+      throw new InputError(file, `data [${t.offset}, ${t.offset + t.nbytes!}) overlaps tensor ${prev.name}'s [${prev.offset}, ${prev.offset + prev.nbytes!})`, t.name);
+    }
+  }
 }
 
 export function describeType(tensor: GgufTensorInfo): string {

@@ -25,6 +25,8 @@ describe('gguf-gpu inspect', () => {
     expect(r.stdout).toMatch(/GGUF v3 \(little-endian\), alignment 32, data at byte 1952/);
     expect(r.stdout).toMatch(/blk\.0\.q4_K\.small\s+Q4_K\s+\[512, 33\]\s+9504/);
     expect(r.stdout).toMatch(/By type:/);
+    expect(r.stdout).toMatch(/"hello", \.\.\. \(6 items\)\]/);
+    expect(cli(['inspect', QUANTS, '--full']).stdout).toMatch(/"hello", "wörld", "▁the"\]/);
   });
 
   it('exits 3 with one line naming the file on a truncated file', () => {

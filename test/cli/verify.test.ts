@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decoderFor, replaceDecoderForTesting } from '../../src/quant/index.js';
-import { cli, QUANTS } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeGguf } from '../../src/gguf/writer.js';
+import { cli, QUANTS, tempDir } from './helpers.js';
 
 /** Runs the CLI in this process (so a decoder can be swapped) and captures stdout. */
 async function runInProcess(args: string[]): Promise<{ code: number; stdout: string }> {
@@ -59,6 +62,22 @@ describe('gguf-gpu verify --backend cpu', () => {
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/GPU unavailable/);
     expect(r.stdout).toMatch(/blk\.2\.q4_0\.edge/);
+    expect(r.stdout).toMatch(/all \d+ CPU checks that ran passed; the GPU checks did not run/);
+    expect(r.stdout).not.toMatch(/nmse n=/);
     expect(r.stderr).toMatch(/--backend cpu/);
+  });
+
+  it('exits 3 when a tensor could not be checked, and refuses --batch, which only the GPU uses', () => {
+    const dir = tempDir();
+    const path = join(dir, 'odd.gguf');
+    // an F32 tensor and one of type I32 (26), which has no decoder
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'ok', typeId: 0, shape: [4], data: new Uint8Array(16) }, { name: 'ints', typeId: 26, shape: [4], data: new Uint8Array(16) }] }));
+    const r = cli(['verify', path, '--backend', 'cpu', '--json']);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).pass).toBe(false);
+    expect(r.stderr).toMatch(/1 tensor\(s\) could not be checked: ints \(type I32 is not supported\)/);
+    const batch = cli(['verify', QUANTS, '--backend', 'cpu', '--batch', 'abc']);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/--batch does not apply to --backend cpu/);
   });
 });

@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError, LimitError } from '../../src/errors.js';
 import { BufferByteSource } from '../../src/gguf/byte-source.js';
@@ -6,6 +9,7 @@ import { GGML_TYPES, ggmlTypeByName } from '../../src/gguf/ggml-types.js';
 import { parseGguf } from '../../src/gguf/parse.js';
 import { GgufValueType } from '../../src/gguf/types.js';
 import { tensorByteSize, writeGguf, type WriterOptions } from '../../src/gguf/writer.js';
+import { tempDir } from '../cli/helpers.js';
 
 const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
 
@@ -149,7 +153,35 @@ describe('parseGguf', () => {
     expect(() => parse(huge)).toThrow(/need at least 4000000 bytes/);
     let value: any = { elementType: GgufValueType.INT8, values: new Int8Array([1]) };
     for (let i = 0; i < 20; i++) value = { elementType: GgufValueType.ARRAY, values: [value] };
-    expect(() => parse(writeGguf({ metadata: [{ key: 'deep', type: GgufValueType.ARRAY, value }] }))).toThrow(/nested deeper/);
+    expect(() => parse(writeGguf({ metadata: [{ key: 'deep', type: GgufValueType.ARRAY, value }] }))).toThrow(/^mem\.gguf: .*nested deeper/);
+  });
+
+  it('bounds what the parsed header may cost in memory, even where a sparse file makes bytes free', () => {
+    // Key "a": an array of 2^25 arrays, each {UINT8, count 0}: 12 zero bytes apiece, a 400 MB file of
+    // holes that would become ~15 GB of JS objects
+    const head = writeGguf({ metadata: [{ key: 'a', type: GgufValueType.ARRAY, value: { elementType: GgufValueType.ARRAY, values: [] } }] });
+    new DataView(head.buffer, head.byteOffset).setBigUint64(41, 2n ** 25n, true);
+    const path = join(tempDir(), 'sparse.gguf');
+    writeFileSync(path, head);
+    truncateSync(path, head.length + 12 * 2 ** 25);
+    const started = performance.now();
+    expect(() => GgufFile.open(path)).toThrow(/sparse\.gguf: metadata "a": 33554432 elements of ARRAY would take the parsed header over 1024 MiB/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses what only a broken or hostile file holds: overlapping data, names that are not UTF-8', () => {
+    const two = writeGguf({ tensors: [{ name: 't0', typeId: 0, shape: [8], data: new Uint8Array(32) }, { name: 't1', typeId: 0, shape: [8], data: new Uint8Array(32) }] });
+    expect(parse(two).tensors.map((t) => t.relativeOffset)).toEqual([0, 32]);
+    // t0's info is 8 + 2 + 4 + 8 + 4 + 8 = 34 bytes from 24, so t1's starts at 58, its offset at 58 + 26
+    const overlap = two.slice();
+    new DataView(overlap.buffer).setBigUint64(58 + 26, 0n, true);
+    expect(() => parse(overlap)).toThrow(/tensor t1: data \[\d+, \d+\) overlaps tensor t0's/);
+    const badName = two.slice();
+    badName.set([0xff, 0xfe], 32); // t0's name bytes
+    expect(() => parse(badName)).toThrow(/name of tensor #0 is not valid UTF-8/);
+    // scalars (no dimensions) are valid, and smaller than the smallest tensor info with one
+    const scalars = writeGguf({ tensors: [0, 1, 2].map((i) => ({ name: `s${i}`, typeId: 0, shape: [], data: new Uint8Array(4) })) });
+    expect(parse(scalars).tensors.map((t) => t.elements)).toEqual([1, 1, 1]);
   });
 
   it('refuses bad tensor infos: dims, block multiples, offsets past the end, duplicates', () => {
@@ -200,5 +232,12 @@ describe('GgufFile on the ggml fixtures', () => {
 
   it('reports missing files as InputError', () => {
     expect(() => GgufFile.open('/nonexistent/x.gguf')).toThrow(InputError);
+  });
+
+  it('refuses a named pipe at once instead of waiting for a writer, and a directory', () => {
+    const fifo = join(tempDir(), 'pipe.gguf');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => GgufFile.open(fifo)).toThrow(/pipe\.gguf: cannot open: not a regular file/);
+    expect(() => GgufFile.open(tempDir())).toThrow(/cannot open: a directory/);
   });
 });

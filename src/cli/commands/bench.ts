@@ -15,7 +15,7 @@ import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { table } from '../format.js';
-import { parseBatches } from './verify.js';
+import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
 export interface BenchOptions {
   types: string;
@@ -147,7 +147,7 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
   return report;
 }
 
-/** The text report of a GPU bench (also used to render a saved `--json` report). */
+/** The text report of a GPU bench. */
 export function renderGpu(r: GpuBenchReport): string {
   const lines: string[] = [];
   lines.push(`${r.device.name} (sm_${r.device.computeCapability.replace('.', '')}, ${r.device.smCount} SMs, L2 ${(r.device.l2Bytes / 1e6).toFixed(0)} MB), cache ${r.cache}`);
@@ -207,14 +207,14 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('time fused dequant+matmul against the streaming floor, cuBLAS (hipBLAS on AMD) and the unfused path (or the CPU decoders)')
-    .argument('[file]', 'GGUF file: bench its own tensors and shapes; without one, generated weights of --shape')
+    .argument('[file]', 'GGUF file: bench its own tensors and shapes (the CPU bench: its types); without one, generated weights of --shape')
     .option('--types <list>', 'types to bench without a file (the CPU bench: all types unless given)', DEFAULT_TYPES)
     .option('--shape <rowsxcols>', 'weights shape ROWSxROW_LENGTH (ne1 x ne0)', '4096x14336')
     .option('--batch <list>', `batch sizes (default ${DEFAULT_BATCHES}; 1 with a file)`)
     .addOption(new Option('--cache <mode>', 'cold: rotate buffers so the L2 holds none; warm: repeat one buffer').choices(['cold', 'warm']).default('cold'))
     .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for decoder throughput (default: gpu, cpu with a notice when no GPU)').choices(['gpu', 'cpu']))
     .option('--no-baselines', 'skip the cuBLAS and unfused baselines and dequantization timing')
-    .option('--json', 'print { device, peaks, results } as JSON on stdout')
+    .option('--json', 'print the report as JSON on stdout: { device, peaks, results, ... } (CPU: { backend, decoders, referenceMatmulGflops })')
     .option('--plot <file.svg|file.html>', 'draw time against batch per type, with each floor')
     .option('--kernel <name>', 'force one matmul kernel (name or index) instead of the dispatch table, for A/B runs; one that cannot take a type is refused')
     .addHelpText(
@@ -231,7 +231,10 @@ Examples:
   gguf-gpu bench --types q4_0 --batch 8 --kernel imma_decode_n8   # one kernel against the table's pick
   gguf-gpu bench --backend cpu                    # CPU decoder throughput`,
     )
-    .action(async (path: string | undefined, options: BenchOptions) => {
+    .action(async (path: string | undefined, options: BenchOptions, command: Command) => {
+      if (path) refuseUnused(command, ['types', 'shape'], 'to a file (its own tensors and shapes are benched)');
+      // what only the GPU bench uses: given any of them, no GPU is an error, not a fallback to the CPU
+      const gpuOnly = ['shape', 'batch', 'cache', 'plot', 'kernel', 'baselines'];
       let gpu: Gpu | undefined;
       let backend = options.backend;
       if (backend !== 'cpu') {
@@ -240,13 +243,19 @@ Examples:
           gpu = Gpu.open();
           backend = 'gpu';
         } catch (error) {
-          if (!(error instanceof GpuError) || backend === 'gpu') throw error;
-          process.stderr.write(chalk.yellow(`No GPU (${error.message}); benchmarking the CPU instead.\n`));
+          if (!(error instanceof GpuError)) throw error;
+          if (backend === 'gpu' || givenOptions(command, gpuOnly).length > 0) {
+            error.message += '; `--backend cpu` benches the CPU decoders instead';
+            throw error;
+          }
+          process.stderr.write(chalk.yellow(`No GPU (${error.message}); benchmarking the CPU decoders instead.\n`));
           backend = 'cpu';
         }
       }
       if (backend === 'cpu') {
-        const ids = path ? typesInFile(path) : options.types === DEFAULT_TYPES ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
+        refuseUnused(command, gpuOnly, 'to the CPU bench (it times the decoders of each type)');
+        const all = command.getOptionValueSource('types') !== 'cli';
+        const ids = path ? typesInFile(path) : all ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
         const rows = await benchCpuDecoders(ids);
         const ref = benchReferenceMatmul();
         if (options.json) process.stdout.write(`${JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2)}\n`);

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createCpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
@@ -6,8 +7,10 @@ import { GpuError, InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
-import { NPY_ITEM_BYTES, NpyWriter, type NpyDtype } from '../../npy.js';
-import { collect, formatBytes, globToRegExp, progressBar } from '../format.js';
+import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, type NpyDtype } from '../../npy.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatBytes, globToRegExp, printable, progressBar } from '../format.js';
+import { collect } from '../options.js';
 
 export interface DequantOptions {
   tensor?: string[];
@@ -31,10 +34,34 @@ export function selectTensors(file: GgufFile, globs: readonly string[] | undefin
   return file.tensors.filter((t) => selected.has(t));
 }
 
-/** A file name for a tensor: path separators and control characters become '_'. */
+/** Tensor names longer than this (in bytes) are shortened in file names: file systems allow 255. */
+const MAX_NAME_BYTES = 200;
+
+/**
+ * A file name for a tensor: the name itself when it is a plain file name (letters, digits, '.', '_',
+ * '-'); otherwise the name with every other character as '_' and 8 hex digits of its SHA-256 appended,
+ * so that "a/b" and "a_b" get different files and a name of any length fits.
+ */
 export function npyFileName(tensorName: string): string {
-  const safe = tensorName.replace(/[/\\\0-\x1f]/g, '_').replace(/^\.+$/, '_');
-  return `${safe}.npy`;
+  const plain = /^[A-Za-z0-9._-]+$/.test(tensorName) && !/^\.+$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
+  if (plain) return `${tensorName}.npy`;
+  const hash = createHash('sha256').update(tensorName).digest('hex').slice(0, 8);
+  return `${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`;
+}
+
+/** Each tensor's file name; two tensors that would share one (case-insensitive file systems
+ * included) are an error before anything is written. */
+function npyFileNames(path: string, tensors: readonly GgufTensorInfo[]): Map<GgufTensorInfo, string> {
+  const names = new Map<GgufTensorInfo, string>();
+  const owners = new Map<string, string>();
+  for (const t of tensors) {
+    const name = npyFileName(t.name);
+    const other = owners.get(name.toLowerCase());
+    if (other !== undefined) throw new InputError(path, `tensors "${other}" and "${t.name}" would both be written to ${name}`, t.name);
+    owners.set(name.toLowerCase(), t.name);
+    names.set(t, name);
+  }
+  return names;
 }
 
 export async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> {
@@ -65,7 +92,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
   let backend: DequantBackend | undefined;
   const onSignal = () => {
     NpyWriter.abortAll();
-    process.exit(130);
+    process.exit(ExitCode.interrupted);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -81,14 +108,23 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         rows.push({ tensor: t.name, type: describeType(t), shape: [...t.shape], skipped: error.reason });
       }
     }
+    const fileNames = npyFileNames(path, usable);
+    if (!options.force) {
+      // all of them before writing any: a run stopped halfway by the fifth file helps no one
+      const existing = usable.map((t) => join(options.out, fileNames.get(t)!)).filter((p) => existsSync(p));
+      if (existing.length > 0) {
+        const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
+        throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
+      }
+    }
     backend = await loadBackend(options.backend);
-    mkdirSync(options.out, { recursive: true });
+    makeOutputDir(options.out);
     const total = usable.reduce((s, t) => s + (t.nbytes ?? 0), 0);
     const bar = progressBar(total);
     let done = 0;
     try {
       for (const t of usable) {
-        const outPath = join(options.out, npyFileName(t.name));
+        const outPath = join(options.out, fileNames.get(t)!);
         const writer = new NpyWriter(outPath, options.dtype, [...t.shape].reverse(), options.force === true);
         const started = performance.now();
         try {
@@ -111,8 +147,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         };
         rows.push(row);
         if (!options.json) {
-          bar.stop();
-          process.stdout.write(`${t.name}  ${row.type} [${t.shape.join(', ')}] -> ${outPath} (${formatBytes(row.bytes!)}, ${row.seconds!.toFixed(3)} s)\n`);
+          bar.log(`${printable(t.name)}  ${row.type} [${t.shape.join(', ')}] -> ${outPath} (${formatBytes(row.bytes!)}, ${row.seconds!.toFixed(3)} s)\n`);
         }
       }
     } finally {
@@ -142,7 +177,9 @@ export function registerDequant(program: Command): void {
     .addHelpText(
       'after',
       `
-Each tensor goes to <dir>/<tensor name>.npy, written under a temporary name and renamed when complete.
+Each tensor goes to <dir>/<tensor name>.npy, written under a temporary name and renamed when complete
+(a name with characters other than letters, digits, '.', '_' and '-', or over 200 bytes, gets them as
+'_' and 8 hex digits of its hash: <dir>/a_b-1f3c0a9e.npy for "a/b").
 Tensors of types without a decoder are listed as skipped, and the exit code is then 3.
 
 Examples:
@@ -153,7 +190,7 @@ Examples:
       const rows = await runDequant(path, options);
       const skipped = rows.filter((r) => r.skipped);
       if (options.json) process.stdout.write(`${JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2)}\n`);
-      else for (const r of skipped) process.stderr.write(`skipped ${r.tensor} (${r.type}): ${r.skipped}\n`);
+      else for (const r of skipped) process.stderr.write(`skipped ${printable(r.tensor)} (${r.type}): ${r.skipped}\n`);
       if (skipped.length > 0) {
         throw new InputError(path, `${skipped.length} tensor(s) skipped: ${skipped.map((r) => `${r.tensor} (${r.type})`).join(', ')}`);
       }

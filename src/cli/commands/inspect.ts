@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
@@ -48,7 +49,7 @@ export function summarizeByType(tensors: readonly GgufTensorInfo[]) {
   return [...byType.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
-function renderText(file: GgufFile): string {
+function renderText(file: GgufFile, full: boolean): string {
   const h = file.header;
   const out: string[] = [];
   out.push(`${file.path}`);
@@ -62,7 +63,7 @@ function renderText(file: GgufFile): string {
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
         const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
-        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32)];
+        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
       }),
     ),
   );
@@ -86,13 +87,24 @@ function renderText(file: GgufFile): string {
   return out.join('\n');
 }
 
+/** JSON.stringify, with V8's limit on string length (~512 MiB: a --full dump of a hostile header's
+ * arrays) as a typed error. */
+function jsonText(path: string, value: unknown): string {
+  try {
+    return JSON.stringify(value, null, 2);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new InputError(path, 'the header is too large to print as one JSON document (run without --full to shorten its arrays)');
+  }
+}
+
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('show a GGUF file\'s header: version, metadata and the tensor table')
     .argument('<file>', 'GGUF file')
-    .option('--json', 'print only JSON on stdout: { version, alignment, dataOffset, metadata, tensors }')
-    .option('--full', 'print long metadata arrays (vocabularies) in full instead of shortened')
+    .option('--json', 'print only JSON on stdout: { file, size, version, littleEndian, alignment, dataOffset, metadata, tensors }')
+    .option('--full', 'print long metadata strings and arrays (vocabularies) in full instead of shortened')
     .addHelpText(
       'after',
       `
@@ -106,8 +118,8 @@ In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items
     .action((path: string, options: InspectOptions) => {
       const file = GgufFile.open(path);
       try {
-        if (options.json) process.stdout.write(`${JSON.stringify(inspectJson(file, options.full === true), null, 2)}\n`);
-        else process.stdout.write(`${renderText(file)}\n`);
+        if (options.json) process.stdout.write(`${jsonText(path, inspectJson(file, options.full === true))}\n`);
+        else process.stdout.write(`${renderText(file, options.full === true)}\n`);
       } finally {
         file.close();
       }

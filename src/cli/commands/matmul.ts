@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { GpuError, InputError, UsageError } from '../../errors.js';
+import { printable } from '../format.js';
+import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
@@ -22,30 +24,44 @@ export interface MatmulOptions {
   kernel?: string;
 }
 
+/** What x (f32), y (f32) and the float64 reference of one product may take in memory together. */
+const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
+
+function checkProductSize(t: TensorSource, batch: number): void {
+  const bytes = batch * (t.rowLength * 4 + t.rows * 12);
+  if (bytes > MAX_PRODUCT_BYTES) {
+    throw new UsageError(
+      `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y and the reference, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
+    );
+  }
+}
+
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
 function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; batch: number } {
   if (options.input) {
     if (options.batch) throw new UsageError('give either --input or --batch, not both');
-    let npy;
+    let bytes;
     try {
-      npy = parseNpy(readFileSync(options.input));
+      bytes = readFileSync(options.input);
     } catch (error) {
-      throw new InputError(options.input, (error as Error).message);
+      throw new InputError(options.input, `cannot read: ${(error as Error).message}`);
     }
+    const npy = parseNpy(bytes, options.input);
     const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
     if (npy.shape.length > 2 || k !== t.rowLength) {
       throw new InputError(options.input, `shape (${npy.shape.join(', ')}) does not fit ${t.name}: expected (n, ${t.rowLength})`);
     }
+    if (n! < 1 || n! > MAX_BATCH) throw new InputError(options.input, `${n} rows: the batch must be from 1 to ${MAX_BATCH}`);
+    checkProductSize(t, n!);
     const count = n! * k;
     const x = new Float32Array(count);
     const view = new DataView(npy.data.buffer, npy.data.byteOffset, npy.data.byteLength);
     for (let i = 0; i < count; i++) x[i] = npy.dtype === 'f32' ? view.getFloat32(4 * i, true) : f16ToF32(view.getUint16(2 * i, true));
     return { x, batch: n! };
   }
-  const batch = Number(options.batch ?? '1');
-  if (!Number.isInteger(batch) || batch < 1 || batch > 65536) throw new UsageError(`--batch must be an integer from 1 to 65536, got "${options.batch}"`);
-  const seed = Number(options.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${options.seed}"`);
+  const batch = parseBatch(options.batch ?? '1');
+  const seed = parseSeed(options.seed);
+  checkProductSize(t, batch);
   return { x: activations(t.rowLength, batch, seed), batch };
 }
 
@@ -65,7 +81,9 @@ export interface MatmulReport {
 export async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulReport> {
   const file = GgufFile.open(path);
   try {
-    const info = file.tensor(options.tensor);
+    const info = file.tensors.find((x) => x.name === options.tensor);
+    if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
+    if (options.out && !options.force && existsSync(options.out)) throw new UsageError(`${options.out} exists (use --force to overwrite)`);
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
     if (reason) throw new InputError(path, reason, t.name);
@@ -75,7 +93,6 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
     let microseconds: number;
     let ref: Float64Array | undefined;
     if (options.backend === 'cpu') {
-      if (options.kernel !== undefined) throw new UsageError('--kernel picks a GPU kernel: it does not go with --backend cpu');
       const started = performance.now();
       ref = referenceOutput(t, x, batch);
       microseconds = (performance.now() - started) * 1000;
@@ -158,7 +175,9 @@ Examples:
   gguf-gpu matmul model.gguf -t blk.0.ffn_down.weight --batch 8
   gguf-gpu matmul model.gguf -t output.weight --input x.npy --out y.npy`,
     )
-    .action(async (path: string, options: MatmulOptions) => {
+    .action(async (path: string, options: MatmulOptions, command: Command) => {
+      if (options.input) refuseUnused(command, ['seed'], 'to --input (x comes from the file)');
+      if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -166,7 +185,7 @@ Examples:
       }
       const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);
       process.stdout.write(
-        `${r.tensor} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
+        `${printable(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
           `${r.microseconds.toFixed(1)} us (${r.tflops.toFixed(2)} TFLOP/s)` +
           `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
       );

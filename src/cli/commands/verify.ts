@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { GpuError, UsageError, VerificationError } from '../../errors.js';
+import { GpuError, InputError, UsageError, VerificationError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import type { Gpu } from '../../gpu/device.js';
 import { decoderFor, nmse, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
@@ -16,7 +16,8 @@ import {
   type TensorVerdict,
 } from '../../verify.js';
 import { selectTensors } from './dequant.js';
-import { collect, progressBar, table } from '../format.js';
+import { progressBar, table } from '../format.js';
+import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
 export interface VerifyOptions {
   tensor?: string[];
@@ -24,14 +25,6 @@ export interface VerifyOptions {
   backend: 'gpu' | 'cpu';
   json?: boolean;
   seed: string;
-}
-
-export function parseBatches(text: string): number[] {
-  const batches = text.split(',').map((s) => Number(s.trim()));
-  if (batches.length === 0 || batches.some((b) => !Number.isInteger(b) || b < 1 || b > 65536)) {
-    throw new UsageError(`--batch takes a comma-separated list of integers from 1 to 65536, got "${text}"`);
-  }
-  return batches;
 }
 
 /** The built-in suite: every supported type on generated tensors of awkward shapes. */
@@ -135,9 +128,8 @@ function summarize(verdicts: TensorVerdict[]): VerifyReport['summary'] {
 }
 
 export async function runVerify(path: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
-  const batches = options.backend === 'gpu' ? parseBatches(options.batch) : [];
-  const seed = Number(options.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${options.seed}"`);
+  let batches = options.backend === 'gpu' ? parseBatches(options.batch) : [];
+  const seed = parseSeed(options.seed);
   const file = path ? GgufFile.open(path) : undefined;
   try {
     if (!file && options.tensor?.length) throw new UsageError('--tensor needs a file');
@@ -151,6 +143,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
       } catch (error) {
         if (!(error instanceof GpuError)) throw error;
         gpuUnavailable = error.message;
+        batches = []; // no products ran: no NMSE columns
       }
     }
     // Without a GPU the CPU reference is checked against ggml's own answers first.
@@ -161,7 +154,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
     try {
       for (const t of sources) {
         const reason = unsupportedReason(t, file?.header.littleEndian ?? true);
-        if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: true });
+        if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: false });
         else verdicts.push(gpu ? await verifyOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
         done += t.nbytes;
         bar.update(done, t.name);
@@ -177,7 +170,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
       batches,
       tensors: verdicts,
       summary: summarize(verdicts),
-      pass: verdicts.every((v) => v.pass) && !gpuUnavailable,
+      pass: verdicts.every((v) => v.pass) && !gpuUnavailable, // a skipped tensor is not a pass
     };
   } finally {
     file?.close();
@@ -221,7 +214,11 @@ export function renderVerify(r: VerifyReport): string {
     ),
   );
   const failed = r.tensors.filter((v) => !v.skipped && !v.pass);
-  lines.push('', failed.length ? chalk.red(`FAILED: ${failed.map((v) => v.tensor).join(', ')}`) : chalk.green(`all ${r.tensors.filter((v) => !v.skipped).length} checks passed (NMSE bar ${NMSE_BAR})`));
+  const ran = r.tensors.filter((v) => !v.skipped).length;
+  const skipped = r.tensors.length - ran;
+  const notRun = [skipped > 0 && `${skipped} tensor(s) could not be checked`, r.gpuUnavailable && 'the GPU checks did not run'].filter(Boolean);
+  const passed = `all ${ran} ${r.gpuUnavailable ? 'CPU ' : ''}checks that ran passed${r.batches.length ? ` (NMSE bar ${NMSE_BAR})` : ''}`;
+  lines.push('', failed.length ? chalk.red(`FAILED: ${failed.map((v) => v.tensor).join(', ')}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
   return lines.join('\n');
 }
 
@@ -238,7 +235,8 @@ export function registerVerify(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit codes: 0 every check ran and passed; 1 a check failed (the tensor is named); 4 the GPU was needed
+Exit codes: 0 every check ran and passed; 1 a check failed (the tensor is named); 3 a tensor could
+not be checked (a type without a decoder, big-endian data: listed as skipped); 4 the GPU was needed
 but is missing (the CPU checks still run and are reported first).
 
 Examples:
@@ -246,12 +244,17 @@ Examples:
   gguf-gpu verify model.gguf --batch 1,8,512
   gguf-gpu verify --backend cpu            # machines without a GPU`,
     )
-    .action(async (path: string | undefined, options: VerifyOptions) => {
+    .action(async (path: string | undefined, options: VerifyOptions, command: Command) => {
+      if (options.backend === 'cpu') refuseUnused(command, ['batch'], 'to --backend cpu (it checks no products)');
       const report = await runVerify(path, options);
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(`${renderVerify(report)}\n`);
       const failed = report.tensors.filter((v) => !v.skipped && !v.pass);
       if (failed.length) throw new VerificationError(`verification failed for ${failed.map((v) => v.tensor).join(', ')}`);
       if (report.gpuUnavailable) throw new GpuError(`${report.gpuUnavailable}; \`--backend cpu\` checks the CPU reference alone`);
+      const skipped = report.tensors.filter((v) => v.skipped);
+      if (skipped.length) {
+        throw new InputError(path, `${skipped.length} tensor(s) could not be checked: ${skipped.map((v) => `${v.tensor} (${v.skipped})`).join(', ')}`);
+      }
     });
 }

@@ -1,0 +1,53 @@
+// Option values shared by the subcommands, parsed strictly: "1e3", "0x10" and "" are not batch sizes.
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+
+/** The largest batch any command accepts (the GPU kernels' grids and the reference's memory). */
+export const MAX_BATCH = 65536;
+
+function integerIn(text: string, min: number, max: number): number | undefined {
+  if (!/^\s*\d+\s*$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+}
+
+/** One batch size, 1 .. MAX_BATCH. */
+export function parseBatch(text: string, option = '--batch'): number {
+  const n = integerIn(text, 1, MAX_BATCH);
+  if (n === undefined) throw new UsageError(`${option} must be an integer from 1 to ${MAX_BATCH}, got "${text}"`);
+  return n;
+}
+
+/** A comma-separated list of batch sizes. */
+export function parseBatches(text: string): number[] {
+  const batches = text.split(',').map((s) => integerIn(s, 1, MAX_BATCH));
+  if (batches.some((b) => b === undefined)) {
+    throw new UsageError(`--batch takes a comma-separated list of integers from 1 to ${MAX_BATCH}, got "${text}"`);
+  }
+  return batches as number[];
+}
+
+/** The activations' seed: an unsigned 32-bit integer (the generator's state; larger values would wrap). */
+export function parseSeed(text: string): number {
+  const n = integerIn(text, 0, 2 ** 32 - 1);
+  if (n === undefined) throw new UsageError(`--seed must be an integer from 0 to ${2 ** 32 - 1}, got "${text}"`);
+  return n;
+}
+
+/** Options the user gave on the command line (not defaults) among `names` (commander's camelCase keys). */
+export function givenOptions(command: Command, names: readonly string[]): string[] {
+  return names.filter((name) => command.getOptionValueSource(name) === 'cli');
+}
+
+/** A UsageError when any of `names` was given where it would be ignored: `why` says why. */
+export function refuseUnused(command: Command, names: readonly string[], why: string): void {
+  const given = givenOptions(command, names);
+  if (given.length === 0) return;
+  const flags = given.map((name) => command.options.find((o) => o.attributeName() === name)?.long ?? name);
+  throw new UsageError(`${flags.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply ${why}`);
+}
+
+/** commander collector for repeatable options: `-t a -t b` gives ['a', 'b']. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -1,0 +1,102 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { printable, table } from '../../src/cli/format.js';
+import { writeGguf } from '../../src/gguf/writer.js';
+import { GgufValueType } from '../../src/gguf/types.js';
+import { parseNpy } from '../../src/npy.js';
+import { cli, QUANTS, tempDir } from './helpers.js';
+
+/** A file of F32 tensors [4] named `names`, tensor i filled with i + 1. */
+function namedTensors(names: string[]): string {
+  const path = join(tempDir(), 'names.gguf');
+  const tensors = names.map((name, i) => ({ name, typeId: 0, shape: [4], data: new Uint8Array(new Float32Array(4).fill(i + 1).buffer) }));
+  writeFileSync(path, writeGguf({ tensors }));
+  return path;
+}
+
+describe('names from a hostile file', () => {
+  it('dequant gives every tensor its own file: separators, long names and case differences', () => {
+    const long = 'x'.repeat(300);
+    const names = ['a/b', 'a_b', '..', long, 'blk.0.attn_q.weight'];
+    const out = tempDir();
+    const r = cli(['dequant', namedTensors(names), '--backend', 'cpu', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const files = JSON.parse(r.stdout).tensors.map((t: { path: string }) => t.path.slice(out.length + 1));
+    expect(files[1]).toBe('a_b.npy');
+    expect(files[4]).toBe('blk.0.attn_q.weight.npy');
+    expect(files[0]).toMatch(/^a_b-[0-9a-f]{8}\.npy$/);
+    expect(files[2]).toMatch(/^\.\.-[0-9a-f]{8}\.npy$/);
+    expect(files[3]).toMatch(new RegExp(`^x{200}-[0-9a-f]{8}\\.npy$`));
+    expect(readdirSync(out).sort()).toEqual([...files].sort());
+    files.forEach((f: string, i: number) => {
+      expect(new Float32Array(new Uint8Array(parseNpy(readFileSync(join(out, f))).data).buffer)[0], f).toBe(i + 1);
+    });
+    const clash = cli(['dequant', namedTensors(['Wq', 'wq']), '--backend', 'cpu', '--out', tempDir()]);
+    expect(clash.code).toBe(3);
+    expect(clash.stderr).toMatch(/tensors "Wq" and "wq" would both be written to wq\.npy/);
+  });
+
+  it('prints control characters in names and keys escaped, never raw', () => {
+    const path = join(tempDir(), 'ansi.gguf');
+    writeFileSync(
+      path,
+      writeGguf({
+        metadata: [{ key: 'k\x1b]0;title\x07', type: GgufValueType.UINT8, value: 1 }],
+        tensors: [{ name: 'evil\x1b[2J\nname', typeId: 0, shape: [4], data: new Uint8Array(16) }],
+      }),
+    );
+    const r = cli(['inspect', path]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('evil\\x1b[2J\\x0aname');
+    expect(r.stdout).toContain('k\\x1b]0;title\\x07');
+    expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+    const missing = cli(['matmul', path, '-t', 'evil\x1b[2J\nname', '--backend', 'cpu', '--input', '/nonexistent/x.npy']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('tables of hundreds of thousands of rows (no spread into Math.max)', () => {
+    const rows = Array.from({ length: 300_000 }, (_, i) => [`t${i}`, i]);
+    expect(table(['name', 'n'], rows, [false, true]).split('\n')).toHaveLength(300_001);
+    expect(printable('a\u009bb\x7f')).toBe('a\\x9bb\\x7f');
+  });
+});
+
+describe('outputs that cannot be written, and products too large', () => {
+  it('exits 5 naming the path when an output cannot be written', () => {
+    const m = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--out', '/nonexistent/dir/y.npy']);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/\/nonexistent\/dir\/y\.npy: cannot write: ENOENT/);
+    const notDir = join(tempDir(), 'file');
+    writeFileSync(notDir, '');
+    const d = cli(['dequant', QUANTS, '--backend', 'cpu', '-t', 'blk.2.q4_0.edge', '--out', notDir]);
+    expect(d.code, d.stderr).toBe(5);
+    expect(d.stderr).toMatch(/file: cannot write: EEXIST/);
+  });
+
+  it('refuses a batch whose x, y and reference would not fit in memory, before allocating them', () => {
+    const path = join(tempDir(), 'tall.gguf');
+    // Q4_0 [32, 2^20]: 18 MB of weights, y of 2^20 rows a column
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'tall', typeId: 2, shape: [32, 2 ** 20], data: new Uint8Array(18 * 2 ** 20) }] }));
+    const r = cli(['matmul', path, '-t', 'tall', '--batch', '65536', '--backend', 'cpu']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/batch 65536 with tall \[32, 1048576\] needs 768\.\d GiB .* over the limit of 4 GiB/);
+  });
+});
+
+describe('CPU dequantization in chunks of blocks', () => {
+  it('writes rows longer than a chunk, serially and on the worker pool, in order', () => {
+    for (const n of [3_000_000, 9_000_000]) { // 12 MB (one thread) and 36 MB (the pool): chunks end mid-row
+      const dir = tempDir();
+      const path = join(dir, 'row.gguf');
+      const values = new Float32Array(n).map((_, i) => i * 0.5 - 7);
+      writeFileSync(path, writeGguf({ tensors: [{ name: 'row', typeId: 0, shape: [n], data: new Uint8Array(values.buffer) }] }));
+      const r = cli(['dequant', path, '--backend', 'cpu', '--out', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const npy = parseNpy(readFileSync(join(dir, 'row.npy')));
+      expect(npy.shape).toEqual([n]);
+      expect(Buffer.compare(Buffer.from(npy.data), Buffer.from(values.buffer)), `${n}`).toBe(0);
+    }
+  });
+});
