@@ -7,7 +7,7 @@ import type { TensorSource } from './tensor-source.js';
 
 /** The matmul accuracy bar: llama.cpp accepts 5e-4; we do not. */
 export const NMSE_BAR = 1e-6;
-/** Rows per verification chunk: bounds host memory for huge tensors. */
+/** Weights decoded per verification chunk (whole rows): bounds host memory for huge tensors. */
 const CHUNK_WEIGHTS = 1 << 24;
 
 export interface DequantCheck {
@@ -42,11 +42,18 @@ function orderedBits(u: number): number {
   return u & 0x80000000 ? 0x80000000 - (u & 0x7fffffff) : 0x80000000 + u;
 }
 
+const isNaNBits = (u: number) => (u & 0x7fffffff) > 0x7f800000;
+
+/**
+ * Bit-for-bit comparison, except that any NaN matches any NaN: a NaN's payload is not portable (the
+ * GPU returns its own canonical NaN where x86 keeps an operand's), and only NaN scales in a corrupt
+ * block make one.
+ */
 export function compareF32(got: Float32Array, want: Float32Array, into: DequantCheck, base: number): void {
   const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
   const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
   for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
+    if (a[i] !== b[i] && !(isNaNBits(a[i]!) && isNaNBits(b[i]!))) {
       into.mismatches++;
       into.firstMismatch ??= base + i;
       const d = Math.abs(orderedBits(a[i]!) - orderedBits(b[i]!));
@@ -110,10 +117,15 @@ export function referenceOutput(t: TensorSource, x: Float32Array, batch: number)
   return referenceOutputs(t, [{ x, batch }])[0]!;
 }
 
+/** The longest row the CPU reference takes: it decodes whole rows (a hostile 1-D tensor of 2^29
+ * weights would need gigabytes at once); real rows are under 2^18. */
+export const MAX_REFERENCE_ROW = 1 << 26;
+
 export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {
   if (!littleEndian) return 'big-endian tensor data';
   if (!decoderFor(t.typeId)) return `type ${t.typeName} is not supported`;
   if (t.rows === 0) return 'empty tensor';
+  if (t.rowLength > MAX_REFERENCE_ROW) return `rows of ${t.rowLength} weights, over the CPU reference's limit of ${MAX_REFERENCE_ROW}`;
   return undefined;
 }
 

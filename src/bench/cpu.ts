@@ -1,7 +1,6 @@
 // CPU benchmark: decoder throughput per type on one core and on all cores, and the float64
 // reference matmul's throughput.
 import { availableParallelism } from 'node:os';
-import { ggmlTypeById } from '../gguf/ggml-types.js';
 import { DecodePool } from '../quant/decode-pool.js';
 import { decoderFor, referenceMatmul } from '../quant/index.js';
 import { randomBlocks, randomNormal, seededRandom } from '../quant/random.js';
@@ -59,8 +58,4 @@ export function benchReferenceMatmul(rows = 256, rowLength = 4096, batch = 8): n
   referenceMatmul(w, rows, rowLength, x, batch);
   const ms = best(() => referenceMatmul(w, rows, rowLength, x, batch), 3);
   return (2 * rows * rowLength * batch) / ms / 1e6;
-}
-
-export function typeNameList(ids: number[]): string[] {
-  return ids.map((id) => ggmlTypeById(id)!.name);
 }

@@ -1,7 +1,7 @@
 // GPU benchmark: ceilings first (streaming floor for the same bytes, device copy, dense cuBLAS,
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
-import { DTYPE, type DeviceBuffer, type Gpu } from '../gpu/device.js';
-import { uploadTensors, type UploadReport } from '../gpu/loader.js';
+import { DTYPE, Status, type DeviceBuffer, type Gpu } from '../gpu/device.js';
+import { uploadSource, uploadTensors, type UploadReport } from '../gpu/loader.js';
 import { packWeights, type ForcedKernel, type PackedWeights } from '../gpu/matmul.js';
 import type { GgufFile } from '../gguf/file.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
@@ -116,7 +116,7 @@ export function benchBlas(gpu: Gpu, dtype: 'bf16' | 'f16', ws: readonly DeviceBu
   const it = iters((2 * rows * rowLength * batch) / 3e8);
   const out = new Float32Array(it.samples);
   const status = gpu.lib.gg_bench_blas(DTYPE[dtype], ptrs(ws), ws.length, x.ptr, y.ptr, rows, rowLength, batch, it.warmup, it.launches, it.samples, out);
-  if (status === 6) return null; // no cuBLAS / hipBLAS library found at run time
+  if (status === Status.unsupported) return null; // no cuBLAS / hipBLAS library found at run time
   gpu.check(status, `timing the dense ${dtype} GEMM (${gpu.info.isHip ? 'hipBLAS' : 'cuBLAS'})`);
   return timing(out);
 }
@@ -134,10 +134,8 @@ interface Prepared {
 function prepare(gpu: Gpu, t: TensorSource, cache: CacheMode, maxBatch: number): Prepared {
   const owned: { dispose(): void }[] = [];
   try {
-    const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
+    const raw = uploadSource(gpu, t);
     owned.push(raw);
-    if (t.file) gpu.uploadFile(raw, t.file.fd, t.file.offset, t.nbytes);
-    else gpu.upload(raw, t.read(0, t.nbytes));
     const packed: PackedWeights[] = [];
     const copies = rotationCount(gpu, t.nbytes, cache);
     for (let i = 0; i < copies; i++) {

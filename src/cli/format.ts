@@ -1,6 +1,9 @@
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
+import { formatBytes } from '../bytes.js';
 import type { GgufArray, GgufValue } from '../gguf/types.js';
+
+export { formatBytes };
 
 /** 64-bit integers become numbers when exact, strings beyond 2^53. */
 export function bigintToJson(value: bigint): number | string {
@@ -47,17 +50,6 @@ export function metadataToText(value: GgufValue, float32 = false, full = false):
   const shown: string[] = [];
   for (let i = 0; i < n; i++) shown.push(metadataToText(all[i]!, value.values instanceof Float32Array, full));
   return `[${shown.join(', ')}${all.length > n ? `, ... (${all.length} items)` : ''}]`;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
 }
 
 /** Text from a file made safe for a terminal: control characters (escape sequences, newlines) as

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { GgufGpuError } from '../errors.js';
@@ -9,15 +10,35 @@ import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { printable } from './format.js';
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('gguf-gpu')
     .description(
       'Run GGUF-quantized weights on the GPU: read GGUF files, upload the raw quantized blocks, dequantize ' +
         'and multiply on the device, and check every result against a bit-exact CPU reference.',
     )
+    .version(packageVersion(), '-V, --version')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  gguf-gpu inspect model.gguf                      # header, metadata and tensor table
+  gguf-gpu verify model.gguf                       # GPU against the CPU reference, every tensor
+  gguf-gpu matmul model.gguf -t blk.0.ffn_down.weight --batch 8
+  gguf-gpu dequant model.gguf -t 'blk.0.*' --out /tmp/blk0
+  gguf-gpu bench                                   # fused kernels against the streaming floor
+
+Exit codes: 0 ok, 1 a verification failed, 2 usage error, 3 bad input file or a tensor that could not
+be handled, 4 no GPU or a GPU error, 5 an output that cannot be written, 130 interrupted.
+Run gguf-gpu <command> --help for each command's options and examples.`,
+    );
   registerInspect(program);
   registerDequant(program);
   registerMatmul(program);

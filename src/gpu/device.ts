@@ -8,7 +8,7 @@ import {
 import { loadNative, type DevicePtr, type NativeLib } from './native.js';
 
 /** Status codes of kernels/gguf_gpu.h. */
-const Status = { ok: 0, invalidArgument: 1, noDevice: 2, outOfMemory: 3, launch: 4, io: 5, unsupported: 6, runtime: 7 } as const;
+export const Status = { ok: 0, invalidArgument: 1, noDevice: 2, outOfMemory: 3, launch: 4, io: 5, unsupported: 6, runtime: 7 } as const;
 export const DTYPE = { f32: 0, f16: 1, bf16: 2 } as const;
 
 export interface DeviceInfo {

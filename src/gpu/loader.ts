@@ -3,8 +3,9 @@ import { GpuOutOfMemoryError, InputError } from '../errors.js';
 import type { GgufFile } from '../gguf/file.js';
 import { describeType } from '../gguf/parse.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
+import type { TensorSource } from '../tensor-source.js';
 import { isSupportedType } from '../quant/index.js';
-import { formatBytes } from '../cli/format.js';
+import { formatBytes } from '../bytes.js';
 import type { DeviceBuffer, Gpu } from './device.js';
 
 /**
@@ -160,4 +161,18 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
     seconds: (performance.now() - started) / 1000,
     allocSeconds: (allocated - started) / 1000,
   };
+}
+
+/** A tensor's raw blocks in a fresh device buffer: read from its file by position (the fast path), or
+ * from memory for a generated tensor. */
+export function uploadSource(gpu: Gpu, t: TensorSource): DeviceBuffer {
+  const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
+  try {
+    if (t.file) gpu.uploadFile(buf, t.file.fd, t.file.offset, t.nbytes);
+    else gpu.upload(buf, t.read(0, t.nbytes));
+  } catch (error) {
+    buf.dispose();
+    throw error;
+  }
+  return buf;
 }

@@ -16,6 +16,11 @@
 // the Float32Array (a float64 add of two floats, rounded once more to float32, is correctly
 // rounded: 53 >= 2*24 + 2), so the hot loops carry no Math.fround.
 //
+// NaN scales (hostile or corrupt files only): the bits follow ggml's C code compiled for x86 without FMA
+// contraction, where an add of two NaNs returns its first operand, the product's. JS leaves that
+// order to the engine (V8's interpreter and its optimizing compiler differ), so the multiply-add types
+// take the product's NaN explicitly in a block whose m is NaN.
+//
 // Element order inside a 32-weight block with packed nibbles: byte j (0..15) holds weight j in its
 // low nibble and weight j+16 in its high nibble.
 import { F16_TO_F32 } from './f16.js';
@@ -57,11 +62,26 @@ export function decodeQ4_1(src: Uint8Array, dst: Float32Array, nBlocks: number):
     const d = H[src[p] | (src[p + 1] << 8)];
     const m = H[src[p + 2] | (src[p + 3] << 8)];
     const q = p + 4;
+    if (m !== m) {
+      nanOffsetBlock(src, q, d, m, dst, o, 0);
+      continue;
+    }
     for (let j = 0; j < 16; j++) {
       const v = src[q + j];
       dst[o + j] = (v & 15) * d + m;
       dst[o + j + 16] = (v >> 4) * d + m;
     }
+  }
+}
+
+/** A Q4_1 / Q5_1 block whose m is NaN: y = x * d, + m unless the product is NaN already (see above). */
+function nanOffsetBlock(src: Uint8Array, q: number, d: number, m: number, dst: Float32Array, o: number, qh: number): void {
+  for (let j = 0; j < 16; j++) {
+    const v = src[q + j]!;
+    const lo = ((v & 15) | (((qh >>> j) & 1) << 4)) * d;
+    const hi = ((v >> 4) | (((qh >>> (j + 16)) & 1) << 4)) * d;
+    dst[o + j] = lo !== lo ? lo : lo + m;
+    dst[o + j + 16] = hi !== hi ? hi : hi + m;
   }
 }
 
@@ -100,6 +120,10 @@ export function decodeQ5_1(src: Uint8Array, dst: Float32Array, nBlocks: number):
     const m = H[src[p + 2] | (src[p + 3] << 8)];
     const qh = src[p + 4] | (src[p + 5] << 8) | (src[p + 6] << 16) | (src[p + 7] << 24);
     const q = p + 8;
+    if (m !== m) {
+      nanOffsetBlock(src, q, d, m, dst, o, qh);
+      continue;
+    }
     for (let j = 0; j < 16; j++) {
       const v = src[q + j];
       dst[o + j] = ((v & 15) | (((qh >>> j) & 1) << 4)) * d + m;

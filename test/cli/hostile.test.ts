@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { printable, table } from '../../src/cli/format.js';
@@ -82,6 +82,22 @@ describe('outputs that cannot be written, and products too large', () => {
     const r = cli(['matmul', path, '-t', 'tall', '--batch', '65536', '--backend', 'cpu']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/batch 65536 with tall \[32, 1048576\] needs 768\.\d GiB .* over the limit of 4 GiB/);
+  });
+});
+
+describe('rows longer than the CPU reference takes', () => {
+  it('are reported as a tensor that cannot be checked, from a sparse file, without reading it', () => {
+    const path = join(tempDir(), 'row.gguf');
+    const n = 2 ** 27; // F32: 512 MiB of holes
+    const head = writeGguf({ tensors: [{ name: 'long', typeId: 0, shape: [n] }] });
+    writeFileSync(path, head);
+    truncateSync(path, head.length + 4 * n);
+    const v = cli(['verify', path, '--backend', 'cpu']);
+    expect(v.code).toBe(3);
+    expect(v.stderr).toMatch(/long \(rows of 134217728 weights, over the CPU reference's limit of 67108864\)/);
+    const m = cli(['matmul', path, '-t', 'long', '--backend', 'cpu']);
+    expect(m.code).toBe(3);
+    expect(m.stderr).toMatch(/tensor long: rows of 134217728 weights/);
   });
 });
 

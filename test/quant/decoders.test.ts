@@ -141,6 +141,35 @@ describe('Q5_0 / Q5_1', () => {
   });
 });
 
+describe('NaN scales in Q4_1 / Q5_1 (hostile files): the bits of ggml on x86 without FMA, in every JIT tier', () => {
+  // ggml adds m to the product, and x86 returns the first NaN of two: the product's
+  const cases: { name: string; decode: BlockDecoder; bytes: number[]; want: number }[] = [
+    { name: 'Q4_1 d qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7e, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7fc00000 },
+    { name: 'Q4_1 d -qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0xfe, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0xffc00000 },
+    { name: 'Q4_1 d +Inf times 0, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7c, 0x55, 0x7d, ...Array(16).fill(0)], want: 0xffc00000 },
+    { name: 'Q4_1 d finite, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x3c, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7feaa000 },
+    { name: 'Q5_1 d qNaN, m NaN', decode: decodeQ5_1, bytes: [0x00, 0x7e, 0x55, 0x7d, 0, 0, 0, 0, ...Array(16).fill(0x11)], want: 0x7fc00000 },
+  ];
+  const bitsOf = (c: (typeof cases)[number]) => {
+    const out = new Float32Array(32);
+    c.decode(Uint8Array.from(c.bytes), out, 1);
+    return [...new Uint32Array(out.buffer)];
+  };
+  it('before and after the decoders are optimized', () => {
+    const first = cases.map(bitsOf); // the interpreter's first calls
+    const block = new Uint8Array(24).fill(0x31);
+    const out = new Float32Array(32 * 64);
+    for (let i = 0; i < 20_000; i++) { // warm both decoders up to optimized code
+      decodeQ4_1(block, out, 1);
+      decodeQ5_1(block, out, 1);
+    }
+    cases.forEach((c, i) => {
+      expect(first[i]!.every((b) => b === c.want), `${c.name}, first call`).toBe(true);
+      expect(bitsOf(c).every((b) => b === c.want), `${c.name}, optimized`).toBe(true);
+    });
+  });
+});
+
 describe('Q8_0', () => {
   it('signed bytes times d', () => {
     const b = new Uint8Array(34);

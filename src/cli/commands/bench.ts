@@ -15,6 +15,7 @@ import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { table } from '../format.js';
+import { openGpu } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
 export interface BenchOptions {
@@ -238,17 +239,13 @@ Examples:
       let gpu: Gpu | undefined;
       let backend = options.backend;
       if (backend !== 'cpu') {
+        const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;
         try {
-          const { Gpu } = await import('../../gpu/device.js');
-          gpu = Gpu.open();
+          gpu = await openGpu('benches the CPU decoders instead');
           backend = 'gpu';
         } catch (error) {
-          if (!(error instanceof GpuError)) throw error;
-          if (backend === 'gpu' || givenOptions(command, gpuOnly).length > 0) {
-            error.message += '; `--backend cpu` benches the CPU decoders instead';
-            throw error;
-          }
-          process.stderr.write(chalk.yellow(`No GPU (${error.message}); benchmarking the CPU decoders instead.\n`));
+          if (!(error instanceof GpuError) || explicit) throw error;
+          process.stderr.write(chalk.yellow(`No GPU: ${error.message}.\n`));
           backend = 'cpu';
         }
       }

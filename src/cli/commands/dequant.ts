@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createCpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
-import { GpuError, InputError, UsageError } from '../../errors.js';
+import { InputError, UsageError } from '../../errors.js';
+import { withCpuHint } from '../gpu.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
@@ -68,12 +69,7 @@ export async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> 
   if (name === 'cpu') return createCpuBackend();
   // Loaded lazily: only GPU work touches koffi and the native library.
   const { createGpuDequantBackend } = await import('../../gpu/dequant-backend.js');
-  try {
-    return createGpuDequantBackend();
-  } catch (error) {
-    if (error instanceof GpuError) error.message += '; `--backend cpu` dequantizes on the CPU instead';
-    throw error;
-  }
+  return withCpuHint('dequantizes on the CPU instead', () => createGpuDequantBackend());
 }
 
 interface DequantRow {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { GpuError, InputError, UsageError } from '../../errors.js';
+import { InputError, UsageError } from '../../errors.js';
+import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
@@ -99,19 +100,12 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
       y = Float32Array.from(ref);
       kernel = 'cpu float64 reference';
     } else {
-      const { Gpu } = await import('../../gpu/device.js');
+      const gpu = await openGpu('computes the product on the CPU');
       const { packWeights, gpuMatmul, matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
-      let gpu;
-      try {
-        gpu = Gpu.open();
-      } catch (error) {
-        if (error instanceof GpuError) error.message += '; `--backend cpu` computes the product on the CPU';
-        throw error;
-      }
       const forced = options.kernel === undefined ? -1 : resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel).index;
-      const raw = gpu.alloc(t.nbytes, `allocating ${t.name}`);
+      const { uploadSource } = await import('../../gpu/loader.js');
+      const raw = uploadSource(gpu, t);
       try {
-        gpu.uploadFile(raw, t.file!.fd, t.file!.offset, t.nbytes);
         const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
         try {
           ({ y, kernel, microseconds } = gpuMatmul(gpu, w, x, batch, forced));

@@ -56,20 +56,9 @@ export function knownAnswerVerdicts(): TensorVerdict[] {
   });
 }
 
-function uploadSource(gpu: Gpu, t: TensorSource) {
-  const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
-  try {
-    if (t.file) gpu.uploadFile(buf, t.file.fd, t.file.offset, t.nbytes);
-    else gpu.upload(buf, t.read(0, t.nbytes));
-  } catch (error) {
-    buf.dispose();
-    throw error;
-  }
-  return buf;
-}
-
 async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
   const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
+  const { uploadSource } = await import('../../gpu/loader.js');
   const verdict: TensorVerdict = { tensor: t.name, type: t.typeName, shape: [...t.shape], pass: true };
   const raw = uploadSource(gpu, t);
   try {

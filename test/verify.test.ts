@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { compareF32, type DequantCheck } from '../src/verify.js';
+
+const fromBits = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
+
+describe('compareF32', () => {
+  it('counts bit differences and their ULP distance; a NaN matches any NaN, never a number', () => {
+    const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
+    // +0 / -0 differ in bits; 1.0 vs its neighbour is 1 ulp; NaN payloads differ; NaN vs Inf differs
+    const got = fromBits([0x00000000, 0x3f800001, 0x7fc00000, 0xffffffff, 0x7f800000, 0x40000000]);
+    const want = fromBits([0x80000000, 0x3f800000, 0x7feaa000, 0x7fc00000, 0x7fc00000, 0x40000000]);
+    compareF32(got, want, check, 100);
+    expect(check).toMatchObject({ elements: 6, mismatches: 3, firstMismatch: 100 });
+    expect(check.maxUlp).toBe(0x400000); // Inf against the quiet NaN above it
+  });
+});
