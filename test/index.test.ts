@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as lib from '../src/index.js';
+import { FIXTURES } from './cli/helpers.js';
 
-const FIXTURES = new URL('../../shared/fixtures/', import.meta.url).pathname;
 
 describe('the library entry point (package.json main)', () => {
   it('reads a file, dequantizes a tensor bit-exactly with ggml, and names the error types', () => {
-    const file = lib.GgufFile.open(`${FIXTURES}ggml-quants.gguf`);
-    const refs = lib.GgufFile.open(`${FIXTURES}ggml-quants.ref.gguf`);
+    const file = lib.GgufFile.open(`${FIXTURES}/ggml-quants.gguf`);
+    const refs = lib.GgufFile.open(`${FIXTURES}/ggml-quants.ref.gguf`);
     try {
       const t = file.tensor('blk.2.q6_K.edge');
       const y = lib.dequantize(t.typeId, file.readTensorBytes(t), t.elements);

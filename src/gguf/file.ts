@@ -11,8 +11,9 @@ export class GgufFile {
     readonly header: GgufHeader,
   ) {}
 
-  /** Opens and validates a file; every failure is an InputError naming the file. */
-  static open(path: string): GgufFile {
+  /** Opens and validates a file; every failure is an InputError naming the file. With
+   * keepTruncated, tensors past the end are listed in header.problems instead (inspect). */
+  static open(path: string, options: { keepTruncated?: boolean } = {}): GgufFile {
     let source: FileByteSource;
     try {
       source = new FileByteSource(path);
@@ -20,7 +21,7 @@ export class GgufFile {
       throw new InputError(path, `cannot open: ${(error as Error).message}`);
     }
     try {
-      return new GgufFile(path, source, parseGguf(source, { file: path }));
+      return new GgufFile(path, source, parseGguf(source, { file: path, keepTruncated: options.keepTruncated }));
     } catch (error) {
       source.close();
       if (error instanceof InputError) throw error;

@@ -282,6 +282,11 @@ function detectByteOrder(cur: HeaderCursor): { version: number; littleEndian: bo
 export interface ParseOptions {
   /** The file name used in error messages. */
   file?: string;
+  /**
+   * Tensors whose data lies (partly) past the end of the file go to header.problems instead of failing
+   * the parse: the header of a truncated or header-only file is still worth reading (inspect).
+   */
+  keepTruncated?: boolean;
 }
 
 /** Parses and validates a GGUF header. Every tensor's bytes are checked to lie inside the file. */
@@ -330,6 +335,8 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   }
 
   const infos: Omit<GgufTensorInfo, 'offset'>[] = [];
+  const problems: { tensor: string; reason: string }[] = [];
+  const troubled = new Set<string>(); // names in problems: one entry a tensor
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH, true);
@@ -357,7 +364,10 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
     const type = ggmlTypeById(typeId);
     const relativeOffset64 = cur.u64(`offset of ${name}`);
     if (relativeOffset64 > BigInt(source.size)) {
-      fail(`data offset ${relativeOffset64} lies past the end of the file (${source.size} bytes)`);
+      const reason = `data offset ${relativeOffset64} (from the data section) lies past the end of the file (${source.size} bytes)`;
+      if (!options.keepTruncated || relativeOffset64 > BigInt(Number.MAX_SAFE_INTEGER)) fail(reason);
+      problems.push({ tensor: name, reason });
+      troubled.add(name);
     }
     const relativeOffset = Number(relativeOffset64);
     if (relativeOffset % alignment !== 0) fail(`data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`);
@@ -368,7 +378,12 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
       // elements <= 2^53 and typeSize/blockSize <= 8, so the size is exact as a double only after
       // a bigint check.
       const bytes = (elements / BigInt(type.blockSize)) * BigInt(type.typeSize);
-      if (bytes > BigInt(source.size)) fail(`${type.name} data of ${bytes} bytes is larger than the whole file (${source.size} bytes)`);
+      if (bytes > BigInt(source.size)) {
+        const reason = `${type.name} data of ${bytes} bytes is larger than the whole file (${source.size} bytes)`;
+        if (!options.keepTruncated || bytes > BigInt(Number.MAX_SAFE_INTEGER)) fail(reason);
+        if (!troubled.has(name)) problems.push({ tensor: name, reason });
+        troubled.add(name);
+      }
       nbytes = Number(bytes);
     }
     infos.push({ name, typeId, type, shape, elements: Number(elements), relativeOffset, nbytes });
@@ -379,13 +394,15 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   const tensors = infos.map((info): GgufTensorInfo => {
     const offset = dataOffset + info.relativeOffset;
     const end = offset + (info.nbytes ?? 0);
-    if (end > source.size) {
-      throw new InputError(file, `data [${offset}, ${end}) lies past the end of the file (${source.size} bytes); the file is truncated`, info.name);
+    if (end > source.size && !troubled.has(info.name)) {
+      const reason = `data [${offset}, ${end}) lies past the end of the file (${source.size} bytes); the file is truncated`;
+      if (!options.keepTruncated) throw new InputError(file, reason, info.name);
+      problems.push({ tensor: info.name, reason });
     }
     return { ...info, offset };
   });
   refuseOverlaps(tensors, file);
-  return { version, littleEndian, alignment, dataOffset, metadata, tensors };
+  return { version, littleEndian, alignment, dataOffset, metadata, tensors, ...(options.keepTruncated ? { problems } : {}) };
 }
 
 /** ggml lays tensors out one after another; data shared by two tensors is a corrupt or hostile file. */

@@ -70,4 +70,6 @@ export interface GgufHeader {
   readonly dataOffset: number;
   readonly metadata: readonly GgufMetadataEntry[];
   readonly tensors: readonly GgufTensorInfo[];
+  /** Only when parsed with keepTruncated: tensors whose data the file does not hold, and why. */
+  readonly problems?: readonly { tensor: string; reason: string }[];
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/gguf/file.js';
 import { parseNpy } from '../../src/npy.js';
 import { f32ArrayToF16 } from '../../src/quant/index.js';
-import { cli, QUANTS, REFS, tempDir } from './helpers.js';
+import { cli, FIXTURES, QUANTS, REFS, tempDir } from './helpers.js';
 
 describe('gguf-gpu inspect', () => {
   it('--json prints the promised shape and nothing else', () => {
@@ -38,6 +38,19 @@ describe('gguf-gpu inspect', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('cut.gguf');
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('shows the header of a header-only file, and exits 3 counting the tensors whose data it lacks', () => {
+    const r = cli(['inspect', join(FIXTURES, 'llama3-8b-shape.header.gguf')]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/token_embd\.weight\s+Q4_K\s+\[4096, 128256\]/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/the file is truncated: 292 of 292 tensors lack their data \(the first, token_embd\.weight: /);
+    const j = cli(['inspect', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '--json']);
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout).problems).toHaveLength(292);
+    // the other commands still refuse the file outright
+    expect(cli(['dequant', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '-b', 'cpu', '-o', tempDir()]).stderr).toMatch(/larger than the whole file/);
   });
 
   it('exits 2 on usage errors', () => {

@@ -9,9 +9,8 @@ import { GGML_TYPES, ggmlTypeByName } from '../../src/gguf/ggml-types.js';
 import { parseGguf } from '../../src/gguf/parse.js';
 import { GgufValueType } from '../../src/gguf/types.js';
 import { tensorByteSize, writeGguf, type WriterOptions } from '../../src/gguf/writer.js';
-import { tempDir } from '../cli/helpers.js';
+import { FIXTURES, tempDir } from '../cli/helpers.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
 
 function parse(bytes: Uint8Array) {
   return parseGguf(new BufferByteSource(bytes), { file: 'mem.gguf' });
@@ -212,7 +211,7 @@ describe('parseGguf', () => {
 
 describe('GgufFile on the ggml fixtures', () => {
   it('reads ggml-quants.gguf', () => {
-    const f = GgufFile.open(`${FIXTURES}ggml-quants.gguf`);
+    const f = GgufFile.open(`${FIXTURES}/ggml-quants.gguf`);
     try {
       expect(f.header.version).toBe(3);
       expect(f.tensors).toHaveLength(25);
@@ -227,7 +226,7 @@ describe('GgufFile on the ggml fixtures', () => {
   });
 
   it('says the header-only Llama file is truncated', () => {
-    expect(() => GgufFile.open(`${FIXTURES}llama3-8b-shape.header.gguf`)).toThrow(/token_embd.weight.*larger than the whole file/);
+    expect(() => GgufFile.open(`${FIXTURES}/llama3-8b-shape.header.gguf`)).toThrow(/token_embd.weight.*larger than the whole file/);
   });
 
   it('reports missing files as InputError', () => {

@@ -1,9 +1,11 @@
-// A minimal, throwaway GGUF v3 reader for the quant tests: just enough to list tensors and slice
-// their raw bytes out of the fixture files. The real reader lives in src/gguf/.
+// A minimal GGUF v3 reader for the quant tests: just enough to list tensors and slice their raw
+// bytes out of the fixture files. The real reader lives in src/gguf/; this one keeps the decoder
+// tests independent of it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FIXTURES } from '../cli/helpers.js';
 
-export const FIXTURE_DIR = '/work/shared/fixtures';
+const FIXTURE_DIR = FIXTURES;
 
 export interface FixtureTensor {
   name: string;

@@ -33,6 +33,7 @@ export function inspectJson(file: GgufFile, full: boolean) {
       offset: t.offset,
       nbytes: t.nbytes ?? null,
     })),
+    problems: h.problems ?? [],
   };
 }
 
@@ -112,14 +113,26 @@ Examples:
   gguf-gpu inspect model.gguf
   gguf-gpu inspect model.gguf --json | jq '.tensors[] | select(.type == "Q4_K") | .name'
 
+A truncated or header-only file is shown all the same, with the tensors it lacks counted on stderr
+(exit code 3; --json lists them as "problems").
+
 In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items are shortened to
 { "length": N, "first": [...] } unless --full is given.`,
     )
     .action((path: string, options: InspectOptions) => {
-      const file = GgufFile.open(path);
+      // a truncated or header-only file still shows its header; the missing data makes the exit code 3
+      const file = GgufFile.open(path, { keepTruncated: true });
       try {
         if (options.json) process.stdout.write(`${jsonText(path, inspectJson(file, options.full === true))}\n`);
         else process.stdout.write(`${renderText(file, options.full === true)}\n`);
+        const problems = file.header.problems ?? [];
+        if (problems.length > 0) {
+          const first = problems[0]!;
+          throw new InputError(
+            path,
+            `the file is truncated: ${problems.length} of ${file.tensors.length} tensors lack their data (the first, ${first.tensor}: ${first.reason})`,
+          );
+        }
       } finally {
         file.close();
       }
