@@ -35,6 +35,16 @@ export class OutputError extends GgufGpuError {
   }
 }
 
+/**
+ * The reason in a Node fs error, without the call and path it repeats: "ENOENT: no such file or
+ * directory, open '/x.npy.partial-7'" becomes "no such file or directory (ENOENT)".
+ */
+export function fsReason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const m = typeof e?.code === 'string' ? /^[A-Z0-9]+: ([^,]+)/.exec(e.message) : null;
+  return m ? `${m[1]} (${e.code})` : String(e?.message ?? error);
+}
+
 /** A header field exceeds a limit that real files never reach (see src/gguf/limits.ts). */
 export class LimitError extends InputError {}
 

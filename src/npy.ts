@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InputError, OutputError, UsageError } from './errors.js';
+import { fsReason, InputError, OutputError, UsageError } from './errors.js';
 
 export type NpyDtype = 'f32' | 'f16';
 
@@ -72,7 +72,7 @@ export function makeOutputDir(dir: string): void {
   try {
     make(dir);
   } catch (error) {
-    throw new OutputError(dir, (error as Error).message);
+    throw new OutputError(dir, fsReason(error));
   }
 }
 
@@ -107,7 +107,7 @@ export class NpyWriter {
     try {
       return op();
     } catch (error) {
-      throw new OutputError(this.path, (error as Error).message);
+      throw new OutputError(this.path, fsReason(error));
     }
   }
 

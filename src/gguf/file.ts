@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { fsReason, InputError } from '../errors.js';
 import { FileByteSource } from './byte-source.js';
 import { parseGguf } from './parse.js';
 import type { GgufHeader, GgufTensorInfo, GgufValue } from './types.js';
@@ -18,7 +18,7 @@ export class GgufFile {
     try {
       source = new FileByteSource(path);
     } catch (error) {
-      throw new InputError(path, `cannot open: ${(error as Error).message}`);
+      throw new InputError(path, `cannot open: ${fsReason(error)}`);
     }
     try {
       return new GgufFile(path, source, parseGguf(source, { file: path, keepTruncated: options.keepTruncated }));

@@ -149,7 +149,8 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     } finally {
       bar.stop();
     }
-    return rows;
+    const order = new Map(tensors.map((t, i) => [t.name, i]));
+    return rows.sort((a, b) => order.get(a.tensor)! - order.get(b.tensor)!); // file order, skipped ones too
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

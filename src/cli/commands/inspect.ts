@@ -80,7 +80,7 @@ function renderText(file: GgufFile, full: boolean): string {
   const totalWeights = h.tensors.reduce((s, t) => s + t.elements, 0);
   out.push(
     table(
-      ['type', 'tensors', 'weights', 'bytes', 'share'],
+      ['type', 'tensors', 'weights', 'bytes', 'of weights'],
       summarizeByType(h.tensors).map((r) => [r.type, r.tensors, r.weights, formatBytes(r.bytes), `${((100 * r.weights) / Math.max(1, totalWeights)).toFixed(1)}%`]),
       [false, true, true, true, true],
     ),

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { InputError, UsageError } from '../../errors.js';
+import { fsReason, InputError, UsageError } from '../../errors.js';
 import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
@@ -45,7 +45,7 @@ function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; 
     try {
       bytes = readFileSync(options.input);
     } catch (error) {
-      throw new InputError(options.input, `cannot read: ${(error as Error).message}`);
+      throw new InputError(options.input, `cannot read: ${fsReason(error)}`);
     }
     const npy = parseNpy(bytes, options.input);
     const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
