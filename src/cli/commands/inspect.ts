@@ -60,7 +60,7 @@ function renderText(file: GgufFile, full: boolean): string {
   );
   out.push('', 'Metadata:');
   out.push(
-    table(
+    h.metadata.length === 0 ? '(none)' : table(
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
         const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
@@ -70,7 +70,7 @@ function renderText(file: GgufFile, full: boolean): string {
   );
   out.push('', 'Tensors:');
   out.push(
-    table(
+    h.tensors.length === 0 ? '(none)' : table(
       ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
       h.tensors.map((t) => [t.name, describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
       [false, false, false, true, true, true],
@@ -79,7 +79,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push('', 'By type:');
   const totalWeights = h.tensors.reduce((s, t) => s + t.elements, 0);
   out.push(
-    table(
+    h.tensors.length === 0 ? '(none)' : table(
       ['type', 'tensors', 'weights', 'bytes', 'of weights'],
       summarizeByType(h.tensors).map((r) => [r.type, r.tensors, r.weights, formatBytes(r.bytes), `${((100 * r.weights) / Math.max(1, totalWeights)).toFixed(1)}%`]),
       [false, true, true, true, true],

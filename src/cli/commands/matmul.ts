@@ -180,7 +180,7 @@ Examples:
       const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);
       process.stdout.write(
         `${printable(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
-          `${r.microseconds.toFixed(1)} us (${r.tflops.toFixed(2)} TFLOP/s)` +
+          `${r.microseconds.toFixed(1)} us (${r.tflops >= 1 ? `${r.tflops.toFixed(2)} TFLOP/s` : `${(r.tflops * 1000).toFixed(2)} GFLOP/s`})` +
           `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
       );
     });
