@@ -97,9 +97,13 @@ export class NpyWriter {
     this.tempPath = `${path}.partial-${process.pid}`;
     this.fd = this.io(() => openSync(this.tempPath, 'w'));
     NpyWriter.open.add(this);
-    const header = npyHeader(dtype, shape);
     this.position = 0;
-    this.write(header);
+    try {
+      this.write(npyHeader(dtype, shape));
+    } catch (error) {
+      this.abort(); // the caller has no writer to abort yet
+      throw error;
+    }
   }
 
   /** fs errors (no such directory, no permission, a full disk) as OutputError naming the target. */

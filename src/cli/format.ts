@@ -42,7 +42,7 @@ export function shortestF32(x: number): string {
 
 /** One line for a metadata value in text mode: long strings and arrays shortened unless `full`. */
 export function metadataToText(value: GgufValue, float32 = false, full = false): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 120 && !full ? `${value.slice(0, 117)}...` : value);
+  if (typeof value === 'string') return printable(JSON.stringify(value.length > 120 && !full ? `${value.slice(0, 117)}...` : value));
   if (typeof value === 'number' && float32) return shortestF32(value);
   if (!isArray(value)) return String(value);
   const all = value.values as ArrayLike<GgufValue>;
@@ -52,28 +52,39 @@ export function metadataToText(value: GgufValue, float32 = false, full = false):
   return `[${shown.join(', ')}${all.length > n ? `, ... (${all.length} items)` : ''}]`;
 }
 
-/** Text from a file made safe for a terminal: control characters (escape sequences, newlines) as
- * \xNN, so a hostile tensor name cannot clear the screen or forge an extra line. */
+/** Text from a file made safe for a terminal: control characters (escape sequences, newlines) and the
+ * invisible reordering ones (bidi overrides, line separators) as \xNN / \uNNNN, so a hostile tensor
+ * name cannot clear the screen, forge an extra line or disguise itself. */
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
 }
 
-/** A plain text table: left-aligned text columns, right-aligned numeric ones; cells pass through
- * printable(). */
+// eslint-disable-next-line no-control-regex
+const SGR = /\u001b\[[0-9;]*m/g;
+/** Width on screen: chalk's colour codes take none. */
+const visibleLength = (text: string) => text.replace(SGR, '').length;
+
+/**
+ * A plain text table: left-aligned text columns, right-aligned numeric ones. Cells may be coloured
+ * (chalk); text that comes from a file must go through printable() first.
+ */
 export function table(headers: string[], rows: (string | number)[][], rightAligned: boolean[] = []): string {
-  const cells = [headers, ...rows.map((r) => r.map((cell) => printable(String(cell))))];
+  const cells = [headers, ...rows.map((r) => r.map(String))];
   // a loop, not Math.max(...column): a spread of 200k rows overflows the stack
-  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, (r[c] ?? '').length), 0));
-  const line = (r: string[], header = false) =>
+  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, visibleLength(r[c] ?? '')), 0));
+  const line = (r: string[]) =>
     r
       .map((cell, c) => {
-        const padded = rightAligned[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!);
-        return header ? chalk.bold(padded) : padded;
+        const pad = ' '.repeat(Math.max(0, widths[c]! - visibleLength(cell)));
+        return rightAligned[c] ? pad + cell : cell + pad;
       })
       .join('  ')
       .trimEnd();
-  return [line(headers, true), ...cells.slice(1).map((r) => line(r))].join('\n');
+  return [chalk.bold(line(headers)), ...cells.slice(1).map(line)].join('\n');
 }
 
 /** A progress bar over bytes on stderr, or a no-op when stderr is not a terminal. */

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import chalk from 'chalk';
 import { describe, expect, it } from 'vitest';
+import { npyFileName } from '../../src/cli/commands/dequant.js';
 import { printable, table } from '../../src/cli/format.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
@@ -32,9 +34,15 @@ describe('names from a hostile file', () => {
     files.forEach((f: string, i: number) => {
       expect(new Float32Array(new Uint8Array(parseNpy(readFileSync(join(out, f))).data).buffer)[0], f).toBe(i + 1);
     });
-    const clash = cli(['dequant', namedTensors(['Wq', 'wq']), '--backend', 'cpu', '--out', tempDir()]);
-    expect(clash.code).toBe(3);
-    expect(clash.stderr).toMatch(/tensors "Wq" and "wq" would both be written to wq\.npy/);
+    // names that differ only in case, and a name forged to equal another's hashed form
+    const forged = npyFileName('a/b').slice(0, -'.npy'.length);
+    const clash = cli(['dequant', namedTensors(['Wq', 'wq', 'a/b', forged]), '--backend', 'cpu', '--out', tempDir(), '--json']);
+    expect(clash.code, clash.stderr).toBe(0);
+    const paths = JSON.parse(clash.stdout).tensors.map((t: { path: string }) => basename(t.path));
+    expect(paths[0]).toBe('Wq.npy');
+    expect(paths[1]).toMatch(/^wq-[0-9a-f]{8}\.npy$/);
+    expect(paths[2]).toBe(`${forged}.npy`);
+    expect(paths[3]).toMatch(new RegExp(`^${forged}-[0-9a-f]{8}\\.npy$`));
   });
 
   it('prints control characters in names and keys escaped, never raw', () => {
@@ -60,6 +68,19 @@ describe('names from a hostile file', () => {
     const rows = Array.from({ length: 300_000 }, (_, i) => [`t${i}`, i]);
     expect(table(['name', 'n'], rows, [false, true]).split('\n')).toHaveLength(300_001);
     expect(printable('a\u009bb\x7f')).toBe('a\\x9bb\\x7f');
+    expect(printable('abc\u202edcba\u2028')).toBe('abc\\u202edcba\\u2028');
+  });
+
+  it('tables pad coloured cells by what shows, and bold the header without its padding', () => {
+    const level = chalk.level;
+    chalk.level = 1;
+    try {
+      const lines = table(['name', 'status'], [['x', chalk.green('ok')], ['a-long-name', 'FAIL']]).split('\n');
+      expect(lines[0]).toBe(chalk.bold('name         status'));
+      expect(lines[1]).toBe(`x            ${chalk.green('ok')}`);
+    } finally {
+      chalk.level = level;
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { GpuKernelError, GpuOutOfMemoryError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu/device.js';
 import { GgufFile } from '../../src/gguf/file.js';
 import { uploadTensors } from '../../src/gpu/loader.js';
-import { cli, QUANTS } from '../cli/helpers.js';
+import { cli, QUANTS, tempDir } from '../cli/helpers.js';
 import { openGpuOrReason } from './gpu-helpers.js';
 
 const { gpu, reason } = openGpuOrReason();
@@ -90,7 +90,7 @@ describe.skipIf(!gpu)(`GPU faults${reason ? ` (${reason})` : ''}`, () => {
   });
 
   it('exits 4 with a clear message when the library is missing', () => {
-    const r = cli(['dequant', QUANTS, '-t', 'blk.2.q4_0.edge', '-o', '/tmp'], { GGUF_GPU_LIB: '/nonexistent.so' });
+    const r = cli(['dequant', QUANTS, '-t', 'blk.2.q4_0.edge', '-o', tempDir()], { GGUF_GPU_LIB: '/nonexistent.so' });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/GPU library was not found/);
   });

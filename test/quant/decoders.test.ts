@@ -146,7 +146,10 @@ describe('NaN scales in Q4_1 / Q5_1 (hostile files): the bits of ggml on x86 wit
   const cases: { name: string; decode: BlockDecoder; bytes: number[]; want: number }[] = [
     { name: 'Q4_1 d qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7e, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7fc00000 },
     { name: 'Q4_1 d -qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0xfe, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0xffc00000 },
-    { name: 'Q4_1 d +Inf times 0, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7c, 0x55, 0x7d, ...Array(16).fill(0)], want: 0xffc00000 },
+    // Inf * 0 makes the CPU's default NaN: negative on x86 (arm64's is positive)
+    ...(['x64', 'ia32'].includes(process.arch)
+      ? [{ name: 'Q4_1 d +Inf times 0, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7c, 0x55, 0x7d, ...Array(16).fill(0)], want: 0xffc00000 }]
+      : []),
     { name: 'Q4_1 d finite, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x3c, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7feaa000 },
     { name: 'Q5_1 d qNaN, m NaN', decode: decodeQ5_1, bytes: [0x00, 0x7e, 0x55, 0x7d, 0, 0, 0, 0, ...Array(16).fill(0x11)], want: 0x7fc00000 },
   ];

@@ -7,14 +7,14 @@ import { Option, type Command } from 'commander';
 import { benchCpuDecoders, benchReferenceMatmul, type CpuBenchRow } from '../../bench/cpu.js';
 import type { BenchRow, CacheMode, FileUploadResult, Peaks } from '../../bench/gpu.js';
 import { plotHtml, plotSvg } from '../../bench/plot.js';
-import { GpuError, UsageError } from '../../errors.js';
+import { fsReason, GpuError, OutputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { ggmlTypeByName } from '../../gguf/ggml-types.js';
 import type { Gpu } from '../../gpu/device.js';
 import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
-import { table } from '../format.js';
+import { printable, table } from '../format.js';
 import { openGpu } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
@@ -168,7 +168,7 @@ export function renderGpu(r: GpuBenchReport): string {
       ['type', 'tensor', 'n', 'us', 'min-max', 'GB/s', 'floor us', 'of floor', 'TFLOP/s', 'NMSE', `f16 ${blas}`, 'unfused', 'kernel'],
       r.results.map((x) => [
         x.type,
-        x.tensor,
+        printable(x.tensor),
         x.batch,
         x.us.toFixed(2),
         `${x.spread.min.toFixed(1)}-${x.spread.max.toFixed(1)}`,
@@ -233,7 +233,7 @@ Examples:
   gguf-gpu bench --backend cpu                    # CPU decoder throughput`,
     )
     .action(async (path: string | undefined, options: BenchOptions, command: Command) => {
-      if (path) refuseUnused(command, ['types', 'shape'], 'to a file (its own tensors and shapes are benched)');
+      if (path) refuseUnused(command, ['types', 'shape', 'baselines'], 'to a file (its own tensors and shapes are benched, without baselines)');
       // what only the GPU bench uses: given any of them, no GPU is an error, not a fallback to the CPU
       const gpuOnly = ['shape', 'batch', 'cache', 'plot', 'kernel', 'baselines'];
       let gpu: Gpu | undefined;
@@ -268,7 +268,11 @@ Examples:
         else process.stdout.write(`${renderGpu(report)}\n`);
         if (options.plot) {
           const title = `${report.device.name}: fused dequant+matmul, ${report.cache} L2`;
-          writeFileSync(options.plot, options.plot.endsWith('.html') ? plotHtml(report.results, title) : plotSvg(report.results, title));
+          try {
+            writeFileSync(options.plot, options.plot.endsWith('.html') ? plotHtml(report.results, title) : plotSvg(report.results, title));
+          } catch (error) {
+            throw new OutputError(options.plot, fsReason(error));
+          }
         }
       } finally {
         file?.close();

@@ -41,25 +41,26 @@ const MAX_NAME_BYTES = 200;
 /**
  * A file name for a tensor: the name itself when it is a plain file name (letters, digits, '.', '_',
  * '-'); otherwise the name with every other character as '_' and 8 hex digits of its SHA-256 appended,
- * so that "a/b" and "a_b" get different files and a name of any length fits.
+ * so that "a/b" and "a_b" get different files and a name of any length fits. `salt` > 0 gives the
+ * hashed form of another hash, for a name whose file is taken.
  */
-export function npyFileName(tensorName: string): string {
+export function npyFileName(tensorName: string, salt = 0): string {
   const plain = /^[A-Za-z0-9._-]+$/.test(tensorName) && !/^\.+$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
-  if (plain) return `${tensorName}.npy`;
-  const hash = createHash('sha256').update(tensorName).digest('hex').slice(0, 8);
+  if (plain && salt === 0) return `${tensorName}.npy`;
+  const hash = createHash('sha256').update(salt === 0 ? tensorName : `${tensorName}#${salt}`).digest('hex').slice(0, 8);
   return `${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`;
 }
 
-/** Each tensor's file name; two tensors that would share one (case-insensitive file systems
- * included) are an error before anything is written. */
-function npyFileNames(path: string, tensors: readonly GgufTensorInfo[]): Map<GgufTensorInfo, string> {
+/** Each tensor's file name, all different even on a case-insensitive file system: a tensor whose file
+ * is taken (names that differ only in case, or a name forged to equal another's hashed form) gets the
+ * next salted hash. */
+function npyFileNames(tensors: readonly GgufTensorInfo[]): Map<GgufTensorInfo, string> {
   const names = new Map<GgufTensorInfo, string>();
-  const owners = new Map<string, string>();
+  const taken = new Set<string>();
   for (const t of tensors) {
-    const name = npyFileName(t.name);
-    const other = owners.get(name.toLowerCase());
-    if (other !== undefined) throw new InputError(path, `tensors "${other}" and "${t.name}" would both be written to ${name}`, t.name);
-    owners.set(name.toLowerCase(), t.name);
+    let name = npyFileName(t.name);
+    for (let salt = 1; taken.has(name.toLowerCase()); salt++) name = npyFileName(t.name, salt);
+    taken.add(name.toLowerCase());
     names.set(t, name);
   }
   return names;
@@ -104,7 +105,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         rows.push({ tensor: t.name, type: describeType(t), shape: [...t.shape], skipped: error.reason });
       }
     }
-    const fileNames = npyFileNames(path, usable);
+    const fileNames = npyFileNames(usable);
     if (!options.force) {
       // all of them before writing any: a run stopped halfway by the fifth file helps no one
       const existing = usable.map((t) => join(options.out, fileNames.get(t)!)).filter((p) => existsSync(p));

@@ -3,7 +3,7 @@ import { InputError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
-import { formatBytes, metadataToJson, metadataToText, table } from '../format.js';
+import { formatBytes, metadataToJson, metadataToText, printable, table } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
 
 export interface InspectOptions {
@@ -64,7 +64,7 @@ function renderText(file: GgufFile, full: boolean): string {
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
         const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
-        return [e.key, `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
+        return [printable(e.key), `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
       }),
     ),
   );
@@ -72,7 +72,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push(
     h.tensors.length === 0 ? '(none)' : table(
       ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
-      h.tensors.map((t) => [t.name, describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
+      h.tensors.map((t) => [printable(t.name), describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
       [false, false, false, true, true, true],
     ),
   );

@@ -28,11 +28,12 @@ export interface MatmulOptions {
 /** What x (f32), y (f32) and the float64 reference of one product may take in memory together. */
 const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
 
-function checkProductSize(t: TensorSource, batch: number): void {
-  const bytes = batch * (t.rowLength * 4 + t.rows * 12);
+function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions): void {
+  const reference = options.backend === 'cpu' || options.check; // float64 y
+  const bytes = batch * (t.rowLength * 4 + t.rows * (reference ? 12 : 4));
   if (bytes > MAX_PRODUCT_BYTES) {
     throw new UsageError(
-      `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y and the reference, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
+      `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y${reference ? ' and the reference' : ''}, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
     );
   }
 }
@@ -53,7 +54,7 @@ function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; 
       throw new InputError(options.input, `shape (${npy.shape.join(', ')}) does not fit ${t.name}: expected (n, ${t.rowLength})`);
     }
     if (n! < 1 || n! > MAX_BATCH) throw new InputError(options.input, `${n} rows: the batch must be from 1 to ${MAX_BATCH}`);
-    checkProductSize(t, n!);
+    checkProductSize(t, n!, options);
     const count = n! * k;
     const x = new Float32Array(count);
     const view = new DataView(npy.data.buffer, npy.data.byteOffset, npy.data.byteLength);
@@ -62,7 +63,7 @@ function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; 
   }
   const batch = parseBatch(options.batch ?? '1');
   const seed = parseSeed(options.seed);
-  checkProductSize(t, batch);
+  checkProductSize(t, batch, options);
   return { x: activations(t.rowLength, batch, seed), batch };
 }
 

@@ -16,7 +16,7 @@ import {
   type TensorVerdict,
 } from '../../verify.js';
 import { selectTensors } from './dequant.js';
-import { progressBar, table } from '../format.js';
+import { printable, progressBar, table } from '../format.js';
 import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
 export interface VerifyOptions {
@@ -183,7 +183,7 @@ export function renderVerify(r: VerifyReport): string {
     table(
       ['tensor', 'type', 'shape', 'dequant', ...r.batches.map((b) => `nmse n=${b}`), 'status', 'note'],
       r.tensors.map((v) => [
-        v.tensor,
+        printable(v.tensor),
         v.type,
         `[${v.shape.join(', ')}]`,
         v.skipped ? '-' : fmtCheck(v.dequant ?? v.selfCheck),
@@ -209,7 +209,7 @@ export function renderVerify(r: VerifyReport): string {
   const skipped = r.tensors.length - ran;
   const notRun = [skipped > 0 && `${skipped} tensor(s) could not be checked`, r.gpuUnavailable && 'the GPU checks did not run'].filter(Boolean);
   const passed = `all ${ran} ${r.gpuUnavailable ? 'CPU ' : ''}checks that ran passed${r.batches.length ? ` (NMSE bar ${NMSE_BAR})` : ''}`;
-  lines.push('', failed.length ? chalk.red(`FAILED: ${failed.map((v) => v.tensor).join(', ')}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
+  lines.push('', failed.length ? chalk.red(`FAILED: ${failed.map((v) => printable(v.tensor)).join(', ')}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
   return lines.join('\n');
 }
 
@@ -236,7 +236,7 @@ Examples:
   gguf-gpu verify --backend cpu            # machines without a GPU`,
     )
     .action(async (path: string | undefined, options: VerifyOptions, command: Command) => {
-      if (options.backend === 'cpu') refuseUnused(command, ['batch'], 'to --backend cpu (it checks no products)');
+      if (options.backend === 'cpu') refuseUnused(command, ['batch', 'seed'], 'to --backend cpu (it checks no products)');
       const report = await runVerify(path, options);
       if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(`${renderVerify(report)}\n`);
