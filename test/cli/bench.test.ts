@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { BenchRow } from '../../src/bench/gpu.js';
+import { scalingSummary, type GpuBenchReport } from '../../src/cli/commands/bench.js';
 import { cli, QUANTS } from './helpers.js';
 
 const NO_GPU = { GGUF_GPU_LIB: '/nonexistent/libgguf_gpu.so' };
@@ -18,5 +20,22 @@ describe('gguf-gpu bench without a GPU', () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/--backend cpu. benches the CPU decoders instead/);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('the bench summary', () => {
+  it('puts n = 1 against the floor, n <= 16 against n = 1, and larger n against bf16 BLAS at that n', () => {
+    const row = (type: string, batch: number, us: number, fraction = 0): BenchRow =>
+      ({ type, tensor: `${type.toLowerCase()}[14336,4096]`, batch, us, fraction } as BenchRow);
+    const report = {
+      device: { runtime: 'CUDA' },
+      peaks: { blas: [{ dtype: 'bf16', batch: 512, us: 81.4, tflops: 0 }, { dtype: 'f16', batch: 512, us: 84, tflops: 0 }] },
+      results: [row('Q4_0', 1, 12.15, 0.883), row('Q4_0', 16, 18.49), row('Q4_0', 512, 101.75), row('Q6_K', 1, 15, 0.933), row('Q6_K', 512, 115.26)],
+    } as unknown as GpuBenchReport;
+    const lines = scalingSummary(report)!.split('\n');
+    expect(lines[0]).toMatch(/^Against the floor and n = 1 .*bf16 cuBLAS\):$/);
+    expect(lines[2]).toMatch(/^Q4_0\s+12\.15 \(88%\)\s+18\.49 \(1\.52x\)\s+101\.75 \(0\.80x bf16\)$/);
+    expect(lines[3]).toMatch(/^Q6_K\s+15\.00 \(93%\)\s+-\s+115\.26 \(0\.71x bf16\)$/);
+    expect(scalingSummary({ ...report, results: report.results.filter((x) => x.batch === 1) })).toBeUndefined();
   });
 });

@@ -148,6 +148,36 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
   return report;
 }
 
+/**
+ * Each tensor's times across batch sizes in one row, as the kernels' targets are stated: n = 1 against
+ * the streaming floor, n = 2..16 against the n = 1 time, larger n against dense bf16 BLAS throughput at
+ * the same n (when it was measured). Undefined when there is nothing to compare (one batch size).
+ */
+export function scalingSummary(r: GpuBenchReport): string | undefined {
+  const batches = [...new Set(r.results.map((x) => x.batch))].sort((a, b) => a - b);
+  if (batches.length < 2) return undefined;
+  const blas = new Map(r.peaks.blas.filter((b) => b.dtype === 'bf16').map((b) => [b.batch, b.us]));
+  const byTensor = new Map<string, BenchRow[]>();
+  for (const x of r.results) byTensor.set(x.tensor, [...(byTensor.get(x.tensor) ?? []), x]);
+  const rows = [...byTensor.values()].map((xs) => {
+    const one = xs.find((x) => x.batch === 1);
+    return [
+      xs[0]!.type,
+      ...batches.map((n) => {
+        const x = xs.find((y) => y.batch === n);
+        if (!x) return '-';
+        const vs = n === 1 ? `${(100 * x.fraction).toFixed(0)}%` : n <= 16 ? (one ? `${(x.us / one.us).toFixed(2)}x` : '') : blas.has(n) ? `${(blas.get(n)! / x.us).toFixed(2)}x bf16` : '';
+        return vs ? `${x.us.toFixed(2)} (${vs})` : x.us.toFixed(2);
+      }),
+    ];
+  });
+  const name = r.device.runtime === 'HIP' ? 'hipBLAS' : 'cuBLAS';
+  return [
+    `Against the floor and n = 1 (us; n = 1: of the floor; n = 2..16: x the n = 1 time; larger n: x the throughput of bf16 ${name}):`,
+    table(['type', ...batches.map((n) => `n=${n}`)], rows, [false, ...batches.map(() => true)]),
+  ].join('\n');
+}
+
 /** The text report of a GPU bench. */
 export function renderGpu(r: GpuBenchReport): string {
   const lines: string[] = [];
@@ -184,6 +214,8 @@ export function renderGpu(r: GpuBenchReport): string {
       [false, false, true, true, true, true, true, true, true, true, true, true, false],
     ),
   );
+  const summary = scalingSummary(r);
+  if (summary) lines.push('', summary);
   if (r.peaks.dequant.length) {
     lines.push('', 'Dequantization (raw blocks -> f16/f32 on the GPU):');
     lines.push(table(['type', 'to', 'us', 'GB/s', 'of copy'], r.peaks.dequant.map((d) => [d.type, d.dtype, d.us.toFixed(1), d.gbps.toFixed(0), pct(d.fractionOfCopy)]), [false, false, true, true, true]));
