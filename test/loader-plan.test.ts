@@ -1,12 +1,14 @@
 // The loader's arena plan (src/gpu/loader.ts planArena), checked without a GPU: copying each planned
 // file range to its arena offset must put every tensor's bytes where the plan says.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GgufFile } from '../src/gguf/file.js';
 import { writeGguf } from '../src/gguf/writer.js';
-import { planArena } from '../src/gpu/loader.js';
+import { GpuError } from '../src/errors.js';
+import type { Gpu } from '../src/gpu/device.js';
+import { planArena, uploadTensor } from '../src/gpu/loader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gguf-gpu-plan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,6 +77,26 @@ describe('planArena', () => {
     const file = fileWith([4]);
     try {
       expect(planArena(file, [])).toEqual({ ranges: [], placed: [], bytes: 0 });
+    } finally {
+      file.close();
+    }
+  });
+});
+
+describe('uploadTensor when the file shrinks under it', () => {
+  it('says the file shrank (an InputError naming it), not only that the GPU upload failed', () => {
+    const file = fileWith([1000, 2000]);
+    try {
+      // a stub GPU whose file upload fails as the native pread past the end would
+      const gpu = {
+        alloc: () => ({ dispose() {} }),
+        uploadFile: () => {
+          throw new GpuError('uploading file data to the GPU: short read');
+        },
+      } as unknown as Gpu;
+      truncateSync(file.path, file.tensors[1]!.offset + 100);
+      expect(() => uploadTensor(gpu, file, file.tensors[1]!)).toThrow(/f1000-2000-32\.gguf: the file shrank to \d+ bytes while it was read/);
+      expect(() => uploadTensor(gpu, file, file.tensors[0]!)).toThrow(GpuError); // its bytes are all there
     } finally {
       file.close();
     }

@@ -1,5 +1,6 @@
 // Takes tensors from a GGUF file to the GPU as their raw quantized blocks: no CPU dequantization.
-import { GpuOutOfMemoryError, InputError } from '../errors.js';
+import { fstatSync } from 'node:fs';
+import { GpuError, GpuOutOfMemoryError, InputError } from '../errors.js';
 import type { GgufFile } from '../gguf/file.js';
 import { describeType } from '../gguf/parse.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
@@ -67,11 +68,20 @@ function requireGpuReady(file: GgufFile, tensor: GgufTensorInfo): void {
   if (!isSupportedType(tensor.typeId)) throw new InputError(file.path, `type ${describeType(tensor)} is not supported on the GPU`, tensor.name);
 }
 
-/** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. */
+/** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. A read
+ * that fails because the file shrank since it was opened is the file's fault: an InputError. */
 function uploadRange(gpu: Gpu, file: GgufFile, dst: DeviceBuffer, fileOffset: number, bytes: number, dstOffset: number, progress: (bytes: number) => void): void {
   for (let done = 0; done < bytes; done += UPLOAD_STEP) {
     const n = Math.min(UPLOAD_STEP, bytes - done);
-    gpu.uploadFile(dst, file.source.fd, fileOffset + done, n, dstOffset + done);
+    try {
+      gpu.uploadFile(dst, file.source.fd, fileOffset + done, n, dstOffset + done);
+    } catch (error) {
+      const size = fstatSync(file.source.fd).size;
+      if (error instanceof GpuError && size < fileOffset + done + n) {
+        throw new InputError(file.path, `the file shrank to ${size} bytes while it was read (bytes [${fileOffset + done}, ${fileOffset + done + n}) were wanted)`);
+      }
+      throw error;
+    }
     progress(n);
   }
 }
