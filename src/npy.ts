@@ -1,4 +1,5 @@
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsReason, InputError, OutputError, UsageError } from './errors.js';
 
@@ -22,6 +23,31 @@ export function npyHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array
   return out;
 }
 
+/**
+ * The header dict of a .npy file, read as numpy writes it and no laxer: exactly the keys descr,
+ * fortran_order and shape, once each; a quoted string, True/False and a tuple of plain integers.
+ * Undefined when it is anything else (a regex that took the first "'shape':" anywhere would read a
+ * different array than numpy does).
+ */
+function parseNpyDict(text: string): { descr: string; fortran: boolean; shape: number[] } | undefined {
+  const body = /^\{(.*)\}\s*$/s.exec(text.trimEnd())?.[1];
+  if (body === undefined) return undefined;
+  const entry = /\s*'(\w+)'\s*:\s*(?:'([^']*)'|(True|False)|\(([\d\s,]*)\))\s*(,|$)/y;
+  const found = new Map<string, RegExpExecArray>();
+  while (entry.lastIndex < body.length && !/^\s*$/.test(body.slice(entry.lastIndex))) {
+    const m = entry.exec(body);
+    if (!m || found.has(m[1]!)) return undefined;
+    found.set(m[1]!, m);
+    if (m[5] === '') break;
+  }
+  const [descr, fortran, shape] = [found.get('descr')?.[2], found.get('fortran_order')?.[3], found.get('shape')?.[4]];
+  if (found.size !== 3 || descr === undefined || fortran === undefined || shape === undefined) return undefined;
+  const dims = shape.split(',').map((d) => d.trim());
+  if (dims[dims.length - 1] === '') dims.pop(); // (5,)
+  if (dims.some((d) => !/^\d+$/.test(d))) return undefined;
+  return { descr, fortran: fortran === 'True', shape: dims.map(Number) };
+}
+
 /** Parses a .npy file held in memory: f32 or f16, C order, little-endian. `file` names it in errors. */
 export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; shape: number[]; data: Uint8Array } {
   const fail: (reason: string) => never = (reason) => {
@@ -30,25 +56,34 @@ export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; s
   if (bytes.length < 10 || bytes[0] !== 0x93 || Buffer.from(bytes.subarray(1, 6)).toString('latin1') !== 'NUMPY') {
     fail('not a .npy file');
   }
-  const major = bytes[6];
+  const major = bytes[6]!;
+  if (major < 1 || major > 3) fail(`.npy format version ${major} is not one numpy writes (1 to 3)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
+  if (bytes.length < start) fail('truncated .npy header');
+  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (start + headerLength > bytes.length) fail('truncated .npy header');
-  const dict = Buffer.from(bytes.subarray(start, start + headerLength)).toString('latin1');
-  const descr = /'descr':\s*'([^']+)'/.exec(dict)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
-  const dtype = descr === '<f4' ? 'f32' : descr === '<f2' ? 'f16' : undefined;
-  if (!dtype) fail(`unsupported .npy dtype ${descr ?? '?'} (need <f4 or <f2)`);
-  if (fortran !== 'False') fail('Fortran-order .npy files are not supported');
-  if (shapeText === undefined) fail('.npy header has no shape');
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(`bad .npy shape (${shapeText})`);
+  const dict = parseNpyDict(Buffer.from(bytes.subarray(start, start + headerLength)).toString(major === 3 ? 'utf8' : 'latin1'));
+  if (!dict) fail('the .npy header is not a dict of descr, fortran_order and shape as numpy writes it');
+  const dtype = dict.descr === '<f4' ? 'f32' : dict.descr === '<f2' ? 'f16' : undefined;
+  if (!dtype) fail(`unsupported .npy dtype ${dict.descr} (need <f4 or <f2)`);
+  if (dict.fortran) fail('Fortran-order .npy files are not supported');
+  if (dict.shape.some((d) => !Number.isSafeInteger(d))) fail(`bad .npy shape (${dict.shape.join(', ')})`);
   const dataStart = start + headerLength;
-  const nbytes = shape.reduce((a, b) => a * b, 1) * NPY_ITEM_BYTES[dtype];
+  const nbytes = dict.shape.reduce((a, b) => a * b, 1) * NPY_ITEM_BYTES[dtype];
   if (dataStart + nbytes > bytes.length) fail(`.npy data is truncated: need ${nbytes} bytes`);
-  return { dtype, shape, data: bytes.subarray(dataStart, dataStart + nbytes) };
+  if (dataStart + nbytes < bytes.length) fail(`${bytes.length - dataStart - nbytes} bytes follow the array's ${nbytes}`);
+  return { dtype, shape: dict.shape, data: bytes.subarray(dataStart, dataStart + nbytes) };
+}
+
+/** Whether anything, a dangling symbolic link included, is at `path` (existsSync follows links). */
+export function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -93,9 +128,10 @@ export class NpyWriter {
     shape: readonly number[],
     overwrite: boolean,
   ) {
-    if (!overwrite && existsSync(path)) throw new UsageError(`${path} exists (use --force to overwrite)`);
-    this.tempPath = `${path}.partial-${process.pid}`;
-    this.fd = this.io(() => openSync(this.tempPath, 'w'));
+    if (!overwrite && pathExists(path)) throw new UsageError(`${path} exists (use --force to overwrite)`);
+    // a fresh name, created exclusively: a link planted at a predictable name could redirect the write
+    this.tempPath = `${path}.partial-${process.pid}-${randomBytes(6).toString('hex')}`;
+    this.fd = this.io(() => openSync(this.tempPath, 'wx'));
     NpyWriter.open.add(this);
     this.position = 0;
     try {

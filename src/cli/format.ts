@@ -53,15 +53,17 @@ export function metadataToText(value: GgufValue, float32 = false, full = false):
 }
 
 /** Text from a file made safe for a terminal: control characters (escape sequences, newlines) and the
- * invisible reordering ones (bidi overrides, line separators) as \xNN / \uNNNN, so a hostile tensor
- * name cannot clear the screen, forge an extra line or disguise itself. */
+ * invisible ones (zero-width characters, bidi overrides, line separators) as \xNN / \uNNNN, so a hostile
+ * tensor name cannot clear the screen, forge an extra line or pass for another name. */
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => {
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
   });
 }
+
+const MAX_PAD = 80;
 
 // eslint-disable-next-line no-control-regex
 const SGR = /\u001b\[[0-9;]*m/g;
@@ -74,8 +76,9 @@ const visibleLength = (text: string) => text.replace(SGR, '').length;
  */
 export function table(headers: string[], rows: (string | number)[][], rightAligned: boolean[] = []): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
-  // a loop, not Math.max(...column): a spread of 200k rows overflows the stack
-  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, visibleLength(r[c] ?? '')), 0));
+  // a loop, not Math.max(...column): a spread of 200k rows overflows the stack. A column is padded to
+  // at most MAX_PAD characters: longer cells stick out, and one huge name cannot pad every row to it.
+  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, Math.min(MAX_PAD, visibleLength(r[c] ?? ''))), 0));
   const line = (r: string[]) =>
     r
       .map((cell, c) => {
@@ -127,8 +130,8 @@ export function progressBar(total: number, enabled = process.stderr.isTTY === tr
   };
 }
 
-/** Matches a tensor name against a glob with * and ? (no other specials). */
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`);
+/** A list of names for a one-line message: the first `most`, then how many more. */
+export function nameList(names: readonly string[], most = 10): string {
+  const shown = names.slice(0, most).join(', ');
+  return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }

@@ -51,3 +51,31 @@ export function refuseUnused(command: Command, names: readonly string[], why: st
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+/**
+ * Whether `name` matches `glob`, where * matches any text and ? one character. Not a RegExp of .*:
+ * its backtracking takes minutes on a hostile name of thousands of dots; this takes at most
+ * glob x name steps (a mismatch after a * retries from the character after the last * match).
+ */
+export function globMatch(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let star = -1; // the glob position after the last *, and where in the name that * took over
+  let from = 0;
+  while (n < name.length) {
+    if (g < glob.length && (glob[g] === '?' || glob[g] === name[n]) && glob[g] !== '*') {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === '*') {
+      star = ++g;
+      from = n;
+    } else if (star >= 0) {
+      g = star;
+      n = ++from;
+    } else {
+      return false;
+    }
+  }
+  while (glob[g] === '*') g++;
+  return g === glob.length;
+}

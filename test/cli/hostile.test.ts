@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import chalk from 'chalk';
 import { describe, expect, it } from 'vitest';
 import { npyFileName } from '../../src/cli/commands/dequant.js';
 import { printable, table } from '../../src/cli/format.js';
+import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
 import { parseNpy } from '../../src/npy.js';
@@ -135,5 +137,88 @@ describe('CPU dequantization in chunks of blocks', () => {
       expect(npy.shape).toEqual([n]);
       expect(Buffer.compare(Buffer.from(npy.data), Buffer.from(values.buffer)), `${n}`).toBe(0);
     }
+  });
+});
+
+describe('second round: globs, .npy inputs, planted links, empty tensors', () => {
+  it('globs match as * and ? say, in linear time on a name of thousands of dots', () => {
+    const cases: [string, string, boolean][] = [
+      ['blk.*.weight', 'blk.0.attn_q.weight', true],
+      ['blk.?.weight', 'blk.12.weight', false],
+      ['*', '', true],
+      ['a*b*c', 'aXbYbZc', true],
+      ['a*b*c', 'aXbYbZ', false],
+      ['*.*.*.weight', `blk.${'.'.repeat(8000)}`, false],
+    ];
+    const started = performance.now();
+    for (const [glob, name, want] of cases) expect(globMatch(glob, name), `${glob} ~ ${name.slice(0, 20)}`).toBe(want);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('reads x.npy as numpy writes it and refuses the rest: spoofed keys, odd numbers, versions, trailing bytes, pipes', () => {
+    const dir = tempDir();
+    const header = (dict: string, version = 1) => {
+      const text = Buffer.from(dict, 'latin1');
+      const out = Buffer.alloc(10);
+      out.set([0x93, ...Buffer.from('NUMPY'), version, 0]);
+      out.writeUInt16LE(text.length, 8);
+      return Buffer.concat([out, text]);
+    };
+    const run = (name: string, bytes: Buffer) => {
+      writeFileSync(join(dir, name), bytes);
+      return cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '-b', 'cpu', '-i', join(dir, name)]);
+    };
+    const good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 256), }";
+    expect(run('good.npy', Buffer.concat([header(good), Buffer.alloc(2048)])).code).toBe(0);
+    const spoof = "{'x': \"'shape': (1, 256)\", 'descr': '<f4', 'fortran_order': False, 'shape': (2, 256), }";
+    for (const [name, bytes] of [
+      ['spoof.npy', Buffer.concat([header(spoof), Buffer.alloc(2048)])],
+      ['float.npy', Buffer.concat([header("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0, 256), }"), Buffer.alloc(2048)])],
+      ['v9.npy', Buffer.concat([header(good, 9), Buffer.alloc(2048)])],
+      ['trailing.npy', Buffer.concat([header(good), Buffer.alloc(4096)])],
+    ] as const) {
+      const r = run(name, bytes);
+      expect(r.code, name).toBe(3);
+      expect(r.stderr, name).toMatch(new RegExp(`${name.replace('.', '\\.')}: `));
+    }
+    const fifo = join(dir, 'x.npy');
+    execFileSync('mkfifo', [fifo]);
+    const piped = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '-b', 'cpu', '-i', fifo]);
+    expect(piped.code).toBe(3);
+    expect(piped.stderr).toMatch(/x\.npy: not a regular file/);
+  });
+
+  it('writes .npy files through fresh temporary names, never through a planted link', () => {
+    const dir = tempDir();
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'keep');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    // links at the old predictable temporary names, and a dangling link at the target
+    for (let pid = 1; pid < 64; pid++) symlinkSync(victim, join(out, `blk.2.q4_0.edge.npy.partial-${pid}`));
+    symlinkSync(join(dir, 'nowhere'), join(out, 'blk.2.q8_0.edge.npy'));
+    const r = cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'blk.2.q4_*', '-t', 'blk.2.q8_0.edge', '--out', out]);
+    expect(r.code).toBe(2); // the dangling link counts as an existing file
+    expect(r.stderr).toMatch(/blk\.2\.q8_0\.edge\.npy exists/);
+    expect(cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'blk.2.q4_*', '--out', out]).code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('keep');
+    expect(lstatSync(join(out, 'blk.2.q4_0.edge.npy')).isFile()).toBe(true);
+  });
+
+  it('verify counts an empty tensor as checked (nothing to compare), not as one it could not check', () => {
+    const path = join(tempDir(), 'empty.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'none', typeId: 0, shape: [0, 4], data: new Uint8Array(0) }, { name: 'some', typeId: 0, shape: [4], data: new Uint8Array(16) }] }));
+    const r = cli(['verify', path, '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('inspect --full refuses to print tens of millions of array elements', () => {
+    const path = join(tempDir(), 'big-array.gguf');
+    const values = new Uint8Array(1 << 23);
+    writeFileSync(path, writeGguf({ metadata: [0, 1].map((i) => ({ key: `a${i}`, type: GgufValueType.ARRAY, value: { elementType: GgufValueType.UINT8, values } })) }));
+    const r = cli(['inspect', path, '--full', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--full would print 16777216 array elements, over the limit of 4194304/);
+    expect(cli(['inspect', path, '--json']).code).toBe(0);
   });
 });

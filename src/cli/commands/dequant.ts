@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createCpuBackend, requireDecoder, type DequantBackend } from '../../dequant.js';
@@ -8,10 +7,10 @@ import { withCpuHint } from '../gpu.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
-import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, type NpyDtype } from '../../npy.js';
+import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, pathExists, type NpyDtype } from '../../npy.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes, globToRegExp, printable, progressBar } from '../format.js';
-import { collect } from '../options.js';
+import { formatBytes, nameList, printable, progressBar } from '../format.js';
+import { collect, globMatch } from '../options.js';
 
 export interface DequantOptions {
   tensor?: string[];
@@ -27,8 +26,7 @@ export function selectTensors(file: GgufFile, globs: readonly string[] | undefin
   if (!globs || globs.length === 0) return [...file.tensors];
   const selected = new Set<GgufTensorInfo>();
   for (const glob of globs) {
-    const re = globToRegExp(glob);
-    const matches = file.tensors.filter((t) => re.test(t.name));
+    const matches = file.tensors.filter((t) => globMatch(glob, t.name));
     if (matches.length === 0) throw new UsageError(`${file.path}: no tensor matches "${glob}"`);
     for (const t of matches) selected.add(t);
   }
@@ -108,7 +106,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     const fileNames = npyFileNames(usable);
     if (!options.force) {
       // all of them before writing any: a run stopped halfway by the fifth file helps no one
-      const existing = usable.map((t) => join(options.out, fileNames.get(t)!)).filter((p) => existsSync(p));
+      const existing = usable.map((t) => join(options.out, fileNames.get(t)!)).filter((p) => pathExists(p));
       if (existing.length > 0) {
         const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
         throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
@@ -190,7 +188,7 @@ Examples:
       if (options.json) process.stdout.write(`${JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2)}\n`);
       else for (const r of skipped) process.stderr.write(`skipped ${printable(r.tensor)} (${r.type}): ${r.skipped}\n`);
       if (skipped.length > 0) {
-        throw new InputError(path, `${skipped.length} tensor(s) skipped: ${skipped.map((r) => `${r.tensor} (${r.type})`).join(', ')}`);
+        throw new InputError(path, `${skipped.length} tensor(s) skipped: ${nameList(skipped.map((r) => `${r.tensor} (${r.type})`))}`);
       }
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.js';
+import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
-import type { GgufTensorInfo } from '../../gguf/types.js';
+import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
 import { formatBytes, metadataToJson, metadataToText, printable, table } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
 
@@ -88,14 +88,28 @@ function renderText(file: GgufFile, full: boolean): string {
   return out.join('\n');
 }
 
-/** JSON.stringify, with V8's limit on string length (~512 MiB: a --full dump of a hostile header's
- * arrays) as a typed error. */
+/** Array elements --full may print: a real vocabulary and its merges are well under a million; a
+ * hostile header's 16M-element arrays would take gigabytes as text or JSON. */
+const MAX_FULL_ELEMENTS = 1 << 22;
+
+function refuseHugeFull(file: GgufFile): void {
+  const count = (v: GgufValue): number =>
+    typeof v === 'object' && v !== null && 'elementType' in v
+      ? (v.values as ArrayLike<GgufValue>).length + (v.elementType === GgufValueType.ARRAY ? [...(v.values as GgufArray[])].reduce((s, a) => s + count(a), 0) : 0)
+      : 0;
+  const total = file.header.metadata.reduce((s, e) => s + count(e.value), 0);
+  if (total > MAX_FULL_ELEMENTS) {
+    throw new UsageError(`${file.path}: --full would print ${total} array elements, over the limit of ${MAX_FULL_ELEMENTS}; without --full arrays are shortened`);
+  }
+}
+
+/** JSON.stringify, with V8's limit on string length (~512 MiB) as a typed error. */
 function jsonText(path: string, value: unknown): string {
   try {
     return JSON.stringify(value, null, 2);
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
-    throw new InputError(path, 'the header is too large to print as one JSON document (run without --full to shorten its arrays)');
+    throw new InputError(path, 'the header is too large to print as one JSON document');
   }
 }
 
@@ -123,8 +137,10 @@ In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items
       // a truncated or header-only file still shows its header; the missing data makes the exit code 3
       const file = GgufFile.open(path, { keepTruncated: true });
       try {
-        if (options.json) process.stdout.write(`${jsonText(path, inspectJson(file, options.full === true))}\n`);
-        else process.stdout.write(`${renderText(file, options.full === true)}\n`);
+        const full = options.full === true;
+        if (full) refuseHugeFull(file);
+        if (options.json) process.stdout.write(`${jsonText(path, inspectJson(file, full))}\n`);
+        else process.stdout.write(`${renderText(file, full)}\n`);
         const problems = file.header.problems ?? [];
         if (problems.length > 0) {
           const first = problems[0]!;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError } from '../../errors.js';
@@ -6,7 +6,7 @@ import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
-import { NpyWriter, parseNpy } from '../../npy.js';
+import { NpyWriter, parseNpy, pathExists } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
 import { activations, NMSE_BAR, referenceOutput, unsupportedReason } from '../../verify.js';
@@ -29,8 +29,8 @@ export interface MatmulOptions {
 const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
 
 function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions): void {
-  const reference = options.backend === 'cpu' || options.check; // float64 y
-  const bytes = batch * (t.rowLength * 4 + t.rows * (reference ? 12 : 4));
+  const reference = options.backend === 'cpu' || options.check; // float64 y, and a float64 copy of x
+  const bytes = batch * (t.rowLength * (reference ? 12 : 4) + t.rows * (reference ? 12 : 4));
   if (bytes > MAX_PRODUCT_BYTES) {
     throw new UsageError(
       `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y${reference ? ' and the reference' : ''}, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
@@ -38,17 +38,30 @@ function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions
   }
 }
 
+/** x.npy's bytes: a regular file no larger than the biggest batch of this row length can be (a named
+ * pipe or /dev/zero would otherwise be read forever). */
+function readInput(path: string, t: TensorSource): Buffer {
+  const largest = 4096 + MAX_BATCH * t.rowLength * 4;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new InputError(path, 'not a regular file');
+    if (stat.size > largest) throw new InputError(path, `${stat.size} bytes, more than ${MAX_BATCH} rows of ${t.rowLength} float32 can take`);
+    return readFileSync(fd);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError(path, `cannot read: ${fsReason(error)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
 function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; batch: number } {
   if (options.input) {
     if (options.batch) throw new UsageError('give either --input or --batch, not both');
-    let bytes;
-    try {
-      bytes = readFileSync(options.input);
-    } catch (error) {
-      throw new InputError(options.input, `cannot read: ${fsReason(error)}`);
-    }
-    const npy = parseNpy(bytes, options.input);
+    const npy = parseNpy(readInput(options.input, t), options.input);
     const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
     if (npy.shape.length > 2 || k !== t.rowLength) {
       throw new InputError(options.input, `shape (${npy.shape.join(', ')}) does not fit ${t.name}: expected (n, ${t.rowLength})`);
@@ -85,7 +98,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
   try {
     const info = file.tensors.find((x) => x.name === options.tensor);
     if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
-    if (options.out && !options.force && existsSync(options.out)) throw new UsageError(`${options.out} exists (use --force to overwrite)`);
+    if (options.out && !options.force && pathExists(options.out)) throw new UsageError(`${options.out} exists (use --force to overwrite)`);
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
     if (reason) throw new InputError(path, reason, t.name);
