@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import chalk from 'chalk';
@@ -9,7 +9,7 @@ import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
 import { parseNpy } from '../../src/npy.js';
-import { cli, QUANTS, tempDir } from './helpers.js';
+import { cli, QUANTS, ROOT, tempDir } from './helpers.js';
 
 /** A file of F32 tensors [4] named `names`, tensor i filled with i + 1. */
 function namedTensors(names: string[]): string {
@@ -220,5 +220,25 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--full would print 16777216 array elements, over the limit of 4194304/);
     expect(cli(['inspect', path, '--json']).code).toBe(0);
+  });
+});
+
+describe('the process around the work', () => {
+  it('an output directory that cannot be made is exit 5 at once (Node\'s recursive mkdir spins on /proc)', () => {
+    const started = performance.now();
+    const r = cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'blk.2.q4_0.edge', '--out', '/proc/gguf-gpu-test/x']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/cannot write: no such file or directory \(ENOENT\)/);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a closed stdout (| head -1) stops the printout, not the files being written or the exit code', async () => {
+    const out = tempDir();
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'dequant', QUANTS, '-b', 'cpu', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.once('data', () => child.stdout.destroy()); // the reader goes away after the first line
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(readdirSync(out).filter((f) => f.endsWith('.npy'))).toHaveLength(25);
+    expect(readdirSync(out).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 });
