@@ -121,10 +121,14 @@ export function referenceOutput(t: TensorSource, x: Float32Array, batch: number)
  * weights would need gigabytes at once); real rows are under 2^18. */
 export const MAX_REFERENCE_ROW = 1 << 26;
 
+/** unsupportedReason for a tensor of a supported type with no weights: nothing to multiply, and
+ * nothing to compare (verify counts it as checked). */
+export const EMPTY_TENSOR = 'empty tensor';
+
 export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {
   if (!littleEndian) return 'big-endian tensor data';
   if (!decoderFor(t.typeId)) return `type ${t.typeName} is not supported`;
-  if (t.rows === 0) return 'empty tensor';
+  if (t.rows === 0 || t.rowLength === 0) return EMPTY_TENSOR;
   if (t.rowLength > MAX_REFERENCE_ROW) return `rows of ${t.rowLength} weights, over the CPU reference's limit of ${MAX_REFERENCE_ROW}`;
   return undefined;
 }

@@ -56,10 +56,11 @@ export function metadataToText(value: GgufValue, float32 = false, full = false):
  * invisible ones (zero-width characters, bidi overrides, line separators) as \xNN / \uNNNN, so a hostile
  * tensor name cannot clear the screen, forge an extra line or pass for another name. */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  // control (Cc) and format (Cf: zero-width, bidi, tags) characters, line and paragraph separators,
+  // and the blank Hangul fillers
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
   });
 }
 

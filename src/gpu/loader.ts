@@ -76,7 +76,10 @@ function uploadRange(gpu: Gpu, file: GgufFile, dst: DeviceBuffer, fileOffset: nu
     try {
       gpu.uploadFile(dst, file.source.fd, fileOffset + done, n, dstOffset + done);
     } catch (error) {
-      const size = fstatSync(file.source.fd).size;
+      let size = Infinity;
+      try {
+        size = fstatSync(file.source.fd).size;
+      } catch {} // the GPU's error is the one to report then
       if (error instanceof GpuError && size < fileOffset + done + n) {
         throw new InputError(file.path, `the file shrank to ${size} bytes while it was read (bytes [${fileOffset + done}, ${fileOffset + done + n}) were wanted)`);
       }

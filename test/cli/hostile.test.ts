@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import chalk from 'chalk';
@@ -71,6 +71,7 @@ describe('names from a hostile file', () => {
     expect(table(['name', 'n'], rows, [false, true]).split('\n')).toHaveLength(300_001);
     expect(printable('a\u009bb\x7f')).toBe('a\\x9bb\\x7f');
     expect(printable('abc\u202edcba\u2028')).toBe('abc\\u202edcba\\u2028');
+    expect(printable('a\u061cb\u00adc\u{e0041}d\u3164e')).toBe('a\\u061cb\\xadc\\u{e0041}d\\u3164e');
   });
 
   it('tables pad coloured cells by what shows, and bold the header without its padding', () => {
@@ -181,11 +182,16 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
       expect(r.code, name).toBe(3);
       expect(r.stderr, name).toMatch(new RegExp(`${name.replace('.', '\\.')}: `));
     }
-    const fifo = join(dir, 'x.npy');
-    execFileSync('mkfifo', [fifo]);
-    const piped = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '-b', 'cpu', '-i', fifo]);
-    expect(piped.code).toBe(3);
-    expect(piped.stderr).toMatch(/x\.npy: not a regular file/);
+    // a pipe is read (`-i /dev/stdin`), but only up to what the biggest batch can take
+    const piped = spawnSync(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '-b', 'cpu', '-i', '/dev/stdin'], {
+      input: Buffer.concat([header(good), Buffer.alloc(2048)]),
+      encoding: 'utf8',
+    });
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).toMatch(/x batch 2 on cpu/);
+    const endless = spawnSync('bash', ['-c', `node ${join(ROOT, 'bin', 'gguf-gpu.js')} matmul ${QUANTS} -t blk.2.q4_0.edge -b cpu -i <(cat /dev/zero)`], { encoding: 'utf8', timeout: 60_000 });
+    expect(endless.status).toBe(3);
+    expect(endless.stderr).toMatch(/more than 67112960 bytes, more than 65536 rows of 256 float32 can take/);
   });
 
   it('writes .npy files through fresh temporary names, never through a planted link', () => {
@@ -205,11 +211,16 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
     expect(lstatSync(join(out, 'blk.2.q4_0.edge.npy')).isFile()).toBe(true);
   });
 
-  it('verify counts an empty tensor as checked (nothing to compare), not as one it could not check', () => {
-    const path = join(tempDir(), 'empty.gguf');
-    writeFileSync(path, writeGguf({ tensors: [{ name: 'none', typeId: 0, shape: [0, 4], data: new Uint8Array(0) }, { name: 'some', typeId: 0, shape: [4], data: new Uint8Array(16) }] }));
-    const r = cli(['verify', path, '--backend', 'cpu']);
+  it('verify counts an empty tensor of a type it decodes as checked, and one of a type it does not as not checked', () => {
+    const dir = tempDir();
+    const tensors = (typeId: number) => [{ name: 'none', typeId, shape: [0, 32], data: new Uint8Array(0) }, { name: 'some', typeId: 0, shape: [4], data: new Uint8Array(16) }];
+    writeFileSync(join(dir, 'empty.gguf'), writeGguf({ tensors: tensors(0) }));
+    const r = cli(['verify', join(dir, 'empty.gguf'), '--backend', 'cpu']);
     expect(r.code, r.stderr).toBe(0);
+    writeFileSync(join(dir, 'empty-i32.gguf'), writeGguf({ tensors: tensors(26) }));
+    const odd = cli(['verify', join(dir, 'empty-i32.gguf'), '--backend', 'cpu']);
+    expect(odd.code).toBe(3);
+    expect(odd.stderr).toMatch(/none \(type I32 is not supported\)/);
   });
 
   it('inspect --full refuses to print tens of millions of array elements', () => {

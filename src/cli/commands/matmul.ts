@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError } from '../../errors.js';
@@ -38,22 +38,33 @@ function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions
   }
 }
 
-/** x.npy's bytes: a regular file no larger than the biggest batch of this row length can be (a named
- * pipe or /dev/zero would otherwise be read forever). */
+/** x.npy's bytes, from a file, a pipe (`-i /dev/stdin`, `<(...)`) or a device, read only up to what
+ * the biggest batch of this row length can take: /dev/zero or a pipe that never ends is an error, not
+ * a read that grows forever. */
 function readInput(path: string, t: TensorSource): Buffer {
   const largest = 4096 + MAX_BATCH * t.rowLength * 4;
+  const tooBig = () => new InputError(path, `more than ${largest} bytes, more than ${MAX_BATCH} rows of ${t.rowLength} float32 can take`);
+  const stdin = path === '-' || path === '/dev/stdin'; // read fd 0 itself: opening /dev/stdin fails when it is a socket
   let fd: number | undefined;
   try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new InputError(path, 'not a regular file');
-    if (stat.size > largest) throw new InputError(path, `${stat.size} bytes, more than ${MAX_BATCH} rows of ${t.rowLength} float32 can take`);
-    return readFileSync(fd);
+    const stat = stdin ? fstatSync(0) : statSync(path);
+    if (stat.isDirectory()) throw new InputError(path, 'a directory, not a file');
+    if (stat.isFile() && stat.size > largest) throw tooBig();
+    fd = stdin ? 0 : openSync(path, 'r');
+    const chunks: Buffer[] = [];
+    for (let total = 0; ; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(16 << 20, largest + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > largest) throw tooBig();
+    }
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw new InputError(path, `cannot read: ${fsReason(error)}`);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined && !stdin) closeSync(fd);
   }
 }
 
@@ -164,7 +175,7 @@ export function registerMatmul(program: Command): void {
     .description('y = W·x with W a quantized tensor of the file (fused dequant + matmul on the GPU)')
     .argument('<file>', 'GGUF file')
     .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights)')
-    .option('-i, --input <x.npy>', 'activations, float32 or float16 [n, ne0]')
+    .option('-i, --input <x.npy>', 'activations, float32 or float16 [n, ne0]; - (or /dev/stdin) reads standard input')
     .option('-n, --batch <n>', 'without --input: n random activation rows (default 1)')
     .option('--seed <s>', 'seed of the random activations', '1')
     .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for the float64 reference').choices(['gpu', 'cpu']).default('gpu'))
