@@ -18,8 +18,8 @@ export interface TensorSource {
   readonly nbytes: number;
   /** Raw bytes [start, start + length) of the tensor's blocks. */
   read(start: number, length: number): Uint8Array;
-  /** The file descriptor and absolute offset, when the bytes live in a file (fast GPU upload). */
-  readonly file?: { fd: number; offset: number };
+  /** The file, its descriptor and the absolute offset, when the bytes live in a file (fast GPU upload). */
+  readonly file?: { path: string; fd: number; offset: number };
 }
 
 export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
@@ -31,7 +31,7 @@ export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
     ...tensorRows(t),
     nbytes: t.nbytes ?? 0,
     read: (start, length) => file.readTensorBytes(t, start, length),
-    file: { fd: file.source.fd, offset: t.offset },
+    file: { path: file.path, fd: file.source.fd, offset: t.offset },
   };
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GpuError, GpuKernelError, GpuOutOfMemoryError, GpuUnavailableError } from '../src/errors.js';
 import { Gpu } from '../src/gpu/device.js';
+import { gpuMatmul, PackedWeights } from '../src/gpu/matmul.js';
 import { libraryCandidates, loadNative } from '../src/gpu/native.js';
 import { cli, QUANTS } from './cli/helpers.js';
 
@@ -70,5 +71,62 @@ describe.skipIf(!built || gpuHost)('with the library built but no GPU driver', (
     expect(caught).toBeInstanceOf(GpuUnavailableError);
     expect((caught as GpuError).runtimeError).toMatch(/^(cuda|hip)Error\w+$/);
     expect((caught as Error).message).toMatch(/k_debug_noop<<<1, 4096>>>.* failed: (cuda|hip)Error\w+ .* at capi\.cu:\d+/);
+  });
+});
+
+describe('device buffers: ranges, lifetimes and cleanup, over a stub library', () => {
+  /** A Gpu whose allocations are tracked and whose allocation number `failAt` runs out of memory. */
+  function stubGpu(failAt = Infinity) {
+    const live = new Set<bigint>();
+    const calls: string[] = [];
+    let next = 4096n;
+    let allocs = 0;
+    const lib = {
+      gg_last_error: () => 'stub',
+      gg_last_error_name: () => '',
+      gg_mem_info: (free: BigUint64Array, total: BigUint64Array) => ((free[0] = 1n << 30n), (total[0] = 1n << 30n), 0),
+      gg_malloc: (out: BigUint64Array) => {
+        if (++allocs === failAt) return 3;
+        out[0] = next;
+        live.add(next);
+        next += 1n << 20n;
+        return 0;
+      },
+      gg_free: (ptr: bigint) => (live.delete(ptr), 0),
+      gg_upload: () => (calls.push('upload'), 0),
+      gg_download: () => (calls.push('download'), 0),
+      gg_memset: () => 0,
+      gg_matmul: () => (calls.push('matmul'), 0),
+      gg_bench_matmul: () => 0,
+      gg_matmul_kernel_name: () => 0,
+    };
+    const gpu = Object.create(Gpu.prototype) as Gpu;
+    Object.assign(gpu, { lib, device: 0, info: {} });
+    return { gpu, live, calls };
+  }
+
+  it('refuses a range outside a buffer, or a bad count, before the native call, and a buffer used after dispose', () => {
+    const { gpu, calls } = stubGpu();
+    const buf = gpu.alloc(64);
+    expect(() => gpu.upload(buf, new Uint8Array(64), 8)).toThrow(/bytes \[8, 72\) are not inside the buffer's 64/);
+    expect(() => gpu.download(buf, new Uint8Array(8), -8)).toThrow(GpuError);
+    expect(() => gpu.download(buf, new Uint8Array(8), 0.5)).toThrow(GpuError);
+    expect(() => gpu.matmul(2, buf, buf, buf, 4, 32, 1)).toThrow(/matmul on the GPU: bytes \[0, 128\)/); // x of 1 x 32 floats
+    expect(() => gpu.alloc(Number.NaN)).toThrow(/NaN is not a byte count/);
+    expect(calls).toEqual([]);
+    gpu.upload(buf, new Uint8Array(64));
+    buf.dispose();
+    buf.dispose(); // twice is fine
+    expect(() => gpu.upload(buf, new Uint8Array(8))).toThrow(/used after it was freed/);
+    expect(calls).toEqual(['upload']);
+  });
+
+  it('gpuMatmul frees what it allocated when a later allocation fails', () => {
+    const { gpu, live } = stubGpu(3); // the weights, x, then y runs out
+    const w = new PackedWeights(gpu.alloc(1024), 2, 8, 32);
+    expect(() => gpuMatmul(gpu, w, new Float32Array(32), 1)).toThrow(GpuOutOfMemoryError);
+    expect(live.size).toBe(1); // the weights alone
+    w.dispose();
+    expect(live.size).toBe(0);
   });
 });

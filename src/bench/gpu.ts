@@ -1,6 +1,6 @@
 // GPU benchmark: ceilings first (streaming floor for the same bytes, device copy, dense cuBLAS,
 // upload), then fused matmul per type and batch against those ceilings and two baselines.
-import { DTYPE, Status, type DeviceBuffer, type Gpu } from '../gpu/device.js';
+import { DeviceScope, DTYPE, Status, type DeviceBuffer, type Gpu } from '../gpu/device.js';
 import { uploadSource, uploadTensors, type UploadReport } from '../gpu/loader.js';
 import { packWeights, type ForcedKernel, type PackedWeights } from '../gpu/matmul.js';
 import type { GgufFile } from '../gguf/file.js';
@@ -81,17 +81,17 @@ export function benchRead(gpu: Gpu, bufs: readonly DeviceBuffer[], bytes: number
 export function measurePeaks(gpu: Gpu, onStep: (s: string) => void = () => {}): Omit<Peaks, 'dequant' | 'blas'> {
   onStep('device copy bandwidth');
   const bytes = 1 << 30;
-  const a = gpu.alloc(bytes);
-  const b = gpu.alloc(bytes);
+  const scope = new DeviceScope(gpu);
   let copyGBps: number;
   try {
+    const a = scope.alloc(bytes);
+    const b = scope.alloc(bytes);
     gpu.check(gpu.lib.gg_memset(a.ptr, 0x3c, bytes), 'filling');
     const out = new Float32Array(11);
     gpu.check(gpu.lib.gg_bench_copy(b.ptr, a.ptr, bytes, 2, 3, out.length, out), 'timing device copies');
     copyGBps = (2 * bytes) / timing(out).us / 1e3;
   } finally {
-    a.dispose();
-    b.dispose();
+    scope.dispose();
   }
   onStep('upload bandwidth');
   const up = new Float64Array(1);
@@ -219,8 +219,8 @@ function timeDequant(gpu: Gpu, t: TensorSource, srcs: DeviceBuffer[], dtype: 'f1
 /** Dense and unfused baselines for a shape: W in f16 (from the real dequantized weights) and bf16. */
 class Baselines {
   private wF16: DeviceBuffer[] = [];
-  private xHalf: DeviceBuffer;
-  private yOut: DeviceBuffer;
+  private xHalf!: DeviceBuffer; // set by prepare(), which the constructor runs
+  private yOut!: DeviceBuffer;
   private dequantF16Us: number | null = null;
 
   constructor(
@@ -228,6 +228,16 @@ class Baselines {
     private readonly p: Prepared,
     maxBatch: number,
   ) {
+    try {
+      this.prepare(maxBatch);
+    } catch (error) {
+      this.dispose(); // a constructor that throws returns nothing its caller could dispose
+      throw error;
+    }
+  }
+
+  private prepare(maxBatch: number): void {
+    const { gpu, p } = this;
     const t = p.source;
     const bytes = t.rows * t.rowLength * 2;
     for (let i = 0; i < Math.max(1, rotationCount(gpu, bytes, 'cold')); i++) {
@@ -255,8 +265,8 @@ class Baselines {
 
   dispose(): void {
     for (const w of this.wF16) w.dispose();
-    this.xHalf.dispose();
-    this.yOut.dispose();
+    this.xHalf?.dispose(); // unset when prepare() failed before them
+    this.yOut?.dispose();
   }
 }
 
@@ -313,11 +323,12 @@ export function benchDenseBlas(gpu: Gpu, rows: number, rowLength: number, batche
     const copies = rotationCount(gpu, n * 2, 'cold');
     const host = randomHalfBits(n, dtype, 11);
     const ws: DeviceBuffer[] = [];
-    const x = gpu.alloc(maxBatch * rowLength * 2);
-    const y = gpu.alloc(maxBatch * rows * 4); // cuBLAS writes f32
+    const scope = new DeviceScope(gpu);
     try {
+      const x = scope.alloc(maxBatch * rowLength * 2);
+      const y = scope.alloc(maxBatch * rows * 4); // cuBLAS writes f32
       for (let i = 0; i < copies; i++) {
-        const w = gpu.alloc(n * 2, `allocating ${dtype} weights`);
+        const w = scope.alloc(n * 2, `allocating ${dtype} weights`);
         ws.push(w);
         gpu.upload(w, new Uint8Array(host.buffer));
       }
@@ -327,9 +338,7 @@ export function benchDenseBlas(gpu: Gpu, rows: number, rowLength: number, batche
         if (tm) out.push({ dtype, batch, us: tm.us, tflops: (2 * n * batch) / tm.us / 1e6 });
       }
     } finally {
-      for (const w of ws) w.dispose();
-      x.dispose();
-      y.dispose();
+      scope.dispose();
     }
   }
   return out;

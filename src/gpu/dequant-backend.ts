@@ -1,7 +1,8 @@
 import type { DequantBackend } from '../dequant.js';
 import { requireDecoder, tensorRows, yieldToEventLoop } from '../dequant.js';
 import { NPY_ITEM_BYTES } from '../npy.js';
-import { Gpu } from './device.js';
+import { GpuError } from '../errors.js';
+import { Gpu, type DeviceBuffer } from './device.js';
 import { checkVram, uploadTensor } from './loader.js';
 
 /** Output produced per kernel launch and download: bounds device scratch for huge tensors. */
@@ -24,8 +25,9 @@ export function createGpuDequantBackend(device = 0): DequantBackend {
       const outBytes = Math.min(rows, rowsPerChunk) * rowOutBytes;
       checkVram(gpu, file.requireSize(tensor) + outBytes, `dequantizing ${tensor.name}`);
       const raw = uploadTensor(gpu, file, tensor, progress);
-      const out = gpu.alloc(outBytes, `allocating the output of ${tensor.name}`);
+      let out: DeviceBuffer | undefined;
       try {
+        out = gpu.alloc(outBytes, `allocating the output of ${tensor.name}`);
         const host = Buffer.allocUnsafe(outBytes);
         for (let row = 0; row < rows; row += rowsPerChunk) {
           const n = Math.min(rowsPerChunk, rows - row);
@@ -35,8 +37,11 @@ export function createGpuDequantBackend(device = 0): DequantBackend {
           sink(chunk);
           await yieldToEventLoop();
         }
+      } catch (error) {
+        if (error instanceof GpuError && !error.message.includes(tensor.name)) error.message = `tensor ${tensor.name}: ${error.message}`;
+        throw error;
       } finally {
-        out.dispose();
+        out?.dispose();
         raw.buffer.dispose();
       }
     },

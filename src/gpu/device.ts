@@ -34,26 +34,62 @@ export class DeviceBuffer {
 
   constructor(
     private readonly gpu: Gpu,
-    readonly ptr: DevicePtr,
+    private readonly address: DevicePtr,
     readonly bytes: number,
   ) {
-    DeviceBuffer.registry.register(this, { lib: gpu.lib, ptr }, this);
+    DeviceBuffer.registry.register(this, { lib: gpu.lib, ptr: address }, this);
+  }
+
+  /** The device address; a GpuError once disposed (cudaMalloc reuses freed addresses: a late write
+   * would land in another live buffer). */
+  get ptr(): DevicePtr {
+    if (!this.live) throw new GpuError('a device buffer was used after it was freed');
+    return this.address;
   }
 
   get disposed(): boolean {
     return !this.live;
   }
 
+  /** Frees the memory. It does not throw: cudaFree fails only once the context has a sticky error,
+   * which the next call reports, while a throw here, in a finally, would hide the error that got there. */
   dispose(): void {
     if (!this.live) return;
     this.live = false;
     DeviceBuffer.registry.unregister(this);
-    this.gpu.check(this.gpu.lib.gg_free(this.ptr), 'freeing device memory');
+    this.gpu.lib.gg_free(this.address);
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Buffers that live and die together: each alloc() is freed by the one dispose() in a finally, also
+ * when a later allocation of the group fails. */
+export class DeviceScope {
+  private readonly buffers: DeviceBuffer[] = [];
+  constructor(private readonly gpu: Gpu) {}
+  alloc(bytes: number, what?: string): DeviceBuffer {
+    const b = this.gpu.alloc(bytes, what);
+    this.buffers.push(b);
+    return b;
+  }
+  dispose(): void {
+    for (const b of this.buffers.splice(0).reverse()) b.dispose();
+  }
+}
+
+/** [offset, offset + bytes) inside a buffer of `size` bytes, in safe integers, or a GpuError: the C
+ * side gets raw pointers and cannot check (koffi wraps a negative offset, truncates a fraction). */
+export function checkRange(what: string, offset: number, bytes: number, size: number): void {
+  const ok = Number.isSafeInteger(offset) && Number.isSafeInteger(bytes) && offset >= 0 && bytes >= 0 && offset + bytes <= size;
+  if (!ok) throw new GpuError(`${what}: bytes [${offset}, ${offset + bytes}) are not inside the buffer's ${size}`);
+}
+
+/** A count passed as a C int32: a safe integer in [min, 2^31). */
+function checkInt32(what: string, name: string, value: number, min = 0): void {
+  if (!Number.isSafeInteger(value) || value < min || value > 0x7fffffff) throw new GpuError(`${what}: ${name} ${value} is not an integer from ${min} to ${0x7fffffff}`);
 }
 
 export class Gpu {
@@ -104,13 +140,13 @@ export class Gpu {
     const message = `${what}: ${detail}`;
     switch (status) {
       case Status.outOfMemory: {
-        const free = this.memInfo().free;
-        throw new GpuOutOfMemoryError(
-          `out of GPU memory ${what}: asked for ${requestedBytes} bytes, ${free} bytes free (${detail})`,
-          requestedBytes,
-          free,
-          name,
-        );
+        let free = 0;
+        try {
+          free = this.memInfo().free;
+        } catch {} // the allocation's error is the one to report
+        // requestedBytes is known for allocations; other calls run out of scratch or pinned host memory
+        const asked = requestedBytes > 0 ? `asked for ${requestedBytes} bytes, ${free} bytes free` : `${free} bytes free`;
+        throw new GpuOutOfMemoryError(`out of GPU memory ${what}: ${asked} (${detail})`, requestedBytes, free, name);
       }
       case Status.noDevice:
         throw new GpuUnavailableError(message, name);
@@ -124,27 +160,32 @@ export class Gpu {
   memInfo(): { free: number; total: number } {
     const free = new BigUint64Array(1);
     const total = new BigUint64Array(1);
-    const status = this.lib.gg_mem_info(free, total);
-    if (status !== Status.ok) return { free: 0, total: 0 };
+    this.check(this.lib.gg_mem_info(free, total), 'reading free GPU memory');
     return { free: Number(free[0]), total: Number(total[0]) };
   }
 
   alloc(bytes: number, what = 'allocating device memory'): DeviceBuffer {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new GpuError(`${what}: ${bytes} is not a byte count`);
     const out = new BigUint64Array(1);
     this.check(this.lib.gg_malloc(out, Math.max(bytes, 1)), what, bytes);
     return new DeviceBuffer(this, out[0]!, bytes);
   }
 
   upload(dst: DeviceBuffer, src: Uint8Array, dstOffset = 0): void {
+    checkRange('uploading to the GPU', dstOffset, src.byteLength, dst.bytes);
     this.check(this.lib.gg_upload(dst.ptr + BigInt(dstOffset), src, src.byteLength), 'uploading to the GPU');
   }
 
   /** File -> device through pinned double buffers: reading and copying overlap. */
   uploadFile(dst: DeviceBuffer, fd: number, fileOffset: number, bytes: number, dstOffset = 0): void {
+    checkRange('uploading file data to the GPU', dstOffset, bytes, dst.bytes);
+    checkRange('uploading file data to the GPU', fileOffset, bytes, Number.MAX_SAFE_INTEGER);
+    checkInt32('uploading file data to the GPU', 'file descriptor', fd);
     this.check(this.lib.gg_upload_file(dst.ptr + BigInt(dstOffset), fd, fileOffset, bytes), 'uploading file data to the GPU');
   }
 
   download(src: DeviceBuffer, into: Uint8Array, srcOffset = 0): void {
+    checkRange('downloading from the GPU', srcOffset, into.byteLength, src.bytes);
     this.check(this.lib.gg_download(into, src.ptr + BigInt(srcOffset), into.byteLength), 'downloading from the GPU');
   }
 
@@ -158,10 +199,18 @@ export class Gpu {
   }
 
   dequantize(typeId: number, src: DeviceBuffer, dst: DeviceBuffer, rows: number, rowLength: number, dtype: 'f32' | 'f16', srcOffset = 0): void {
+    const what = 'dequantizing on the GPU';
+    checkRange(what, srcOffset, 0, src.bytes);
+    checkRange(what, 0, rows * rowLength * (dtype === 'f32' ? 4 : 2), dst.bytes);
     this.check(this.lib.gg_dequantize(typeId, src.ptr + BigInt(srcOffset), dst.ptr, rows, rowLength, DTYPE[dtype]), 'dequantizing on the GPU');
   }
 
   matmul(typeId: number, w: DeviceBuffer, x: DeviceBuffer, y: DeviceBuffer, rows: number, rowLength: number, batch: number, kernel = -1): void {
+    const what = 'matmul on the GPU';
+    checkInt32(what, 'batch', batch, 1);
+    checkInt32(what, 'kernel', kernel, -1);
+    checkRange(what, 0, batch * rowLength * 4, x.bytes);
+    checkRange(what, 0, batch * rows * 4, y.bytes);
     this.check(this.lib.gg_matmul(typeId, w.ptr, x.ptr, y.ptr, rows, rowLength, batch, kernel), 'matmul on the GPU');
   }
 

@@ -68,24 +68,29 @@ function requireGpuReady(file: GgufFile, tensor: GgufTensorInfo): void {
   if (!isSupportedType(tensor.typeId)) throw new InputError(file.path, `type ${describeType(tensor)} is not supported on the GPU`, tensor.name);
 }
 
-/** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. A read
- * that fails because the file shrank since it was opened is the file's fault: an InputError. */
+/** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. */
 function uploadRange(gpu: Gpu, file: GgufFile, dst: DeviceBuffer, fileOffset: number, bytes: number, dstOffset: number, progress: (bytes: number) => void): void {
   for (let done = 0; done < bytes; done += UPLOAD_STEP) {
     const n = Math.min(UPLOAD_STEP, bytes - done);
-    try {
-      gpu.uploadFile(dst, file.source.fd, fileOffset + done, n, dstOffset + done);
-    } catch (error) {
-      let size = Infinity;
-      try {
-        size = fstatSync(file.source.fd).size;
-      } catch {} // the GPU's error is the one to report then
-      if (error instanceof GpuError && size < fileOffset + done + n) {
-        throw new InputError(file.path, `the file shrank to ${size} bytes while it was read (bytes [${fileOffset + done}, ${fileOffset + done + n}) were wanted)`);
-      }
-      throw error;
-    }
+    uploadFileBytes(gpu, file.path, file.source.fd, dst, fileOffset + done, n, dstOffset + done);
     progress(n);
+  }
+}
+
+/** gpu.uploadFile, where a read that fails because the file shrank since it was opened is the file's
+ * fault: an InputError naming it. */
+function uploadFileBytes(gpu: Gpu, path: string, fd: number, dst: DeviceBuffer, fileOffset: number, n: number, dstOffset: number): void {
+  try {
+    gpu.uploadFile(dst, fd, fileOffset, n, dstOffset);
+  } catch (error) {
+    let size = Infinity;
+    try {
+      size = fstatSync(fd).size;
+    } catch {} // the GPU's error is the one to report then
+    if (error instanceof GpuError && size < fileOffset + n) {
+      throw new InputError(path, `the file shrank to ${size} bytes while it was read (bytes [${fileOffset}, ${fileOffset + n}) were wanted)`);
+    }
+    throw error;
   }
 }
 
@@ -181,7 +186,7 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
 export function uploadSource(gpu: Gpu, t: TensorSource): DeviceBuffer {
   const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
   try {
-    if (t.file) gpu.uploadFile(buf, t.file.fd, t.file.offset, t.nbytes);
+    if (t.file) uploadFileBytes(gpu, t.file.path, t.file.fd, buf, t.file.offset, t.nbytes, 0);
     else gpu.upload(buf, t.read(0, t.nbytes));
   } catch (error) {
     buf.dispose();

@@ -1,6 +1,7 @@
 // Fused dequant + matmul on the GPU: y = W·x with W still quantized in device memory.
 import { UsageError } from '../errors.js';
-import type { DeviceBuffer, Gpu } from './device.js';
+import { tensorByteSize } from '../gguf/writer.js';
+import { checkRange, DeviceScope, type DeviceBuffer, type Gpu } from './device.js';
 import type { NativeLib } from './native.js';
 
 /** Weights in the matmul kernels' layout: the raw blocks re-laid out once on the GPU, same bits per weight. */
@@ -18,6 +19,7 @@ export class PackedWeights {
 
 /** Re-lays out raw blocks already on the GPU into a new buffer for the matmul kernels. */
 export function packWeights(gpu: Gpu, raw: DeviceBuffer, typeId: number, rows: number, rowLength: number, rawOffset = 0): PackedWeights {
+  checkRange('packing weights', rawOffset, tensorByteSize(typeId, [rowLength, rows]), raw.bytes); // the raw blocks are all there
   const size = new BigUint64Array(1);
   gpu.check(gpu.lib.gg_matmul_packed_size(typeId, rows, rowLength, size), 'sizing packed weights');
   const packed = gpu.alloc(Number(size[0]), 'allocating packed weights');
@@ -64,9 +66,10 @@ export function resolveMatmulKernel(names: readonly string[], text: string): For
 /** y [batch][rows] = x [batch][rowLength] · Wᵀ, on the GPU. kernel -1: the dispatch table's pick. */
 export function gpuMatmul(gpu: Gpu, w: PackedWeights, x: Float32Array, batch: number, kernel = -1): MatmulRun {
   if (x.length !== batch * w.rowLength) throw new Error(`x holds ${x.length} values, expected ${batch} x ${w.rowLength}`);
-  const xDev = gpu.alloc(x.byteLength, 'allocating activations');
-  const yDev = gpu.alloc(batch * w.rows * 4, 'allocating the output');
+  const scope = new DeviceScope(gpu);
   try {
+    const xDev = scope.alloc(x.byteLength, 'allocating activations');
+    const yDev = scope.alloc(batch * w.rows * 4, 'allocating the output');
     gpu.upload(xDev, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
     gpu.memsetPoison(yDev);
     gpu.matmul(w.typeId, w.buffer, xDev, yDev, w.rows, w.rowLength, batch, kernel);
@@ -77,7 +80,6 @@ export function gpuMatmul(gpu: Gpu, w: PackedWeights, x: Float32Array, batch: nu
     gpu.check(gpu.lib.gg_bench_matmul(w.typeId, ptrs, 1, xDev.ptr, yDev.ptr, w.rows, w.rowLength, batch, kernel, 1, 1, 1, us), 'timing matmul');
     return { y, kernel: kernel < 0 ? gpu.matmulKernelName(w.typeId, w.rows, w.rowLength, batch) : matmulKernelNames(gpu.lib)[kernel]!, microseconds: us[0]! };
   } finally {
-    xDev.dispose();
-    yDev.dispose();
+    scope.dispose();
   }
 }

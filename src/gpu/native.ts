@@ -43,7 +43,8 @@ export interface NativeLib {
   gg_debug_fail_launch(how: number): number;
 }
 
-const PROTOTYPES = [
+/** The C prototypes of kernels/gguf_gpu.h as koffi binds them (test/native-abi.test.ts compares the two). */
+export const PROTOTYPES = [
   'const char *gg_last_error()',
   'const char *gg_last_error_name()',
   'int gg_version()',
@@ -104,6 +105,16 @@ export function loadNative(): NativeLib {
   } catch (error) {
     throw new GpuLibraryMissingError(`cannot load the GPU library ${path}: ${(error as Error).message}`);
   }
+  // the version first: a library from other sources may lack or rename functions, and that is what to say
+  let version: number | undefined;
+  try {
+    version = (lib.func('int gg_version()') as () => number)();
+  } catch {}
+  if (version !== EXPECTED_ABI_VERSION) {
+    throw new GpuLibraryMissingError(
+      `the GPU library ${path} has ABI version ${version ?? '(none)'}, this package needs ${EXPECTED_ABI_VERSION}; rebuild it with \`npm run build:kernels\``,
+    );
+  }
   const bound: Record<string, unknown> = { path };
   for (const proto of PROTOTYPES) {
     const name = /(gg_\w+)\(/.exec(proto)![1]!;
@@ -113,13 +124,6 @@ export function loadNative(): NativeLib {
       throw new GpuLibraryMissingError(`the GPU library ${path} lacks ${name} (rebuild it with \`npm run build:kernels\`): ${(error as Error).message}`);
     }
   }
-  const lib2 = bound as unknown as NativeLib;
-  const version = lib2.gg_version();
-  if (version !== EXPECTED_ABI_VERSION) {
-    throw new GpuLibraryMissingError(
-      `the GPU library ${path} has ABI version ${version}, this package needs ${EXPECTED_ABI_VERSION}; rebuild it with \`npm run build:kernels\``,
-    );
-  }
-  cached = lib2;
+  cached = bound as unknown as NativeLib;
   return cached;
 }

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { fsReason, InputError, UsageError } from '../../errors.js';
+import { fsReason, GpuError, InputError, UsageError } from '../../errors.js';
 import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
@@ -137,6 +137,9 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
         } finally {
           w.dispose();
         }
+      } catch (error) {
+        if (error instanceof GpuError) error.message = `tensor ${t.name}: ${error.message}`; // the native calls know only what they did
+        throw error;
       } finally {
         raw.dispose();
       }

@@ -59,6 +59,16 @@ export function knownAnswerVerdicts(): TensorVerdict[] {
   });
 }
 
+/** verifyOnGpu with the tensor's name in a GPU error (the native calls know only what they did). */
+async function verifyTensorOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
+  try {
+    return await verifyOnGpu(gpu, t, batches, seed);
+  } catch (error) {
+    if (error instanceof GpuError) error.message = `tensor ${t.name}: ${error.message}`;
+    throw error;
+  }
+}
+
 async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
   const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
   const { uploadSource } = await import('../../gpu/loader.js');
@@ -149,7 +159,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
         const nothing = { elements: 0, mismatches: 0, maxUlp: 0 }; // an empty tensor of a type we decode: checked, trivially
         if (reason === EMPTY_TENSOR) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck: nothing, pass: true });
         else if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: false });
-        else verdicts.push(gpu ? await verifyOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
+        else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
         done += t.nbytes;
         bar.update(done, t.name);
       }
