@@ -140,10 +140,9 @@ export class Gpu {
     const message = `${what}: ${detail}`;
     switch (status) {
       case Status.outOfMemory: {
-        let free = 0;
-        try {
-          free = this.memInfo().free;
-        } catch {} // the allocation's error is the one to report
+        // asked directly: through memInfo() a failing query would come back here, again and again
+        const freeOut = new BigUint64Array(1);
+        const free = this.lib.gg_mem_info(freeOut, new BigUint64Array(1)) === Status.ok ? Number(freeOut[0]) : 0;
         // requestedBytes is known for allocations; other calls run out of scratch or pinned host memory
         const asked = requestedBytes > 0 ? `asked for ${requestedBytes} bytes, ${free} bytes free` : `${free} bytes free`;
         throw new GpuOutOfMemoryError(`out of GPU memory ${what}: ${asked} (${detail})`, requestedBytes, free, name);
