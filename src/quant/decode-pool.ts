@@ -10,6 +10,8 @@ export class DecodePool {
   private readonly idle: Worker[] = [];
   private readonly queue: { job: DecodeJob; pending: Pending }[] = [];
   private readonly pending = new Map<number, Pending>();
+  /** The job each busy worker runs: a worker that dies fails its own job, not the others'. */
+  private readonly running = new Map<Worker, number>();
   private nextId = 0;
 
   constructor(readonly size = availableParallelism()) {
@@ -17,19 +19,32 @@ export class DecodePool {
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
       w.on('message', (msg: { id: number; data?: Float32Array | Uint16Array; error?: string }) => {
-        const p = this.pending.get(msg.id)!;
+        const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
-        if (msg.error !== undefined) p.reject(new Error(msg.error));
-        else p.resolve(msg.data!);
+        this.running.delete(w);
+        if (msg.error !== undefined) p?.reject(new Error(msg.error));
+        else p?.resolve(msg.data!);
         this.release(w);
       });
-      w.on('error', (e) => {
-        for (const p of this.pending.values()) p.reject(e);
-        this.pending.clear();
-      });
+      w.on('error', (e) => this.lose(w, e));
       this.workers.push(w);
       this.idle.push(w);
     }
+  }
+
+  /** A worker died (out of memory, say): its job fails; the others go on, and once none is left the
+   * queued jobs fail too instead of waiting forever. */
+  private lose(w: Worker, error: Error): void {
+    const id = this.running.get(w);
+    this.running.delete(w);
+    if (id !== undefined) {
+      this.pending.get(id)?.reject(error);
+      this.pending.delete(id);
+    }
+    this.workers.splice(this.workers.indexOf(w), 1);
+    const idleAt = this.idle.indexOf(w);
+    if (idleAt >= 0) this.idle.splice(idleAt, 1);
+    if (this.workers.length === 0) for (const { pending } of this.queue.splice(0)) pending.reject(error);
   }
 
   private release(w: Worker): void {
@@ -40,11 +55,13 @@ export class DecodePool {
 
   private start(w: Worker, job: DecodeJob, pending: Pending): void {
     this.pending.set(job.id, pending);
+    this.running.set(w, job.id);
     w.postMessage(job);
   }
 
   /** Decodes raw blocks on a worker; resolves with f32 values, or f16 bits when f16 is set. */
   decode(typeId: number, raw: Uint8Array, elements: number, f16 = false, repeat = 1): Promise<Float32Array | Uint16Array> {
+    if (this.workers.length === 0) return Promise.reject(new Error('every decode worker has died'));
     return new Promise((resolve, reject) => {
       const job: DecodeJob = { id: this.nextId++, typeId, raw, elements, f16, repeat };
       const w = this.idle.pop();
