@@ -19,6 +19,7 @@ export class DecodePool {
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
       w.on('message', (msg: { id: number; data?: Float32Array | Uint16Array; error?: string }) => {
+        if (!this.workers.includes(w)) return; // a worker given up for dead gets no more jobs
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         this.running.delete(w);
@@ -45,6 +46,7 @@ export class DecodePool {
     const idleAt = this.idle.indexOf(w);
     if (idleAt >= 0) this.idle.splice(idleAt, 1);
     if (this.workers.length === 0) for (const { pending } of this.queue.splice(0)) pending.reject(error);
+    void w.terminate();
   }
 
   private release(w: Worker): void {
