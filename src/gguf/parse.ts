@@ -335,8 +335,7 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   }
 
   const infos: Omit<GgufTensorInfo, 'offset'>[] = [];
-  const problems: { tensor: string; reason: string }[] = [];
-  const troubled = new Set<string>(); // names in problems: one entry a tensor
+  const problems = new Map<string, string>(); // with keepTruncated: a tensor's first problem, in file order
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH, true);
@@ -366,8 +365,7 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
     if (relativeOffset64 > BigInt(source.size)) {
       const reason = `data offset ${relativeOffset64} (from the data section) lies past the end of the file (${source.size} bytes)`;
       if (!options.keepTruncated || relativeOffset64 > BigInt(Number.MAX_SAFE_INTEGER)) fail(reason);
-      problems.push({ tensor: name, reason });
-      troubled.add(name);
+      problems.set(name, reason);
     }
     const relativeOffset = Number(relativeOffset64);
     if (relativeOffset % alignment !== 0) fail(`data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`);
@@ -381,8 +379,7 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
       if (bytes > BigInt(source.size)) {
         const reason = `${type.name} data of ${bytes} bytes is larger than the whole file (${source.size} bytes)`;
         if (!options.keepTruncated || bytes > BigInt(Number.MAX_SAFE_INTEGER)) fail(reason);
-        if (!troubled.has(name)) problems.push({ tensor: name, reason });
-        troubled.add(name);
+        if (!problems.has(name)) problems.set(name, reason);
       }
       nbytes = Number(bytes);
     }
@@ -394,15 +391,15 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   const tensors = infos.map((info): GgufTensorInfo => {
     const offset = dataOffset + info.relativeOffset;
     const end = offset + (info.nbytes ?? 0);
-    if (end > source.size && !troubled.has(info.name)) {
+    if (end > source.size && !problems.has(info.name)) {
       const reason = `data [${offset}, ${end}) lies past the end of the file (${source.size} bytes); the file is truncated`;
       if (!options.keepTruncated) throw new InputError(file, reason, info.name);
-      problems.push({ tensor: info.name, reason });
+      problems.set(info.name, reason);
     }
     return { ...info, offset };
   });
   refuseOverlaps(tensors, file);
-  return { version, littleEndian, alignment, dataOffset, metadata, tensors, ...(options.keepTruncated ? { problems } : {}) };
+  return { version, littleEndian, alignment, dataOffset, metadata, tensors, ...(options.keepTruncated ? { problems: [...problems].map(([tensor, reason]) => ({ tensor, reason })) } : {}) };
 }
 
 /** ggml lays tensors out one after another; data shared by two tensors is a corrupt or hostile file. */
