@@ -9,19 +9,16 @@ export class DecodePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
   private readonly queue: { job: DecodeJob; pending: Pending }[] = [];
-  private readonly pending = new Map<number, Pending>();
-  /** The job each busy worker runs: a worker that dies fails its own job, not the others'. */
-  private readonly running = new Map<Worker, number>();
-  private nextId = 0;
+  /** The job each busy worker runs (one at a time): a worker that dies fails its own job, not the others'. */
+  private readonly running = new Map<Worker, Pending>();
 
   constructor(readonly size = availableParallelism()) {
     const url = new URL('./decode-worker.js', import.meta.url);
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
-      w.on('message', (msg: { id: number; data?: Float32Array | Uint16Array; error?: string }) => {
+      w.on('message', (msg: { data?: Float32Array | Uint16Array; error?: string }) => {
         if (!this.workers.includes(w)) return; // a worker given up for dead gets no more jobs
-        const p = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
+        const p = this.running.get(w);
         this.running.delete(w);
         if (msg.error !== undefined) p?.reject(new Error(msg.error));
         else p?.resolve(msg.data!);
@@ -36,12 +33,8 @@ export class DecodePool {
   /** A worker died (out of memory, say): its job fails; the others go on, and once none is left the
    * queued jobs fail too instead of waiting forever. */
   private lose(w: Worker, error: Error): void {
-    const id = this.running.get(w);
+    this.running.get(w)?.reject(error);
     this.running.delete(w);
-    if (id !== undefined) {
-      this.pending.get(id)?.reject(error);
-      this.pending.delete(id);
-    }
     this.workers.splice(this.workers.indexOf(w), 1);
     const idleAt = this.idle.indexOf(w);
     if (idleAt >= 0) this.idle.splice(idleAt, 1);
@@ -56,8 +49,7 @@ export class DecodePool {
   }
 
   private start(w: Worker, job: DecodeJob, pending: Pending): void {
-    this.pending.set(job.id, pending);
-    this.running.set(w, job.id);
+    this.running.set(w, pending);
     w.postMessage(job);
   }
 
@@ -65,7 +57,7 @@ export class DecodePool {
   decode(typeId: number, raw: Uint8Array, elements: number, f16 = false, repeat = 1): Promise<Float32Array | Uint16Array> {
     if (this.workers.length === 0) return Promise.reject(new Error('every decode worker has died'));
     return new Promise((resolve, reject) => {
-      const job: DecodeJob = { id: this.nextId++, typeId, raw, elements, f16, repeat };
+      const job: DecodeJob = { typeId, raw, elements, f16, repeat };
       const w = this.idle.pop();
       if (w) this.start(w, job, { resolve, reject });
       else this.queue.push({ job, pending: { resolve, reject } });

@@ -3,7 +3,6 @@ import { parentPort } from 'node:worker_threads';
 import { decoderFor, f32ArrayToF16 } from './index.js';
 
 export interface DecodeJob {
-  id: number;
   typeId: number;
   raw: Uint8Array;
   elements: number;
@@ -18,8 +17,8 @@ parentPort?.on('message', (job: DecodeJob) => {
     const out = new Float32Array(job.elements);
     for (let r = 0; r < (job.repeat ?? 1); r++) decode(job.raw, out, job.elements / info.blockSize);
     const result = job.f16 ? f32ArrayToF16(out) : out;
-    parentPort!.postMessage({ id: job.id, data: result }, [result.buffer as ArrayBuffer]);
+    parentPort!.postMessage({ data: result }, [result.buffer as ArrayBuffer]);
   } catch (error) {
-    parentPort!.postMessage({ id: job.id, error: (error as Error).message });
+    parentPort!.postMessage({ error: (error as Error).message });
   }
 });
