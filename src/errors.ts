@@ -77,3 +77,10 @@ export class GpuKernelError extends GpuError {}
 export class VerificationError extends GgufGpuError {
   readonly kind = 'verification';
 }
+
+/** Names the tensor in a GPU error (a native call knows what it did, not to which tensor), unless the
+ * message names it already. Returns the error, for `throw withTensorName(error, name)`. */
+export function withTensorName(error: unknown, tensor: string): unknown {
+  if (error instanceof GpuError && !error.message.includes(tensor)) error.message = `tensor ${tensor}: ${error.message}`;
+  return error;
+}

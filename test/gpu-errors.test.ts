@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GpuError, GpuKernelError, GpuOutOfMemoryError, GpuUnavailableError } from '../src/errors.js';
+import { GpuError, GpuKernelError, GpuOutOfMemoryError, GpuUnavailableError, UsageError, withTensorName } from '../src/errors.js';
 import { Gpu } from '../src/gpu/device.js';
 import { gpuMatmul, PackedWeights } from '../src/gpu/matmul.js';
 import { libraryCandidates, loadNative } from '../src/gpu/native.js';
@@ -128,5 +128,15 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
     expect(live.size).toBe(1); // the weights alone
     w.dispose();
     expect(live.size).toBe(0);
+  });
+});
+
+describe('withTensorName', () => {
+  it('names the tensor in a GPU error once, and leaves other errors alone', () => {
+    const e = withTensorName(new GpuError('matmul on the GPU: bad'), 'blk.0.w') as GpuError;
+    expect(e.message).toBe('tensor blk.0.w: matmul on the GPU: bad');
+    expect((withTensorName(e, 'blk.0.w') as GpuError).message).toBe('tensor blk.0.w: matmul on the GPU: bad');
+    expect((withTensorName(new GpuError('allocating blk.0.w: out'), 'blk.0.w') as GpuError).message).toBe('allocating blk.0.w: out');
+    expect((withTensorName(new UsageError('x'), 'blk.0.w') as Error).message).toBe('x');
   });
 });

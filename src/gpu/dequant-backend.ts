@@ -1,7 +1,7 @@
 import type { DequantBackend } from '../dequant.js';
 import { requireDecoder, tensorRows, yieldToEventLoop } from '../dequant.js';
 import { NPY_ITEM_BYTES } from '../npy.js';
-import { GpuError } from '../errors.js';
+import { withTensorName } from '../errors.js';
 import { Gpu, type DeviceBuffer } from './device.js';
 import { checkVram, uploadTensor } from './loader.js';
 
@@ -38,8 +38,7 @@ export function createGpuDequantBackend(device = 0): DequantBackend {
           await yieldToEventLoop();
         }
       } catch (error) {
-        if (error instanceof GpuError && !error.message.includes(tensor.name)) error.message = `tensor ${tensor.name}: ${error.message}`;
-        throw error;
+        throw withTensorName(error, tensor.name);
       } finally {
         out?.dispose();
         raw.buffer.dispose();

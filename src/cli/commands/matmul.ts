@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { fsReason, GpuError, InputError, UsageError } from '../../errors.js';
+import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
 import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
@@ -138,8 +138,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
           w.dispose();
         }
       } catch (error) {
-        if (error instanceof GpuError) error.message = `tensor ${t.name}: ${error.message}`; // the native calls know only what they did
-        throw error;
+        throw withTensorName(error, t.name);
       } finally {
         raw.dispose();
       }

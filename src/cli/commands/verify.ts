@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { GpuError, InputError, UsageError, VerificationError } from '../../errors.js';
+import { GpuError, InputError, UsageError, VerificationError, withTensorName } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import type { Gpu } from '../../gpu/device.js';
 import { decoderFor, nmse, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
@@ -59,13 +59,12 @@ export function knownAnswerVerdicts(): TensorVerdict[] {
   });
 }
 
-/** verifyOnGpu with the tensor's name in a GPU error (the native calls know only what they did). */
+/** verifyOnGpu with the tensor's name in a GPU error. */
 async function verifyTensorOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
   try {
     return await verifyOnGpu(gpu, t, batches, seed);
   } catch (error) {
-    if (error instanceof GpuError) error.message = `tensor ${t.name}: ${error.message}`;
-    throw error;
+    throw withTensorName(error, t.name);
   }
 }
 
