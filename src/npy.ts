@@ -76,6 +76,15 @@ export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; s
   return { dtype, shape: dict.shape, data: bytes.subarray(dataStart, dataStart + nbytes) };
 }
 
+/** A UsageError naming the first three of `paths` that already exist (a dangling link counts), unless
+ * none does: outputs are not overwritten without --force. */
+export function refuseExisting(paths: readonly string[]): void {
+  const existing = paths.filter(pathExists);
+  if (existing.length === 0) return;
+  const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
+  throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
+}
+
 /** Whether anything, a dangling symbolic link included, is at `path` (existsSync follows links). */
 export function pathExists(path: string): boolean {
   try {
@@ -128,7 +137,7 @@ export class NpyWriter {
     shape: readonly number[],
     overwrite: boolean,
   ) {
-    if (!overwrite && pathExists(path)) throw new UsageError(`${path} exists (use --force to overwrite)`);
+    if (!overwrite) refuseExisting([path]);
     // a fresh name, created exclusively: a link planted at a predictable name could redirect the write
     this.tempPath = `${path}.partial-${process.pid}-${randomBytes(6).toString('hex')}`;
     this.fd = this.io(() => openSync(this.tempPath, 'wx'));

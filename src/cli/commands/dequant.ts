@@ -7,7 +7,7 @@ import { withCpuHint } from '../gpu.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
-import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, pathExists, type NpyDtype } from '../../npy.js';
+import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, nameList, printable, progressBar } from '../format.js';
 import { collect, globMatch } from '../options.js';
@@ -104,14 +104,8 @@ export async function runDequant(path: string, options: DequantOptions): Promise
       }
     }
     const fileNames = npyFileNames(usable);
-    if (!options.force) {
-      // all of them before writing any: a run stopped halfway by the fifth file helps no one
-      const existing = usable.map((t) => join(options.out, fileNames.get(t)!)).filter((p) => pathExists(p));
-      if (existing.length > 0) {
-        const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
-        throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
-      }
-    }
+    // all of them before writing any: a run stopped halfway by the fifth file helps no one
+    if (!options.force) refuseExisting(usable.map((t) => join(options.out, fileNames.get(t)!)));
     backend = await loadBackend(options.backend);
     makeOutputDir(options.out);
     const total = usable.reduce((s, t) => s + (t.nbytes ?? 0), 0);

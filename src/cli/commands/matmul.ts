@@ -6,7 +6,7 @@ import { openGpu } from '../gpu.js';
 import { printable } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
-import { NpyWriter, parseNpy, pathExists } from '../../npy.js';
+import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
 import { activations, NMSE_BAR, referenceOutput, unsupportedReason } from '../../verify.js';
@@ -109,7 +109,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
   try {
     const info = file.tensors.find((x) => x.name === options.tensor);
     if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
-    if (options.out && !options.force && pathExists(options.out)) throw new UsageError(`${options.out} exists (use --force to overwrite)`);
+    if (options.out && !options.force) refuseExisting([options.out]); // before the product is computed
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
     if (reason) throw new InputError(path, reason, t.name);
