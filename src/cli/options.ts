@@ -12,9 +12,9 @@ function integerIn(text: string, min: number, max: number): number | undefined {
 }
 
 /** One batch size, 1 .. MAX_BATCH. */
-export function parseBatch(text: string, option = '--batch'): number {
+export function parseBatch(text: string): number {
   const n = integerIn(text, 1, MAX_BATCH);
-  if (n === undefined) throw new UsageError(`${option} must be an integer from 1 to ${MAX_BATCH}, got "${text}"`);
+  if (n === undefined) throw new UsageError(`--batch must be an integer from 1 to ${MAX_BATCH}, got "${text}"`);
   return n;
 }
 

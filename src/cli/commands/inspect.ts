@@ -95,7 +95,7 @@ const MAX_FULL_ELEMENTS = 1 << 22;
 function refuseHugeFull(file: GgufFile): void {
   const count = (v: GgufValue): number =>
     typeof v === 'object' && v !== null && 'elementType' in v
-      ? (v.values as ArrayLike<GgufValue>).length + (v.elementType === GgufValueType.ARRAY ? [...(v.values as GgufArray[])].reduce((s, a) => s + count(a), 0) : 0)
+      ? (v.values as ArrayLike<GgufValue>).length + (v.elementType === GgufValueType.ARRAY ? (v.values as GgufArray[]).reduce((s, a) => s + count(a), 0) : 0)
       : 0;
   const total = file.header.metadata.reduce((s, e) => s + count(e.value), 0);
   if (total > MAX_FULL_ELEMENTS) {

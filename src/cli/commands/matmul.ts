@@ -30,7 +30,7 @@ const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
 
 function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions): void {
   const reference = options.backend === 'cpu' || options.check; // float64 y, and a float64 copy of x
-  const bytes = batch * (t.rowLength * (reference ? 12 : 4) + t.rows * (reference ? 12 : 4));
+  const bytes = batch * (t.rowLength + t.rows) * (reference ? 12 : 4);
   if (bytes > MAX_PRODUCT_BYTES) {
     throw new UsageError(
       `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y${reference ? ' and the reference' : ''}, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
