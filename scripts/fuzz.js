@@ -66,8 +66,9 @@ function sparseArray(elementType, count) {
 }
 
 const defaults = [new URL('../../shared/fixtures/ggml-quants.gguf', import.meta.url).pathname];
-const bigEndian = parseGguf(new BufferByteSource(generated())); // the same file written big-endian
-const bases = [generated(), writeGguf({ littleEndian: false, metadata: [...bigEndian.metadata], tensors: [] }), ...(values.file ?? defaults).flatMap((f) => {
+const little = generated();
+const bigEndian = writeGguf({ littleEndian: false, metadata: [...parseGguf(new BufferByteSource(little)).metadata] }); // its metadata, big-endian
+const bases = [little, bigEndian, ...(values.file ?? defaults).flatMap((f) => {
   try {
     return [new Uint8Array(readFileSync(f))];
   } catch {
