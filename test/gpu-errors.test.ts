@@ -1,10 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuError, GpuKernelError, GpuOutOfMemoryError, GpuUnavailableError, UsageError, withTensorName } from '../src/errors.js';
 import { Gpu } from '../src/gpu/device.js';
 import { gpuMatmul, PackedWeights } from '../src/gpu/matmul.js';
 import { libraryCandidates, loadNative } from '../src/gpu/native.js';
-import { cli, QUANTS } from './cli/helpers.js';
+import { createGpuDequantBackend } from '../src/gpu/dequant-backend.js';
+import { GgufFile } from '../src/gguf/file.js';
+import { writeGguf } from '../src/gguf/writer.js';
+import { randomBlocks } from '../src/quant/random.js';
+import { cli, QUANTS, tempDir } from './cli/helpers.js';
 
 /** A Gpu over a stub library that reports `message` and `name` as its last error. */
 function gpuWithError(message: string, name: string): Gpu {
@@ -79,7 +84,8 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
   function stubGpu(failAt = Infinity) {
     const live = new Set<bigint>();
     const calls: string[] = [];
-    let next = 4096n;
+    const first = 4096n;
+    let next = first;
     let allocs = 0;
     const lib = {
       gg_last_error: () => 'stub',
@@ -94,9 +100,12 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
       },
       gg_free: (ptr: bigint) => (live.delete(ptr), 0),
       gg_upload: () => (calls.push('upload'), 0),
+      gg_upload_file: () => (calls.push('upload file'), 0),
       gg_download: () => (calls.push('download'), 0),
       gg_memset: () => 0,
       gg_matmul: () => (calls.push('matmul'), 0),
+      gg_dequantize: (_type: number, src: bigint, _dst: bigint, rows: number, rowLength: number) =>
+        (calls.push(`dequantize +${src - first} ${rows}x${rowLength}`), 0),
       gg_bench_matmul: () => 0,
       gg_matmul_kernel_name: () => 0,
     };
@@ -127,6 +136,33 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
     expect(() => gpuMatmul(gpu, w, new Float32Array(32), 1)).toThrow(GpuOutOfMemoryError);
     expect(live.size).toBe(1); // the weights alone
     w.dispose();
+    expect(live.size).toBe(0);
+  });
+
+  it('dequantizes in chunks of blocks: a single long row is cut at block boundaries, each source 16-byte aligned', async () => {
+    const typeId = 2; // Q4_0: 18 bytes per 32 weights
+    const rowLength = 32 * 100;
+    const path = join(tempDir(), 'one-row.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'row', typeId, shape: [rowLength, 1], data: randomBlocks(typeId, rowLength, 1) }] }));
+    const file = GgufFile.open(path);
+    const { gpu, live, calls } = stubGpu();
+    const backend = createGpuDequantBackend({ gpu, outputChunkBytes: 32 * 4 * 40 }); // 40 blocks of f32: 32 per chunk
+    const chunks: number[] = [];
+    let progressed = 0;
+    try {
+      await backend.dequantizeTensor(file, file.tensor('row'), 'f32', (c) => chunks.push(c.length), (n) => (progressed += n));
+    } finally {
+      backend.dispose();
+      file.close();
+    }
+    expect(calls.filter((c) => c.startsWith('dequantize'))).toEqual([
+      'dequantize +0 1x1024', // 32 blocks
+      `dequantize +${32 * 18} 1x1024`,
+      `dequantize +${64 * 18} 1x1024`,
+      `dequantize +${96 * 18} 1x128`,
+    ]);
+    expect(chunks).toEqual([4096, 4096, 4096, 512]);
+    expect(progressed).toBe(100 * 18);
     expect(live.size).toBe(0);
   });
 });

@@ -1,38 +1,47 @@
 import type { DequantBackend } from '../dequant.js';
-import { requireDecoder, tensorRows, yieldToEventLoop } from '../dequant.js';
+import { requireDecoder, yieldToEventLoop } from '../dequant.js';
 import { NPY_ITEM_BYTES } from '../npy.js';
 import { withTensorName } from '../errors.js';
 import { Gpu, type DeviceBuffer } from './device.js';
 import { checkVram, uploadTensor } from './loader.js';
 
-/** Output produced per kernel launch and download: bounds device scratch for huge tensors. */
-const OUTPUT_CHUNK_BYTES = 256 << 20;
+export interface GpuDequantOptions {
+  /** The device to open (default 0), unless `gpu` is given. */
+  device?: number;
+  /** An open GPU to use instead (tests pass a stub). */
+  gpu?: Gpu;
+  /** Output produced per kernel launch and download (default 256 MiB): bounds device scratch. */
+  outputChunkBytes?: number;
+}
 
 /**
  * GPU dequantization: the raw blocks go to the GPU once, the kernel dequantizes them there, and
- * only the output comes back (in chunks of rows, so tensors of any size fit).
+ * only the output comes back, in chunks of blocks. A tensor's blocks are contiguous and row after
+ * row, so the chunks arrive in row order, and a single row of gigabytes needs no more scratch than
+ * small ones.
  */
-export function createGpuDequantBackend(device = 0): DequantBackend {
-  const gpu = Gpu.open(device);
+export function createGpuDequantBackend(options: GpuDequantOptions = {}): DequantBackend {
+  const gpu = options.gpu ?? Gpu.open(options.device ?? 0);
+  const outputChunkBytes = options.outputChunkBytes ?? 256 << 20;
   return {
     name: 'gpu',
     async dequantizeTensor(file, tensor, dtype, sink, progress) {
       const { info } = requireDecoder(file, tensor);
-      const { rows, rowLength } = tensorRows(tensor);
-      const rowOutBytes = rowLength * NPY_ITEM_BYTES[dtype];
-      const rowRawBytes = (rowLength / info.blockSize) * info.typeSize;
-      const rowsPerChunk = Math.max(1, Math.floor(OUTPUT_CHUNK_BYTES / Math.max(1, rowOutBytes)));
-      const outBytes = Math.min(rows, rowsPerChunk) * rowOutBytes;
+      const itemBytes = NPY_ITEM_BYTES[dtype];
+      const blocks = tensor.elements / info.blockSize;
+      // a multiple of 16 blocks keeps every chunk's source as 16-byte aligned as the tensor's start
+      const chunkBlocks = Math.max(16, Math.floor(outputChunkBytes / (itemBytes * info.blockSize * 16)) * 16);
+      const outBytes = Math.min(blocks, chunkBlocks) * info.blockSize * itemBytes;
       checkVram(gpu, file.requireSize(tensor) + outBytes, `dequantizing ${tensor.name}`);
       const raw = uploadTensor(gpu, file, tensor, progress);
       let out: DeviceBuffer | undefined;
       try {
         out = gpu.alloc(outBytes, `allocating the output of ${tensor.name}`);
         const host = Buffer.allocUnsafe(outBytes);
-        for (let row = 0; row < rows; row += rowsPerChunk) {
-          const n = Math.min(rowsPerChunk, rows - row);
-          gpu.dequantize(tensor.typeId, raw.buffer, out, n, rowLength, dtype, row * rowRawBytes);
-          const chunk = host.subarray(0, n * rowOutBytes);
+        for (let block = 0; block < blocks; block += chunkBlocks) {
+          const weights = Math.min(chunkBlocks, blocks - block) * info.blockSize;
+          gpu.dequantize(tensor.typeId, raw.buffer, out, 1, weights, dtype, block * info.typeSize);
+          const chunk = host.subarray(0, weights * itemBytes);
           gpu.download(out, chunk);
           sink(chunk);
           await yieldToEventLoop();
