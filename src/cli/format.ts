@@ -136,3 +136,17 @@ export function nameList(names: readonly string[], most = 10): string {
   const shown = names.slice(0, most).join(', ');
   return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }
+
+/** Whether this run wrote its --json document: stdout then holds it, and an error that follows
+ * (a failed verification, a truncated file's exit 3) adds no second document. */
+let jsonDocumentWritten = false;
+
+/** Writes the command's one JSON document to stdout (JSON.stringify's text, with a newline). */
+export function writeJsonDocument(json: string): void {
+  jsonDocumentWritten = true;
+  process.stdout.write(`${json}\n`);
+}
+
+export function wroteJsonDocument(): boolean {
+  return jsonDocumentWritten;
+}

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
-import { GgufGpuError } from '../errors.js';
+import { GgufGpuError, GpuError, InputError, OutputError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { printable } from './format.js';
+import { printable, writeJsonDocument, wroteJsonDocument } from './format.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -47,7 +47,27 @@ Run gguf-gpu <command> --help for each command's options and examples.`,
   return program;
 }
 
-/** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug). */
+/** --json before any `--`: scripts then get a JSON document on stdout even when the command fails. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return argv.slice(2, end < 0 ? undefined : end).includes('--json');
+}
+
+/** The error as the JSON document of a failed --json run: { error: { kind, exitCode, message, ... } }. */
+function errorDocument(error: unknown, exitCode: number): string {
+  const kind = error instanceof GgufGpuError ? error.kind : error instanceof CommanderError ? 'usage' : 'unexpected';
+  const message = error instanceof CommanderError ? error.message.replace(/^error: /, '') : ((error as Error)?.message ?? String(error));
+  const details =
+    error instanceof InputError ? { file: error.file, tensor: error.tensor }
+    : error instanceof OutputError ? { path: error.path }
+    : error instanceof GpuError ? { runtimeError: error.runtimeError }
+    : error instanceof CommanderError ? { code: error.code }
+    : {};
+  return JSON.stringify({ error: { kind, exitCode, message, ...details } }, null, 2);
+}
+
+/** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug),
+ * and with --json a run that printed no report prints the error as its JSON document. */
 export async function main(argv: string[]): Promise<number> {
   if (process.env.NO_COLOR) chalk.level = 0; // https://no-color.org: chalk itself does not read it
   const program = buildProgram();
@@ -55,12 +75,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
-    if (error instanceof CommanderError) return exitCodeFor(error); // commander printed its message
-    const debug = argv.includes('--debug');
+    const exitCode = exitCodeFor(error);
+    if (exitCode !== ExitCode.ok && wantsJson(argv) && !wroteJsonDocument()) writeJsonDocument(errorDocument(error, exitCode));
+    if (error instanceof CommanderError) return exitCode; // commander printed its message
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
     // names from a file may hold control characters: one line, no escape sequences
     process.stderr.write(`${chalk.red('gguf-gpu:')} ${printable(message)}\n`);
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    return exitCodeFor(error);
+    if (argv.includes('--debug') && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCode;
   }
 }

@@ -60,6 +60,33 @@ describe('gguf-gpu inspect', () => {
   });
 });
 
+describe('--json when a command fails', () => {
+  it('prints the error as the one JSON document on stdout, and the same line on stderr', () => {
+    const missing = cli(['inspect', '/nonexistent/x.gguf', '--json']);
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout)).toEqual({
+      error: { kind: 'input', exitCode: 3, message: '/nonexistent/x.gguf: cannot open: no such file or directory (ENOENT)', file: '/nonexistent/x.gguf' },
+    });
+    expect(missing.stderr).toMatch(/^gguf-gpu: \/nonexistent\/x\.gguf: cannot open/);
+    const usage = cli(['dequant', QUANTS, '--dtype', 'f64', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout).error).toMatchObject({ kind: 'usage', exitCode: 2, code: 'commander.invalidArgument' });
+    const tensor = cli(['matmul', QUANTS, '-t', 'nope', '-b', 'cpu', '--json']);
+    expect(JSON.parse(tensor.stdout).error).toMatchObject({ kind: 'usage', exitCode: 2, message: expect.stringMatching(/no tensor named "nope"/) });
+    const unwritable = cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'blk.0.f32.small', '-o', '/proc/x', '--json']);
+    expect(JSON.parse(unwritable.stdout).error).toMatchObject({ kind: 'output', exitCode: 5, path: expect.stringMatching(/^\/proc/) });
+  });
+
+  it('adds nothing after a report it printed, and prints nothing on stdout without --json or after --', () => {
+    const truncated = cli(['inspect', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '--json']);
+    expect(truncated.code).toBe(3);
+    expect(Object.keys(JSON.parse(truncated.stdout))).not.toContain('error'); // the report, whose problems say why
+    expect(cli(['inspect', '/nonexistent/x.gguf']).stdout).toBe('');
+    expect(cli(['inspect', '--', '--json']).stdout).toBe('');
+    expect(cli(['inspect', '--help', '--json']).code).toBe(0);
+  });
+});
+
 describe('gguf-gpu dequant --backend cpu', () => {
   it('writes every fixture tensor bit-exactly as ggml, in numpy order', () => {
     const out = tempDir();

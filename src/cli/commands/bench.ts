@@ -14,7 +14,7 @@ import type { Gpu } from '../../gpu/device.js';
 import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
-import { printable, table } from '../format.js';
+import { printable, table, writeJsonDocument } from '../format.js';
 import { openGpu } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
@@ -287,7 +287,7 @@ Examples:
         const ids = path ? typesInFile(path) : all ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
         const rows = await benchCpuDecoders(ids);
         const ref = benchReferenceMatmul();
-        if (options.json) process.stdout.write(`${JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2)}\n`);
+        if (options.json) writeJsonDocument(JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2));
         else process.stdout.write(`${renderCpu(rows, ref)}\n`);
         return;
       }
@@ -296,7 +296,7 @@ Examples:
         const step = process.stderr.isTTY && !options.json ? (s: string) => process.stderr.write(`\r\x1b[K${chalk.gray(s)}`) : () => {};
         const report = await runGpuBench(gpu!, file, options, step);
         if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-        if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        if (options.json) writeJsonDocument(JSON.stringify(report, null, 2));
         else process.stdout.write(`${renderGpu(report)}\n`);
         if (options.plot) {
           const title = `${report.device.name}: fused dequant+matmul, ${report.cache} L2`;

@@ -9,7 +9,7 @@ import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatBytes, nameList, printable, progressBar } from '../format.js';
+import { formatBytes, nameList, printable, progressBar, writeJsonDocument } from '../format.js';
 import { collect, globMatch } from '../options.js';
 
 export interface DequantOptions {
@@ -179,7 +179,7 @@ Examples:
     .action(async (path: string, options: DequantOptions) => {
       const rows = await runDequant(path, options);
       const skipped = rows.filter((r) => r.skipped);
-      if (options.json) process.stdout.write(`${JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2)}\n`);
+      if (options.json) writeJsonDocument(JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2));
       else for (const r of skipped) process.stderr.write(`skipped ${printable(r.tensor)} (${r.type}): ${r.skipped}\n`);
       if (skipped.length > 0) {
         throw new InputError(path, `${skipped.length} tensor(s) skipped: ${nameList(skipped.map((r) => `${r.tensor} (${r.type})`))}`);

@@ -3,7 +3,7 @@ import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
-import { formatBytes, metadataToJson, metadataToText, printable, table } from '../format.js';
+import { formatBytes, metadataToJson, metadataToText, printable, table, writeJsonDocument } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
 
 export interface InspectOptions {
@@ -139,7 +139,7 @@ In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items
       try {
         const full = options.full === true;
         if (full) refuseHugeFull(file);
-        if (options.json) process.stdout.write(`${jsonText(path, inspectJson(file, full))}\n`);
+        if (options.json) writeJsonDocument(jsonText(path, inspectJson(file, full)));
         else process.stdout.write(`${renderText(file, full)}\n`);
         const problems = file.header.problems ?? [];
         if (problems.length > 0) {

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
 import { openGpu } from '../gpu.js';
-import { printable } from '../format.js';
+import { printable, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
@@ -201,7 +201,7 @@ Examples:
       if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        writeJsonDocument(JSON.stringify(r, null, 2));
         return;
       }
       const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);

@@ -17,7 +17,7 @@ import {
   type TensorVerdict,
 } from '../../verify.js';
 import { selectTensors } from './dequant.js';
-import { nameList, printable, progressBar, table } from '../format.js';
+import { nameList, printable, progressBar, table, writeJsonDocument } from '../format.js';
 import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
 export interface VerifyOptions {
@@ -250,7 +250,7 @@ Examples:
     .action(async (path: string | undefined, options: VerifyOptions, command: Command) => {
       if (options.backend === 'cpu') refuseUnused(command, ['batch', 'seed'], 'to --backend cpu (it checks no products)');
       const report = await runVerify(path, options);
-      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (options.json) writeJsonDocument(JSON.stringify(report, null, 2));
       else process.stdout.write(`${renderVerify(report)}\n`);
       const failed = report.tensors.filter((v) => !v.skipped && !v.pass);
       if (failed.length) throw new VerificationError(`verification failed for ${nameList(failed.map((v) => v.tensor))}`);
