@@ -68,8 +68,20 @@ const MAX_PAD = 80;
 
 // eslint-disable-next-line no-control-regex
 const SGR = /\u001b\[[0-9;]*m/g;
-/** Width on screen: chalk's colour codes take none. */
-const visibleLength = (text: string) => text.replace(SGR, '').length;
+const COMBINING = /^[\p{Mn}\p{Me}]$/u;
+// East Asian wide and fullwidth characters, and emoji shown as pictures: two columns each
+const WIDE = /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
+
+/** Columns on a terminal: chalk's colour codes take none, combining marks none, wide characters two
+ * (text from a file has been through printable(), so no control characters are left). */
+export function displayWidth(text: string): number {
+  const plain = text.replace(SGR, '');
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(plain)) return plain.length;
+  let width = 0;
+  for (const c of plain) width += COMBINING.test(c) ? 0 : WIDE.test(c) ? 2 : 1;
+  return width;
+}
 
 /**
  * A plain text table: left-aligned text columns, right-aligned numeric ones. Cells may be coloured
@@ -79,11 +91,11 @@ export function table(headers: string[], rows: (string | number)[][], rightAlign
   const cells = [headers, ...rows.map((r) => r.map(String))];
   // a loop, not Math.max(...column): a spread of 200k rows overflows the stack. A column is padded to
   // at most MAX_PAD characters: longer cells stick out, and one huge name cannot pad every row to it.
-  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, Math.min(MAX_PAD, visibleLength(r[c] ?? ''))), 0));
+  const widths = headers.map((_, c) => cells.reduce((w, r) => Math.max(w, Math.min(MAX_PAD, displayWidth(r[c] ?? ''))), 0));
   const line = (r: string[]) =>
     r
       .map((cell, c) => {
-        const pad = ' '.repeat(Math.max(0, widths[c]! - visibleLength(cell)));
+        const pad = ' '.repeat(Math.max(0, widths[c]! - displayWidth(cell)));
         return rightAligned[c] ? pad + cell : cell + pad;
       })
       .join('  ')

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import chalk from 'chalk';
 import { describe, expect, it } from 'vitest';
 import { npyFileName } from '../../src/cli/commands/dequant.js';
-import { printable, table } from '../../src/cli/format.js';
+import { displayWidth, printable, table } from '../../src/cli/format.js';
 import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
@@ -72,6 +72,15 @@ describe('names from a hostile file', () => {
     expect(printable('a\u009bb\x7f')).toBe('a\\x9bb\\x7f');
     expect(printable('abc\u202edcba\u2028')).toBe('abc\\u202edcba\\u2028');
     expect(printable('a\u061cb\u00adc\u{e0041}d\u3164e')).toBe('a\\u061cb\\xadc\\u{e0041}d\\u3164e');
+  });
+
+  it('tables pad by terminal columns: wide characters take two, combining marks none', () => {
+    expect(displayWidth('模型.weight')).toBe(11);
+    expect(displayWidth('cafe\u0301')).toBe(4);
+    expect(displayWidth('\u{1f999}x')).toBe(3);
+    expect(displayWidth('한국어')).toBe(6);
+    const lines = table(['name', 'n'], [['模型', '1'], ['abcd', '2'], ['cafe\u0301s', '3']]).split('\n');
+    expect(lines.slice(1)).toEqual(['模型   1', 'abcd   2', 'cafe\u0301s  3']);
   });
 
   it('tables pad coloured cells by what shows, and bold the header without its padding', () => {
