@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
-import { GgufGpuError, GpuError, InputError, OutputError } from '../errors.js';
+import { GgufGpuError, GpuError, InputError, OutputError, UsageError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
@@ -44,6 +44,16 @@ Run gguf-gpu <command> --help for each command's options and examples.`,
   registerMatmul(program);
   registerVerify(program);
   registerBench(program);
+  // commander's own help command prints the whole help as an error for an unknown name, without saying why
+  program.helpCommand(false);
+  program
+    .command('help [command]')
+    .description('display help for command')
+    .action((name: string | undefined) => {
+      const command = name === undefined ? program : program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (!command) throw new UsageError(`unknown command '${name}' (the commands: ${program.commands.map((c) => c.name()).join(', ')})`);
+      command.outputHelp();
+    });
   return program;
 }
 

@@ -57,6 +57,10 @@ describe('gguf-gpu inspect', () => {
     expect(cli(['inspect']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
     expect(cli(['dequant', QUANTS, '--dtype', 'f64']).code).toBe(2);
+    const help = cli(['help', 'frobnicate']);
+    expect(help.code).toBe(2);
+    expect(help.stderr).toMatch(/^gguf-gpu: unknown command 'frobnicate' \(the commands: inspect, dequant, matmul, verify, bench, help\)\n$/);
+    expect(cli(['help', 'verify']).stdout).toMatch(/^Usage: gguf-gpu verify/);
   });
 });
 
