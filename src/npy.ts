@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsReason, InputError, OutputError, UsageError } from './errors.js';
 
@@ -83,6 +83,18 @@ export function refuseExisting(paths: readonly string[]): void {
   if (existing.length === 0) return;
   const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
   throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
+}
+
+/** An OutputError now, rather than after the work, when `path` could not be written: its directory is
+ * missing or not writable, or it is a directory or a file that cannot be written. */
+export function refuseUnwritable(path: string): void {
+  try {
+    const existing = statSync(path, { throwIfNoEntry: false });
+    if (existing?.isDirectory()) throw Object.assign(new Error('EISDIR: illegal operation on a directory'), { code: 'EISDIR' });
+    accessSync(existing ? path : dirname(path), constants.W_OK);
+  } catch (error) {
+    throw new OutputError(path, fsReason(error));
+  }
 }
 
 /** Whether anything, a dangling symbolic link included, is at `path` (existsSync follows links). */

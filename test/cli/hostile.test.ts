@@ -8,7 +8,8 @@ import { displayWidth, printable, table } from '../../src/cli/format.js';
 import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
-import { parseNpy } from '../../src/npy.js';
+import { OutputError } from '../../src/errors.js';
+import { parseNpy, refuseUnwritable } from '../../src/npy.js';
 import { cli, QUANTS, ROOT, tempDir } from './helpers.js';
 
 /** A file of F32 tensors [4] named `names`, tensor i filled with i + 1. */
@@ -97,6 +98,17 @@ describe('names from a hostile file', () => {
 });
 
 describe('outputs that cannot be written, and products too large', () => {
+  it('refuseUnwritable (bench --plot checks its path before benching) names the path and the reason', () => {
+    const dir = tempDir();
+    expect(() => refuseUnwritable(join(dir, 'plot.svg'))).not.toThrow();
+    writeFileSync(join(dir, 'old.svg'), '');
+    expect(() => refuseUnwritable(join(dir, 'old.svg'))).not.toThrow();
+    expect(() => refuseUnwritable('/nonexistent/dir/plot.svg')).toThrow(/^\/nonexistent\/dir\/plot\.svg: cannot write: no such file or directory \(ENOENT\)$/);
+    expect(() => refuseUnwritable(dir)).toThrow(OutputError);
+    expect(() => refuseUnwritable(dir)).toThrow(/EISDIR/);
+    if (process.getuid?.() !== 0) expect(() => refuseUnwritable('/proc/plot.svg')).toThrow(OutputError);
+  });
+
   it('exits 5 naming the path when an output cannot be written', () => {
     const m = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--out', '/nonexistent/dir/y.npy']);
     expect(m.code, m.stderr).toBe(5);

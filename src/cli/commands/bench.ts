@@ -14,6 +14,7 @@ import type { Gpu } from '../../gpu/device.js';
 import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
+import { refuseUnwritable } from '../../npy.js';
 import { printable, table, writeJsonDocument } from '../format.js';
 import { openGpu } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
@@ -291,6 +292,7 @@ Examples:
         else process.stdout.write(`${renderCpu(rows, ref)}\n`);
         return;
       }
+      if (options.plot) refuseUnwritable(options.plot); // before minutes of benching, not after
       const file = path ? GgufFile.open(path) : undefined;
       try {
         const step = process.stderr.isTTY && !options.json ? (s: string) => process.stderr.write(`\r\x1b[K${chalk.gray(s)}`) : () => {};
