@@ -426,8 +426,9 @@ int knob_pdl() { static const int v = env_int("GG_MM_PDL", 1); return v; }
 int knob_wg() { static const int v = env_int("GG_MM_WG", 1); return v; }
 /* GG_MM_GEMV=0 keeps batch 1 of the int8 types on imma_decode_n4 instead of imma_gemv_n1 (A/B runs). */
 int knob_gemv() { static const int v = env_int("GG_MM_GEMV", 1); return v; }
-/* GG_MM_GEMV4=0 keeps batches 2 to 4 of the int8 types on imma_decode_n4 instead of imma_gemv_n4, and 5
- * to 8 on mma_decode_n8 instead of imma_gemv_n8. */
+/* GG_MM_GEMV4=0 keeps every gemv of 2 to 16 columns out of the dispatch table (A/B runs): batches 2 to 4
+ * of the int8 types on imma_decode_n4, 5 to 8 on mma_decode_n8, 9 to 16 on mma_decode_n16, and Q6_K's 2 to
+ * 8 on mma_decode_n8. */
 int knob_gemv4() { static const int v = env_int("GG_MM_GEMV4", 1); return v; }
 /* GG_MM_XI_WAVE=N: k_ximage's grid is sized to N CTAs an SM, each running several passes (one wave); 0: one
  * pass a CTA (the grid before v59). 3 measured 0.1-0.7 us faster than 6, the most that fit (NOTES v59). */
