@@ -149,16 +149,12 @@ export function nameList(names: readonly string[], most = 10): string {
   return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }
 
-/** Whether this run wrote its --json document: stdout then holds it, and an error that follows
- * (a failed verification, a truncated file's exit 3) adds no second document. */
-let jsonDocumentWritten = false;
+/** This run's --json state: whether the command asked for JSON, and whether its one document is out
+ * (an error that follows a report, such as a failed verification, adds no second document). */
+export const jsonRun = { requested: false, written: false };
 
 /** Writes the command's one JSON document to stdout (JSON.stringify's text, with a newline). */
 export function writeJsonDocument(json: string): void {
-  jsonDocumentWritten = true;
+  jsonRun.written = true;
   process.stdout.write(`${json}\n`);
-}
-
-export function wroteJsonDocument(): boolean {
-  return jsonDocumentWritten;
 }

@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
-import { GgufGpuError, GpuError, InputError, OutputError, UsageError } from '../errors.js';
+import { fsReason, GgufGpuError, GpuError, InputError, OutputError, UsageError } from '../errors.js';
+import { NpyWriter } from '../npy.js';
 import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
-import { printable, writeJsonDocument, wroteJsonDocument } from './format.js';
+import { jsonRun, printable, writeJsonDocument } from './format.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -57,7 +58,7 @@ Run gguf-gpu <command> --help for each command's options and examples.`,
   return program;
 }
 
-/** --json before any `--`: scripts then get a JSON document on stdout even when the command fails. */
+/** --json before any `--`: how a commander error (which comes before any action) knows JSON was asked for. */
 function wantsJson(argv: string[]): boolean {
   const end = argv.indexOf('--');
   return argv.slice(2, end < 0 ? undefined : end).includes('--json');
@@ -66,7 +67,10 @@ function wantsJson(argv: string[]): boolean {
 /** The error as the JSON document of a failed --json run: { error: { kind, exitCode, message, ... } }. */
 function errorDocument(error: unknown, exitCode: number): string {
   const kind = error instanceof GgufGpuError ? error.kind : error instanceof CommanderError ? 'usage' : 'unexpected';
-  const message = error instanceof CommanderError ? error.message.replace(/^error: /, '') : ((error as Error)?.message ?? String(error));
+  const message =
+    error instanceof CommanderError
+      ? error.code === 'commander.help' ? 'no command given' : error.message.replace(/^error: /, '')
+      : ((error as Error)?.message ?? String(error));
   const details =
     error instanceof InputError ? { file: error.file, tensor: error.tensor }
     : error instanceof OutputError ? { path: error.path }
@@ -80,13 +84,18 @@ function errorDocument(error: unknown, exitCode: number): string {
  * and with --json a run that printed no report prints the error as its JSON document. */
 export async function main(argv: string[]): Promise<number> {
   if (process.env.NO_COLOR) chalk.level = 0; // https://no-color.org: chalk itself does not read it
+  jsonRun.requested = false;
+  jsonRun.written = false;
   const program = buildProgram();
+  // the parsed option, not argv: `-o --json` names a directory
+  program.hook('preAction', (_program, action) => void (jsonRun.requested = action.opts().json === true));
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
     const exitCode = exitCodeFor(error);
-    if (exitCode !== ExitCode.ok && wantsJson(argv) && !wroteJsonDocument()) writeJsonDocument(errorDocument(error, exitCode));
+    const json = error instanceof CommanderError ? wantsJson(argv) : jsonRun.requested;
+    if (exitCode !== ExitCode.ok && json && !jsonRun.written) writeJsonDocument(errorDocument(error, exitCode));
     if (error instanceof CommanderError) return exitCode; // commander printed its message
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
     // names from a file may hold control characters: one line, no escape sequences
@@ -94,4 +103,42 @@ export async function main(argv: string[]): Promise<number> {
     if (argv.includes('--debug') && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCode;
   }
+}
+
+/**
+ * The process around main(), for bin/gguf-gpu.js:
+ * - SIGINT and SIGTERM remove the .npy files being written and exit 130 (with --json, after an error
+ *   document if no report is out);
+ * - a closed pipe (`| head -1`) ends the printout, not the work: the files and the exit code still count;
+ * - any other failure to write stdout or stderr (a full disk) drops further output and makes a run that
+ *   would have succeeded exit 5.
+ */
+export async function runCli(argv: string[]): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      stream.write = () => true;
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      if (!process.exitCode) process.exitCode = ExitCode.output;
+      if (stream === process.stdout) writeQuietly(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
+    });
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    NpyWriter.abortAll();
+    if (jsonRun.requested && !jsonRun.written) {
+      writeQuietly(1, `${JSON.stringify({ error: { kind: 'interrupted', exitCode: ExitCode.interrupted, message: `stopped by ${signal}` } }, null, 2)}\n`);
+    }
+    writeQuietly(2, `gguf-gpu: stopped by ${signal}\n`);
+    process.exit(ExitCode.interrupted);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const code = await main(argv);
+  if (code !== ExitCode.ok || !process.exitCode) process.exitCode = code;
+}
+
+/** A synchronous write that may fail (a closed pipe): in a signal handler there is no later. */
+function writeQuietly(fd: number, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch {}
 }

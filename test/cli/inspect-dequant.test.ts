@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/gguf/file.js';
 import { parseNpy } from '../../src/npy.js';
 import { f32ArrayToF16 } from '../../src/quant/index.js';
-import { cli, FIXTURES, QUANTS, REFS, tempDir } from './helpers.js';
+import { cli, FIXTURES, QUANTS, REFS, ROOT, tempDir } from './helpers.js';
 
 describe('gguf-gpu inspect', () => {
   it('--json prints the promised shape and nothing else', () => {
@@ -79,6 +80,24 @@ describe('--json when a command fails', () => {
     expect(JSON.parse(tensor.stdout).error).toMatchObject({ kind: 'usage', exitCode: 2, message: expect.stringMatching(/no tensor named "nope"/) });
     const unwritable = cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'blk.0.f32.small', '-o', '/proc/x', '--json']);
     expect(JSON.parse(unwritable.stdout).error).toMatchObject({ kind: 'output', exitCode: 5, path: expect.stringMatching(/^\/proc/) });
+  });
+
+  it('knows --json from the parsed options: `-o --json` names a directory, `-t -- --json` asks for JSON', () => {
+    const dir = tempDir();
+    const asDir = spawnSync(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'dequant', QUANTS, '-b', 'cpu', '-t', 'blk.0.f32.small', '-o', '--json'], { cwd: dir, encoding: 'utf8' });
+    expect(asDir.status, asDir.stderr).toBe(0);
+    expect(asDir.stdout).toMatch(/^blk\.0\.f32\.small\s+F32 .* -> --json\/blk\.0\.f32\.small\.npy/);
+    const dash = cli(['dequant', QUANTS, '-b', 'cpu', '-t', '--', '--json', '-o', dir]);
+    expect(dash.code).toBe(2);
+    expect(JSON.parse(dash.stdout).error.message).toMatch(/no tensor matches "--"/);
+  });
+
+  it('a full disk on stdout is exit 5 with one line, unless the run failed for its own reason', () => {
+    const full = spawnSync(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'inspect', QUANTS, '--json'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8' });
+    expect(full.status).toBe(5);
+    expect(full.stderr).toBe('gguf-gpu: cannot write to stdout: no space left on device (ENOSPC)\n');
+    const missing = spawnSync(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'inspect', '/nonexistent/x.gguf'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8' });
+    expect(missing.status).toBe(3);
   });
 
   it('adds nothing after a report it printed, and prints nothing on stdout without --json or after --', () => {

@@ -7,7 +7,7 @@ import { randomBlocks } from '../../src/quant/random.js';
 import { ROOT, tempDir } from './helpers.js';
 
 describe('dequant writes safely', () => {
-  it('leaves no partial .npy when terminated mid-tensor', async () => {
+  it('leaves no partial .npy when terminated mid-tensor, exits 130, and with --json says so in its one document', async () => {
     const dir = tempDir();
     const file = join(dir, 'big.gguf');
     // Eight Q4_K tensors, 64 MiB of f32 output each: the run lasts long enough to be interrupted
@@ -17,7 +17,11 @@ describe('dequant writes safely', () => {
     const count = 8;
     writeFileSync(file, writeGguf({ tensors: Array.from({ length: count }, (_, i) => ({ name: `t${i}`, typeId: 12, shape, data })) }));
     const out = join(dir, 'out');
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'dequant', file, '-b', 'cpu', '-o', out], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'dequant', file, '-b', 'cpu', '-o', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
     // Interrupt as soon as the first temporary file appears.
     const started = Date.now();
     while (Date.now() - started < 20_000) {
@@ -31,5 +35,8 @@ describe('dequant writes safely', () => {
     // Whatever was completed before the signal is whole; the interrupted tensor is not there.
     expect(code).toBe(130);
     expect(left.length).toBeLessThan(count);
+    // with --json, the one document says why there is no report
+    expect(JSON.parse(stdout)).toEqual({ error: { kind: 'interrupted', exitCode: 130, message: 'stopped by SIGTERM' } });
+    expect(stderr).toBe('gguf-gpu: stopped by SIGTERM\n');
   });
 });

@@ -23,6 +23,15 @@ async function runInProcess(args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
+describe('main() run twice in one process', () => {
+  it('gives each run its own --json state', async () => {
+    expect((await runInProcess(['inspect', QUANTS, '--json'])).code).toBe(0);
+    const second = await runInProcess(['inspect', '/nonexistent/x.gguf', '--json']);
+    expect(second.code).toBe(3);
+    expect(JSON.parse(second.stdout).error.kind).toBe('input');
+  });
+});
+
 describe('gguf-gpu verify --backend cpu', () => {
   let restore: (() => void) | undefined;
   afterEach(() => {

@@ -8,7 +8,6 @@ import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
-import { ExitCode } from '../exit-codes.js';
 import { formatBytes, nameList, printable, progressBar, writeJsonDocument } from '../format.js';
 import { collect, globMatch } from '../options.js';
 
@@ -85,12 +84,6 @@ export async function runDequant(path: string, options: DequantOptions): Promise
   const file = GgufFile.open(path);
   const rows: DequantRow[] = [];
   let backend: DequantBackend | undefined;
-  const onSignal = () => {
-    NpyWriter.abortAll();
-    process.exit(ExitCode.interrupted);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     const tensors = selectTensors(file, options.tensor);
     const usable: GgufTensorInfo[] = [];
@@ -145,8 +138,6 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     const order = new Map(tensors.map((t, i) => [t.name, i]));
     return rows.sort((a, b) => order.get(a.tensor)! - order.get(b.tensor)!); // file order, skipped ones too
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     NpyWriter.abortAll();
     backend?.dispose();
     file.close();
