@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/gguf/file.js';
@@ -97,6 +97,30 @@ describe.skipIf(!gpu)(`GPU dequantization${reason ? ` (${reason})` : ''}`, () =>
           const want = cpuDequant(id, raw, elements, dtype);
           expect(firstMismatch(got, want, dtype === 'f32' ? 4 : 2), `${info.name} ${rows}x${rowLength} ${dtype}`).toBe('ok');
         }
+      }
+    }
+  });
+
+  it('cuts one long row into chunks of blocks mid-row, bit for bit with the CPU, for every type', async () => {
+    const dir = tempDir();
+    for (const id of SUPPORTED_TYPE_IDS) {
+      const info = ggmlTypeById(id)!;
+      const rowLength = info.blockSize * 100; // one row of 100 blocks: chunks of 16 blocks, the last of 4
+      const path = join(dir, `row-${info.name}.gguf`);
+      writeFileSync(path, writeGguf({ tensors: [{ name: 'row', typeId: id, shape: [rowLength, 1], data: randomBlocks(id, rowLength, 7 + id) }] }));
+      const file = GgufFile.open(path);
+      const backend = createGpuDequantBackend({ gpu: gpu!, outputChunkBytes: 1 });
+      try {
+        for (const dtype of ['f32', 'f16'] as const) {
+          const chunks: Uint8Array[] = [];
+          await backend.dequantizeTensor(file, file.tensor('row'), dtype, (c) => chunks.push(c.slice()), () => {});
+          expect(chunks.length, `${info.name} ${dtype}`).toBe(7);
+          const want = cpuDequant(id, file.readTensorBytes(file.tensor('row')), rowLength, dtype);
+          expect(firstMismatch(Buffer.concat(chunks), want, dtype === 'f32' ? 4 : 2), `${info.name} ${dtype}`).toBe('ok');
+        }
+      } finally {
+        backend.dispose();
+        file.close();
       }
     }
   });
