@@ -210,6 +210,12 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
     });
     expect(piped.status, piped.stderr).toBe(0);
     expect(piped.stdout).toMatch(/x batch 2 on cpu/);
+    // a slow writer: fd 0 may be non-blocking, and a synchronous read of it failed with EAGAIN
+    const x = join(tempDir(), 'x.npy');
+    writeFileSync(x, Buffer.concat([header(good), Buffer.alloc(2048)]));
+    const slow = spawnSync('bash', ['-c', `(sleep 0.5; cat ${x}) | node ${join(ROOT, 'bin', 'gguf-gpu.js')} matmul ${QUANTS} -t blk.2.q4_0.edge -b cpu -i -`], { encoding: 'utf8', timeout: 60_000 });
+    expect(slow.status, slow.stderr).toBe(0);
+    expect(slow.stdout).toMatch(/x batch 2 on cpu/);
     const endless = spawnSync('bash', ['-c', `node ${join(ROOT, 'bin', 'gguf-gpu.js')} matmul ${QUANTS} -t blk.2.q4_0.edge -b cpu -i <(cat /dev/zero)`], { encoding: 'utf8', timeout: 60_000 });
     expect(endless.status).toBe(3);
     expect(endless.stderr).toMatch(/more than 67112960 bytes, more than 65536 rows of 256 float32 can take/);

@@ -41,38 +41,49 @@ function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions
 /** x.npy's bytes, from a file, a pipe (`-i /dev/stdin`, `<(...)`) or a device, read only up to what
  * the biggest batch of this row length can take: /dev/zero or a pipe that never ends is an error, not
  * a read that grows forever. */
-function readInput(path: string, t: TensorSource): Buffer {
+async function readInput(path: string, t: TensorSource): Promise<Buffer> {
   const largest = 4096 + MAX_BATCH * t.rowLength * 4;
   const tooBig = () => new InputError(path, `more than ${largest} bytes, more than ${MAX_BATCH} rows of ${t.rowLength} float32 can take`);
-  const stdin = path === '-' || path === '/dev/stdin'; // read fd 0 itself: opening /dev/stdin fails when it is a socket
+  const stdin = path === '-' || path === '/dev/stdin'; // fd 0 itself: opening /dev/stdin fails when it is a socket
   let fd: number | undefined;
   try {
     const stat = stdin ? fstatSync(0) : statSync(path);
     if (stat.isDirectory()) throw new InputError(path, 'a directory, not a file');
     if (stat.isFile() && stat.size > largest) throw tooBig();
-    fd = stdin ? 0 : openSync(path, 'r');
     const chunks: Buffer[] = [];
-    for (let total = 0; ; ) {
+    let total = 0;
+    const take = (chunk: Buffer) => {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total > largest) throw tooBig();
+    };
+    if (stdin) {
+      // through the stream: fd 0 may be non-blocking (readSync then fails with EAGAIN on a slow pipe),
+      // and a signal must still be able to stop the wait
+      for await (const chunk of process.stdin) take(chunk as Buffer);
+      return Buffer.concat(chunks);
+    }
+    fd = openSync(path, 'r');
+    for (;;) {
       const chunk = Buffer.allocUnsafe(Math.min(16 << 20, largest + 1 - total));
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) return Buffer.concat(chunks);
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total > largest) throw tooBig();
+      take(chunk.subarray(0, n));
     }
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw new InputError(path, `cannot read: ${fsReason(error)}`);
   } finally {
-    if (fd !== undefined && !stdin) closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
+    if (stdin) process.stdin.destroy(); // a pipe that holds more is not read to its end
   }
 }
 
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
-function loadInput(t: TensorSource, options: MatmulOptions): { x: Float32Array; batch: number } {
+async function loadInput(t: TensorSource, options: MatmulOptions): Promise<{ x: Float32Array; batch: number }> {
   if (options.input) {
     if (options.batch) throw new UsageError('give either --input or --batch, not both');
-    const npy = parseNpy(readInput(options.input, t), options.input);
+    const npy = parseNpy(await readInput(options.input, t), options.input);
     const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
     if (npy.shape.length > 2 || k !== t.rowLength) {
       throw new InputError(options.input, `shape (${npy.shape.join(', ')}) does not fit ${t.name}: expected (n, ${t.rowLength})`);
@@ -113,7 +124,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
     if (reason) throw new InputError(path, reason, t.name);
-    const { x, batch } = loadInput(t, options);
+    const { x, batch } = await loadInput(t, options);
     let y: Float32Array;
     let kernel: string;
     let microseconds: number;
