@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the GPU kernel library during `npm run prepare` when the CUDA compiler is available.
+// Builds the GPU kernel library when the package is installed (npm's install script) and the CUDA compiler is available.
 //
 //   nvcc on PATH                -> bash scripts/build-kernels.sh; a failed build fails the install
 //   nvcc missing                -> a note on stderr; the install succeeds (CPU commands still work)

@@ -1,4 +1,5 @@
 // Device memory and kernel calls, with typed errors. Every native status is checked here.
+import { existsSync } from 'node:fs';
 import {
   GpuError,
   GpuKernelError,
@@ -92,6 +93,12 @@ function checkInt32(what: string, name: string, value: number, min = 0): void {
   if (!Number.isSafeInteger(value) || value < min || value > 0x7fffffff) throw new GpuError(`${what}: ${name} ${value} is not an integer from ${min} to ${0x7fffffff}`);
 }
 
+/** The CUDA runtime says "driver version is insufficient" also where there is no driver at all. */
+function driverHint(runtimeError: string): string {
+  const noDriver = runtimeError === 'cudaErrorInsufficientDriver' && process.platform === 'linux' && !existsSync('/dev/nvidiactl');
+  return noDriver ? ' (no NVIDIA driver is loaded on this machine: /dev/nvidiactl is missing)' : '';
+}
+
 export class Gpu {
   private constructor(
     readonly lib: NativeLib,
@@ -104,7 +111,10 @@ export class Gpu {
     const lib = loadNative();
     const count = new Int32Array(1);
     const status = lib.gg_device_count(count);
-    if (status !== Status.ok) throw new GpuUnavailableError(`no usable GPU: ${lib.gg_last_error()}`, lib.gg_last_error_name());
+    if (status !== Status.ok) {
+      const name = lib.gg_last_error_name();
+      throw new GpuUnavailableError(`no usable GPU: ${lib.gg_last_error()}${driverHint(name)}`, name);
+    }
     if (count[0]! <= device) {
       throw new GpuUnavailableError(count[0] === 0 ? 'no GPU found' : `GPU ${device} does not exist (${count[0]} found)`);
     }

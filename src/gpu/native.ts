@@ -97,8 +97,13 @@ export function loadNative(): NativeLib {
       `the GPU library was not found (looked for ${candidates.join(', ')}); build it with \`npm run build:kernels\` or set GGUF_GPU_LIB`,
     );
   }
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
+  let koffi: typeof import('koffi');
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    throw new GpuLibraryMissingError(`cannot load koffi, the package that calls the GPU library (reinstall with \`npm install\`): ${reason}`);
+  }
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(path);
