@@ -21,6 +21,22 @@ describe('gguf-gpu bench without a GPU', () => {
     expect(r.stderr).toMatch(/--backend cpu. benches the CPU decoders instead/);
     expect(r.stdout).toBe('');
   });
+
+  it('checks its options before the GPU: a mistyped one is exit 2, a plot path that cannot be written exit 5', () => {
+    for (const args of [['--shape', 'abc'], ['--batch', '0'], ['--batch', '1,99999999'], ['--types', 'q9'], ['--shape', '4096x100']]) {
+      const r = cli(['bench', ...args], NO_GPU);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).not.toMatch(/GPU/);
+    }
+    expect(cli(['bench', '--plot', '/nonexistent/dir/a.svg'], NO_GPU).code).toBe(5);
+  });
+
+  it('says once that it benches the CPU decoders when there is no GPU and nothing asked for one', () => {
+    const r = cli(['bench', QUANTS], NO_GPU);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^No GPU \(the GPU library was not found .*\): benching the CPU decoders instead\.\n$/);
+    expect(r.stdout).toMatch(/M weights\/s \(\d+ cores?, worker pool\)/);
+  });
 });
 
 describe('the bench summary', () => {

@@ -89,9 +89,22 @@ function withTempFile<T>(sources: TensorSource[], use: (file: GgufFile) => T): T
   }
 }
 
-async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
+/** What the GPU bench will run, from its options alone: parsed before the GPU is opened, so that a
+ * mistyped option is a usage error (exit 2) on any machine. */
+interface GpuBenchPlan {
+  batches: number[];
+  /** Without a file: the generated tensors' types and shape. */
+  generated?: { typeIds: number[]; rows: number; rowLength: number };
+}
+
+function planGpuBench(path: string | undefined, options: BenchOptions): GpuBenchPlan {
+  const batches = parseBatches(options.batch ?? (path ? '1' : DEFAULT_BATCHES));
+  return path ? { batches } : { batches, generated: { typeIds: parseTypes(options.types), ...parseShape(options.shape) } };
+}
+
+async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, plan: GpuBenchPlan, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
   const gpuBench = await import('../../bench/gpu.js');
-  const batches = parseBatches(options.batch ?? (file ? '1' : DEFAULT_BATCHES));
+  const { batches, generated } = plan;
   let kernel: ForcedKernel | undefined;
   if (options.kernel !== undefined) {
     const { matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
@@ -103,8 +116,8 @@ async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, options: BenchO
     // Matrices only: vectors (norms, biases) are not matmul weights.
     sources = file.tensors.filter((t) => isSupportedType(t.typeId) && t.shape.length >= 2 && t.elements > 0).map((t) => fileTensor(file, t));
   } else {
-    const { rows, rowLength } = parseShape(options.shape);
-    sources = parseTypes(options.types).map((id, i) => generatedTensor(id, rowLength, rows, 100 + i));
+    const { typeIds, rows, rowLength } = generated!;
+    sources = typeIds.map((id, i) => generatedTensor(id, rowLength, rows, 100 + i));
   }
   step('file -> GPU upload');
   const upload = file
@@ -230,8 +243,9 @@ export function renderGpu(r: GpuBenchReport): string {
 }
 
 function renderCpu(rows: CpuBenchRow[], refGflops: number): string {
+  if (rows.length === 0) return `no tensor of a type the CPU decodes\n\nfloat64 reference matmul: ${refGflops.toFixed(2)} GFLOP/s (one core)`;
   return [
-    table(['type', 'M weights/s (1 core)', `M weights/s (${rows[0]?.cores ?? 1} cores)`], rows.map((r) => [r.type, r.mwpsOneCore.toFixed(0), r.mwpsAllCores.toFixed(0)]), [false, true, true]),
+    table(['type', 'M weights/s (1 core)', `M weights/s (${rows[0]!.cores} ${rows[0]!.cores === 1 ? 'core' : 'cores'}, worker pool)`], rows.map((r) => [r.type, r.mwpsOneCore.toFixed(0), r.mwpsAllCores.toFixed(0)]), [false, true, true]),
     '',
     `float64 reference matmul: ${refGflops.toFixed(2)} GFLOP/s (one core)`,
   ].join('\n');
@@ -271,14 +285,16 @@ Examples:
       const gpuOnly = ['shape', 'batch', 'cache', 'plot', 'kernel', 'baselines'];
       let gpu: Gpu | undefined;
       let backend = options.backend;
+      const plan = backend === 'cpu' ? undefined : planGpuBench(path, options);
+      if (options.plot && backend !== 'cpu') refuseUnwritable(options.plot); // before minutes of benching, not after
       if (backend !== 'cpu') {
         const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;
         try {
-          gpu = await openGpu('benches the CPU decoders instead');
+          gpu = await (explicit ? openGpu('benches the CPU decoders instead') : import('../../gpu/device.js').then(({ Gpu }) => Gpu.open()));
           backend = 'gpu';
         } catch (error) {
           if (!(error instanceof GpuError) || explicit) throw error;
-          process.stderr.write(chalk.yellow(`No GPU: ${error.message}.\n`));
+          process.stderr.write(chalk.yellow(`No GPU (${printable(error.message)}): benching the CPU decoders instead.\n`));
           backend = 'cpu';
         }
       }
@@ -292,11 +308,10 @@ Examples:
         else process.stdout.write(`${renderCpu(rows, ref)}\n`);
         return;
       }
-      if (options.plot) refuseUnwritable(options.plot); // before minutes of benching, not after
       const file = path ? GgufFile.open(path) : undefined;
       try {
         const step = process.stderr.isTTY && !options.json ? (s: string) => process.stderr.write(`\r\x1b[K${chalk.gray(s)}`) : () => {};
-        const report = await runGpuBench(gpu!, file, options, step);
+        const report = await runGpuBench(gpu!, file, plan!, options, step);
         if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
         if (options.json) writeJsonDocument(JSON.stringify(report, null, 2));
         else process.stdout.write(`${renderGpu(report)}\n`);
