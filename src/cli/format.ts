@@ -17,9 +17,11 @@ function isArray(value: GgufValue): value is GgufArray {
 /** Arrays longer than this are shortened unless the user asks for --full. */
 export const SHORT_ARRAY_LENGTH = 8;
 
-/** Converts a metadata value to plain JSON; long arrays become { length, first } unless full. */
+/** Converts a metadata value to plain JSON; long arrays become { length, first } unless full; NaN and
+ * infinities become the strings "NaN", "Infinity" and "-Infinity" (JSON.stringify would print null). */
 export function metadataToJson(value: GgufValue, full: boolean): unknown {
   if (typeof value === 'bigint') return bigintToJson(value);
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (!isArray(value)) return value;
   const all = value.values as ArrayLike<unknown>;
   const n = full ? all.length : Math.min(all.length, SHORT_ARRAY_LENGTH);

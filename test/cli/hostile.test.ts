@@ -250,6 +250,21 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
     expect(odd.stderr).toMatch(/none \(type I32 is not supported\)/);
   });
 
+  it('inspect --json gives NaN and infinities as strings, not as null', () => {
+    const path = join(tempDir(), 'nan.gguf');
+    writeFileSync(path, writeGguf({
+      metadata: [
+        { key: 'f.nan', type: GgufValueType.FLOAT32, value: Number.NaN },
+        { key: 'f.inf', type: GgufValueType.FLOAT64, value: -Infinity },
+        { key: 'f.list', type: GgufValueType.ARRAY, value: { elementType: GgufValueType.FLOAT32, values: new Float32Array([1.5, Infinity, Number.NaN]) } },
+      ],
+    }));
+    const r = cli(['inspect', path, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { metadata } = JSON.parse(r.stdout);
+    expect([metadata['f.nan'], metadata['f.inf'], metadata['f.list']]).toEqual(['NaN', '-Infinity', [1.5, 'Infinity', 'NaN']]);
+  });
+
   it('inspect --full refuses to print tens of millions of array elements', () => {
     const path = join(tempDir(), 'big-array.gguf');
     const values = new Uint8Array(1 << 23);

@@ -130,7 +130,8 @@ Examples:
 A truncated or header-only file is shown all the same, with the tensors it lacks counted on stderr
 (exit code 3; --json lists them as "problems").
 
-In --json, 64-bit values beyond 2^53 are strings, and arrays longer than 8 items are shortened to
+In --json, 64-bit values beyond 2^53 are strings, as are NaN and infinities ("NaN", "Infinity",
+"-Infinity"), and arrays longer than 8 items are shortened to
 { "length": N, "first": [...] } unless --full is given.`,
     )
     .action((path: string, options: InspectOptions) => {
