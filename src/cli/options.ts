@@ -47,6 +47,11 @@ export function refuseUnused(command: Command, names: readonly string[], why: st
   throw new UsageError(`${flags.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply ${why}`);
 }
 
+/** `--out -`: outputs are .npy files at a path; `-` means standard input only for --input. */
+export function refuseDashOut(out: string | undefined): void {
+  if (out === '-') throw new UsageError('--out - would write to a file named "-": outputs go to a path (./- if that is what is meant)');
+}
+
 /** commander collector for repeatable options: `-t a -t b` gives ['a', 'b']. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

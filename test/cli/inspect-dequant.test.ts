@@ -62,6 +62,13 @@ describe('gguf-gpu inspect', () => {
     expect(help.code).toBe(2);
     expect(help.stderr).toMatch(/^gguf-gpu: unknown command 'frobnicate' \(the commands: inspect, dequant, matmul, verify, bench, help\)\n$/);
     expect(cli(['help', 'verify']).stdout).toMatch(/^Usage: gguf-gpu verify/);
+    // an option that would be ignored, and an output "-" that would be a file of that name
+    expect(cli(['matmul', QUANTS, '-t', 'blk.1.q4_K.wide', '-b', 'cpu', '--force']).stderr).toMatch(/--force does not apply without --out/);
+    for (const args of [['matmul', QUANTS, '-t', 'blk.1.q4_K.wide', '-b', 'cpu', '-o', '-'], ['dequant', QUANTS, '-b', 'cpu', '-o', '-']]) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/--out - would write to a file named "-"/);
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
 import { formatBytes, nameList, printable, progressBar, writeJsonDocument } from '../format.js';
-import { collect, globMatch } from '../options.js';
+import { collect, globMatch, refuseDashOut } from '../options.js';
 
 export interface DequantOptions {
   tensor?: string[];
@@ -168,6 +168,7 @@ Examples:
   gguf-gpu dequant model.gguf --tensor output.weight --backend cpu --dtype f16`,
     )
     .action(async (path: string, options: DequantOptions) => {
+      refuseDashOut(options.out);
       const rows = await runDequant(path, options);
       const skipped = rows.filter((r) => r.skipped);
       if (options.json) writeJsonDocument(JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2));

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
 import { openGpu } from '../gpu.js';
 import { printable, writeJsonDocument } from '../format.js';
-import { MAX_BATCH, parseBatch, parseSeed, refuseUnused } from '../options.js';
+import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
@@ -208,6 +208,8 @@ Examples:
   gguf-gpu matmul model.gguf -t output.weight --input x.npy --out y.npy`,
     )
     .action(async (path: string, options: MatmulOptions, command: Command) => {
+      refuseDashOut(options.out);
+      if (!options.out) refuseUnused(command, ['force'], 'without --out (nothing is written)');
       if (options.input) refuseUnused(command, ['seed'], 'to --input (x comes from the file)');
       if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
