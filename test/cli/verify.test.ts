@@ -52,7 +52,15 @@ describe('gguf-gpu verify --backend cpu', () => {
     const r = cli(['verify', QUANTS, '--backend', 'cpu', '--tensor', 'blk.1.*']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/blk\.1\.q6_K\.wide\s+Q6_K/);
-    expect(r.stdout).toMatch(/all \d+ checks passed/);
+    expect(r.stdout).toMatch(/all checks passed: 4 tensor\(s\) and 19 ggml known answers/);
+  });
+
+  it('says a file without tensors had nothing to check, never that its checks passed', () => {
+    const path = join(tempDir(), 'vocab-only.gguf');
+    writeFileSync(path, writeGguf({}));
+    const r = cli(['verify', path, '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/checks that ran passed: 0 tensor\(s\) and 19 ggml known answers; the file holds no tensors to check$/m);
   });
 
   it('fails with exit 1 and names the tensor when a decoder is broken', async () => {
@@ -71,7 +79,7 @@ describe('gguf-gpu verify --backend cpu', () => {
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/GPU unavailable/);
     expect(r.stdout).toMatch(/blk\.2\.q4_0\.edge/);
-    expect(r.stdout).toMatch(/all \d+ CPU checks that ran passed; the GPU checks did not run/);
+    expect(r.stdout).toMatch(/all CPU checks that ran passed: \d+ tensor\(s\) and 19 ggml known answers; the GPU checks did not run/);
     expect(r.stdout).not.toMatch(/nmse n=/);
     expect(r.stderr).toMatch(/--backend cpu/);
   });

@@ -219,8 +219,16 @@ export function renderVerify(r: VerifyReport): string {
   const failed = r.tensors.filter((v) => !v.skipped && !v.pass);
   const ran = r.tensors.filter((v) => !v.skipped).length;
   const skipped = r.tensors.length - ran;
-  const notRun = [skipped > 0 && `${skipped} tensor(s) could not be checked`, r.gpuUnavailable && 'the GPU checks did not run'].filter(Boolean);
-  const passed = `all ${ran} ${r.gpuUnavailable ? 'CPU ' : ''}checks that ran passed${r.batches.length ? ` (NMSE bar ${NMSE_BAR})` : ''}`;
+  // the known answers are ggml's, built in: counted apart, so that they never pass for the file's tensors
+  const known = r.tensors.filter((v) => v.tensor.startsWith(KNOWN_ANSWER)).length;
+  const own = ran - known;
+  const notRun = [
+    r.tensors.length === known && (r.file ? 'the file holds no tensors to check' : 'the suite is empty'),
+    skipped > 0 && `${skipped} tensor(s) could not be checked`,
+    r.gpuUnavailable && 'the GPU checks did not run',
+  ].filter(Boolean);
+  const counted = known ? `${own} tensor(s) and ${known} ggml known answers` : `${own} tensor(s)`;
+  const passed = `all ${r.gpuUnavailable ? 'CPU ' : ''}checks that ran passed: ${counted}${r.batches.length ? ` (NMSE bar ${NMSE_BAR})` : ''}`;
   lines.push('', failed.length ? chalk.red(`FAILED: ${nameList(failed.map((v) => printable(v.tensor)))}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
   return lines.join('\n');
 }
