@@ -60,7 +60,7 @@ export function isSupportedType(typeId: number): boolean {
 export function dequantize(typeId: number, src: Uint8Array, nElements: number, dst?: Float32Array): Float32Array {
   const dec = DECODERS.get(typeId);
   if (!dec) {
-    throw new Error(`dequantize: ggml type ${ggmlTypeName(typeId)} (id ${typeId}) is not supported; supported: ${SUPPORTED_TYPE_IDS.map((id) => ggmlTypeName(id)).join(', ')}`);
+    throw new Error(`dequantize: ggml type ${ggmlTypeById(typeId) ? `${ggmlTypeName(typeId)} (id ${typeId})` : `id ${typeId}`} is not supported; supported: ${SUPPORTED_TYPE_IDS.map((id) => ggmlTypeName(id)).join(', ')}`);
   }
   const { name, blockSize, typeSize } = dec.info;
   if (!Number.isSafeInteger(nElements) || nElements < 0) {
