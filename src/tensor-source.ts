@@ -18,6 +18,8 @@ export interface TensorSource {
   readonly nbytes: number;
   /** Raw bytes [start, start + length) of the tensor's blocks. */
   read(start: number, length: number): Uint8Array;
+  /** Why its bytes cannot be read: its data lies past the end of a truncated file. */
+  readonly missing?: string;
   /** The file, its descriptor and the absolute offset, when the bytes live in a file (fast GPU upload). */
   readonly file?: { path: string; fd: number; offset: number };
 }
@@ -31,6 +33,7 @@ export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
     ...tensorRows(t),
     nbytes: t.nbytes ?? 0,
     read: (start, length) => file.readTensorBytes(t, start, length),
+    missing: file.dataProblem(t),
     file: { path: file.path, fd: file.source.fd, offset: t.offset },
   };
 }

@@ -126,6 +126,7 @@ export const MAX_REFERENCE_ROW = 1 << 26;
 export const EMPTY_TENSOR = 'empty tensor';
 
 export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {
+  if (t.missing) return t.missing;
   if (!littleEndian) return 'big-endian tensor data';
   if (!decoderFor(t.typeId)) return `type ${t.typeName} is not supported`;
   if (t.rows === 0 || t.rowLength === 0) return EMPTY_TENSOR;

@@ -5,14 +5,20 @@ import type { GgufHeader, GgufTensorInfo, GgufValue } from './types.js';
 
 /** An open GGUF file: its parsed header, and its tensor data read by position on demand. */
 export class GgufFile {
+  /** Tensors whose data cannot be read (opened with keepTruncated): name -> why. */
+  private readonly problems: ReadonlyMap<string, string>;
+
   private constructor(
     readonly path: string,
     readonly source: FileByteSource,
     readonly header: GgufHeader,
-  ) {}
+  ) {
+    this.problems = new Map((header.problems ?? []).map((p) => [p.tensor, p.reason]));
+  }
 
   /** Opens and validates a file; every failure is an InputError naming the file. With
-   * keepTruncated, tensors past the end are listed in header.problems instead (inspect). */
+   * keepTruncated, tensors past the end are listed in header.problems instead, and only reading
+   * one of them fails (a partly downloaded model still shows its header and gives its whole tensors). */
   static open(path: string, options: { keepTruncated?: boolean } = {}): GgufFile {
     let source: FileByteSource;
     try {
@@ -60,8 +66,15 @@ export class GgufFile {
     }
   }
 
-  /** The tensor's byte count, or an InputError when its type is unknown. */
+  /** Why the tensor's data cannot be read (it lies past the end of a file opened with keepTruncated). */
+  dataProblem(tensor: GgufTensorInfo): string | undefined {
+    return this.problems.get(tensor.name);
+  }
+
+  /** The tensor's byte count, or an InputError when its type is unknown or its data is missing. */
   requireSize(tensor: GgufTensorInfo): number {
+    const problem = this.dataProblem(tensor);
+    if (problem) throw new InputError(this.path, problem, tensor.name);
     if (tensor.nbytes === undefined) {
       throw new InputError(this.path, `unknown ggml type id ${tensor.typeId}; its size cannot be known`, tensor.name);
     }

@@ -50,8 +50,33 @@ describe('gguf-gpu inspect', () => {
     const j = cli(['inspect', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '--json']);
     expect(j.code).toBe(3);
     expect(JSON.parse(j.stdout).problems).toHaveLength(292);
-    // the other commands still refuse the file outright
-    expect(cli(['dequant', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '-b', 'cpu', '-o', tempDir()]).stderr).toMatch(/larger than the whole file/);
+    // the other commands skip what is missing: here, everything
+    const out = tempDir();
+    const d = cli(['dequant', join(FIXTURES, 'llama3-8b-shape.header.gguf'), '-b', 'cpu', '-o', out]);
+    expect(d.code).toBe(3);
+    expect(d.stderr).toMatch(/skipped token_embd\.weight \(Q4_K\): Q4_K data of \d+ bytes is larger than the whole file/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('a partly downloaded file gives its whole tensors and names the missing ones (dequant, matmul, verify)', () => {
+    const path = join(tempDir(), 'partial.gguf');
+    writeFileSync(path, readFileSync(QUANTS).subarray(0, 500_000)); // ends inside blk.1.q8_0.wide
+    const out = tempDir();
+    const whole = cli(['dequant', path, '-b', 'cpu', '-o', out, '-t', 'blk.0.*', '-t', 'blk.1.q4_0.wide']);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(readdirSync(out)).toHaveLength(16);
+    const all = cli(['dequant', path, '-b', 'cpu', '-o', tempDir(), '--json']);
+    expect(all.code).toBe(3);
+    const rows = JSON.parse(all.stdout).tensors as { tensor: string; skipped?: string }[];
+    expect(rows.filter((r) => r.skipped).map((r) => r.tensor)).toEqual(['blk.1.q8_0.wide', 'blk.2.q8_0.edge', 'blk.1.q4_K.wide', 'blk.2.q4_K.edge', 'blk.1.q6_K.wide', 'blk.2.q6_K.edge', 'blk.3.q8_0.3d', 'output_norm.weight']);
+    expect(rows.find((r) => r.tensor === 'blk.1.q8_0.wide')!.skipped).toMatch(/lies past the end of the file \(500000 bytes\); the file is truncated/);
+    expect(cli(['matmul', path, '-b', 'cpu', '-t', 'blk.2.q4_0.edge']).code).toBe(0);
+    const cut = cli(['matmul', path, '-b', 'cpu', '-t', 'blk.1.q8_0.wide']);
+    expect(cut.code).toBe(3);
+    expect(cut.stderr).toMatch(/tensor blk\.1\.q8_0\.wide: data \[377504, 586400\) lies past the end/);
+    const v = cli(['verify', path, '-b', 'cpu']);
+    expect(v.code).toBe(3);
+    expect(v.stdout).toMatch(/17 tensor\(s\) and 19 ggml known answers; 8 tensor\(s\) could not be checked/);
   });
 
   it('exits 2 on usage errors', () => {

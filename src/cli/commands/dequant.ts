@@ -81,7 +81,7 @@ interface DequantRow {
 }
 
 export async function runDequant(path: string, options: DequantOptions): Promise<DequantRow[]> {
-  const file = GgufFile.open(path);
+  const file = GgufFile.open(path, { keepTruncated: true }); // tensors past the end are skipped, the rest written
   const rows: DequantRow[] = [];
   let backend: DequantBackend | undefined;
   try {
@@ -90,6 +90,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     for (const t of tensors) {
       try {
         requireDecoder(file, t);
+        file.requireSize(t); // its data is in the file
         usable.push(t);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;

@@ -116,7 +116,7 @@ export interface MatmulReport {
 }
 
 export async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulReport> {
-  const file = GgufFile.open(path);
+  const file = GgufFile.open(path, { keepTruncated: true }); // one whole tensor of a partly downloaded file will do
   try {
     const info = file.tensors.find((x) => x.name === options.tensor);
     if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
