@@ -118,7 +118,10 @@ export function makeOutputDir(dir: string): void {
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' && statSync(d).isDirectory()) return;
+      if (code === 'EEXIST') {
+        if (statSync(d).isDirectory()) return;
+        throw Object.assign(new Error('ENOTDIR: not a directory'), { code: 'ENOTDIR' }); // --out names a directory
+      }
       const parent = dirname(d);
       if (code !== 'ENOENT' || parent === d) throw error;
       make(parent);

@@ -87,6 +87,7 @@ describe('gguf-gpu inspect', () => {
     expect(help.code).toBe(2);
     expect(help.stderr).toMatch(/^gguf-gpu: unknown command 'frobnicate' \(the commands: inspect, dequant, matmul, verify, bench, help\)\n$/);
     expect(cli(['help', 'verify']).stdout).toMatch(/^Usage: gguf-gpu verify/);
+    expect(cli(['dequant', QUANTS, '-b', 'cpu', '-t', 'BLK.0.Q4_0.*']).stderr).toMatch(/no tensor matches "BLK\.0\.Q4_0\.\*" \(names are case-sensitive: "blk\.0\.q4_0\.small"\)/);
     // an option that would be ignored, and an output "-" that would be a file of that name
     expect(cli(['matmul', QUANTS, '-t', 'blk.1.q4_K.wide', '-b', 'cpu', '--force']).stderr).toMatch(/--force does not apply without --out/);
     for (const args of [['matmul', QUANTS, '-t', 'blk.1.q4_K.wide', '-b', 'cpu', '-o', '-'], ['dequant', QUANTS, '-b', 'cpu', '-o', '-']]) {

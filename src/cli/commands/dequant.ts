@@ -26,7 +26,10 @@ export function selectTensors(file: GgufFile, globs: readonly string[] | undefin
   const selected = new Set<GgufTensorInfo>();
   for (const glob of globs) {
     const matches = file.tensors.filter((t) => globMatch(glob, t.name));
-    if (matches.length === 0) throw new UsageError(`${file.path}: no tensor matches "${glob}"`);
+    if (matches.length === 0) {
+      const other = file.tensors.find((t) => globMatch(glob.toLowerCase(), t.name.toLowerCase()));
+      throw new UsageError(`${file.path}: no tensor matches "${glob}"${other ? ` (names are case-sensitive: "${other.name}")` : ''}`);
+    }
     for (const t of matches) selected.add(t);
   }
   return file.tensors.filter((t) => selected.has(t));
@@ -42,10 +45,11 @@ const MAX_NAME_BYTES = 200;
  * hashed form of another hash, for a name whose file is taken.
  */
 export function npyFileName(tensorName: string, salt = 0): string {
-  const plain = /^[A-Za-z0-9._-]+$/.test(tensorName) && !/^\.+$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
+  // a leading '.' would make a hidden file (or '..')
+  const plain = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
   if (plain && salt === 0) return `${tensorName}.npy`;
   const hash = createHash('sha256').update(salt === 0 ? tensorName : `${tensorName}#${salt}`).digest('hex').slice(0, 8);
-  return `${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`;
+  return `${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`;
 }
 
 /** Each tensor's file name, all different even on a case-insensitive file system: a tensor whose file
@@ -173,6 +177,7 @@ Examples:
       const rows = await runDequant(path, options);
       const skipped = rows.filter((r) => r.skipped);
       if (options.json) writeJsonDocument(JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2));
+      else if (rows.length === 0) process.stderr.write(`${printable(path)} holds no tensors: nothing was written\n`);
       else for (const r of skipped) process.stderr.write(`skipped ${printable(r.tensor)} (${r.type}): ${r.skipped}\n`);
       if (skipped.length > 0) {
         throw new InputError(path, `${skipped.length} tensor(s) skipped: ${nameList(skipped.map((r) => `${r.tensor} (${r.type})`))}`);
