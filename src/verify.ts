@@ -34,6 +34,8 @@ export interface TensorVerdict {
   matmul?: MatmulCheck[];
   /** CPU self-checks: decoders agree with themselves when split differently, and f16 output agrees. */
   selfCheck?: DequantCheck;
+  /** One of ggml's known answers built into the tool, not a tensor of the file or suite. */
+  builtin?: true;
   pass: boolean;
 }
 

@@ -6,6 +6,8 @@ import { Gpu } from '../src/gpu/device.js';
 import { gpuMatmul, PackedWeights } from '../src/gpu/matmul.js';
 import { libraryCandidates, loadNative } from '../src/gpu/native.js';
 import { createGpuDequantBackend } from '../src/gpu/dequant-backend.js';
+import { uploadSource } from '../src/gpu/loader.js';
+import { fileTensor } from '../src/tensor-source.js';
 import { GgufFile } from '../src/gguf/file.js';
 import { writeGguf } from '../src/gguf/writer.js';
 import { randomBlocks } from '../src/quant/random.js';
@@ -139,6 +141,21 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
     expect(live.size).toBe(1); // the weights alone
     w.dispose();
     expect(live.size).toBe(0);
+  });
+
+  it('uploads nothing of a tensor whose data lies past the end of a truncated file', () => {
+    const path = join(tempDir(), 'cut.gguf');
+    const whole = writeGguf({ tensors: [{ name: 'w', typeId: 2, shape: [32, 64], data: randomBlocks(2, 32 * 64, 3) }] });
+    writeFileSync(path, whole.subarray(0, whole.length - 100));
+    const file = GgufFile.open(path, { keepTruncated: true });
+    const { gpu, live, calls } = stubGpu();
+    try {
+      expect(() => uploadSource(gpu, fileTensor(file, file.tensor('w')))).toThrow(/tensor w: Q4_0 data of 1152 bytes is larger than the whole file/);
+    } finally {
+      file.close();
+    }
+    expect(live.size).toBe(0);
+    expect(calls).toEqual([]);
   });
 
   it('dequantizes in chunks of blocks: a single long row is cut at block boundaries, each source 16-byte aligned', async () => {

@@ -72,7 +72,7 @@ const MAX_PAD = 80;
 const SGR = /\u001b\[[0-9;]*m/g;
 const COMBINING = /^[\p{Mn}\p{Me}]$/u;
 // East Asian wide and fullwidth characters, and emoji shown as pictures: two columns each
-const WIDE = /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
+const WIDE = /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f680}-\u{1f6ff}\u{1f900}-\u{1f9ff}\u{1fa70}-\u{1faff}\u{20000}-\u{3fffd}]$/u;
 
 /** Columns on a terminal: chalk's colour codes take none, combining marks none, wide characters two
  * (text from a file has been through printable(), so no control characters are left). */

@@ -2,7 +2,6 @@ import { readFileSync, writeSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { fsReason, GgufGpuError, GpuError, InputError, OutputError, UsageError } from '../errors.js';
-import { NpyWriter } from '../npy.js';
 import { registerBench } from './commands/bench.js';
 import { registerDequant } from './commands/dequant.js';
 import { registerInspect } from './commands/inspect.js';
@@ -37,7 +36,7 @@ Examples:
   gguf-gpu bench                                   # fused kernels against the streaming floor
 
 Exit codes: 0 ok, 1 a verification failed, 2 usage error, 3 bad input file or a tensor that could not
-be handled, 4 no GPU or a GPU error, 5 an output that cannot be written, 130 interrupted.
+be handled, 4 no GPU or a GPU error, 5 an output that cannot be written, 130 interrupted (SIGINT).
 Run gguf-gpu <command> --help for each command's options and examples.`,
     );
   registerInspect(program);
@@ -107,11 +106,10 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * The process around main(), for bin/gguf-gpu.js:
- * - SIGINT and SIGTERM remove the .npy files being written and exit 130 (with --json, after an error
- *   document if no report is out);
  * - a closed pipe (`| head -1`) ends the printout, not the work: the files and the exit code still count;
  * - any other failure to write stdout or stderr (a full disk) drops further output and makes a run that
- *   would have succeeded exit 5.
+ *   would have succeeded exit 5, with one line on stderr.
+ * Signals keep their default action except while dequant writes files (see interrupt.ts).
  */
 export async function runCli(argv: string[]): Promise<void> {
   for (const stream of [process.stdout, process.stderr]) {
@@ -119,26 +117,13 @@ export async function runCli(argv: string[]): Promise<void> {
       stream.write = () => true;
       if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
       if (!process.exitCode) process.exitCode = ExitCode.output;
-      if (stream === process.stdout) writeQuietly(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
+      if (stream === process.stdout) {
+        try {
+          writeSync(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
+        } catch {}
+      }
     });
   }
-  const onSignal = (signal: NodeJS.Signals) => {
-    NpyWriter.abortAll();
-    if (jsonRun.requested && !jsonRun.written) {
-      writeQuietly(1, `${JSON.stringify({ error: { kind: 'interrupted', exitCode: ExitCode.interrupted, message: `stopped by ${signal}` } }, null, 2)}\n`);
-    }
-    writeQuietly(2, `gguf-gpu: stopped by ${signal}\n`);
-    process.exit(ExitCode.interrupted);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const code = await main(argv);
   if (code !== ExitCode.ok || !process.exitCode) process.exitCode = code;
-}
-
-/** A synchronous write that may fail (a closed pipe): in a signal handler there is no later. */
-function writeQuietly(fd: number, text: string): void {
-  try {
-    writeSync(fd, text);
-  } catch {}
 }

@@ -20,7 +20,8 @@ export interface GpuDequantOptions {
  * row, so the chunks arrive in row order, and a single row of gigabytes needs no more scratch than
  * small ones.
  */
-export function createGpuDequantBackend(options: GpuDequantOptions = {}): DequantBackend {
+export function createGpuDequantBackend(deviceOrOptions: number | GpuDequantOptions = {}): DequantBackend {
+  const options = typeof deviceOrOptions === 'number' ? { device: deviceOrOptions } : deviceOrOptions;
   const gpu = options.gpu ?? Gpu.open(options.device ?? 0);
   const outputChunkBytes = options.outputChunkBytes ?? 256 << 20;
   return {

@@ -184,6 +184,7 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
 /** A tensor's raw blocks in a fresh device buffer: read from its file by position (the fast path), or
  * from memory for a generated tensor. */
 export function uploadSource(gpu: Gpu, t: TensorSource): DeviceBuffer {
+  if (t.missing) throw new InputError(t.file?.path, t.missing, t.name);
   const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
   try {
     if (t.file) uploadFileBytes(gpu, t.file.path, t.file.fd, buf, t.file.offset, t.nbytes, 0);

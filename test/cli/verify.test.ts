@@ -55,6 +55,14 @@ describe('gguf-gpu verify --backend cpu', () => {
     expect(r.stdout).toMatch(/all checks passed: 4 tensor\(s\) and 19 ggml known answers/);
   });
 
+  it('counts a tensor of the file by what it is, not by its name (one named like a known answer)', () => {
+    const path = join(tempDir(), 'named.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'known-answer:x', typeId: 2, shape: [32, 2], data: new Uint8Array(36) }] }));
+    const r = cli(['verify', path, '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/all checks passed: 1 tensor\(s\) and 19 ggml known answers/);
+  });
+
   it('says a file without tensors had nothing to check, never that its checks passed', () => {
     const path = join(tempDir(), 'vocab-only.gguf');
     writeFileSync(path, writeGguf({}));

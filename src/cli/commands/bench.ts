@@ -36,7 +36,7 @@ const DEFAULT_TYPES = 'q4_0,q4_K,q6_K,q8_0';
 
 /** The supported types a file holds (CPU bench over a file). */
 function typesInFile(path: string): number[] {
-  const file = GgufFile.open(path);
+  const file = GgufFile.open(path, { keepTruncated: true }); // the types are in the header
   try {
     return [...new Set(file.tensors.map((t) => t.typeId))].filter(isSupportedType);
   } finally {

@@ -9,6 +9,7 @@ import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
 import { formatBytes, nameList, printable, progressBar, writeJsonDocument } from '../format.js';
+import { interruptible } from '../interrupt.js';
 import { collect, globMatch, refuseDashOut } from '../options.js';
 
 export interface DequantOptions {
@@ -174,7 +175,7 @@ Examples:
     )
     .action(async (path: string, options: DequantOptions) => {
       refuseDashOut(options.out);
-      const rows = await runDequant(path, options);
+      const rows = await interruptible(() => runDequant(path, options));
       const skipped = rows.filter((r) => r.skipped);
       if (options.json) writeJsonDocument(JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2));
       else if (rows.length === 0) process.stderr.write(`${printable(path)} holds no tensors: nothing was written\n`);
