@@ -39,4 +39,14 @@ describe('dequant writes safely', () => {
     expect(JSON.parse(stdout)).toEqual({ error: { kind: 'interrupted', exitCode: 130, message: 'stopped by SIGTERM' } });
     expect(stderr).toBe('gguf-gpu: stopped by SIGTERM\n');
   });
+
+  it('other commands stop at once on a signal, even in the middle of synchronous work', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'gguf-gpu.js'), 'bench', '-b', 'cpu', '--json'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 1000)); // the CPU bench runs for several seconds, mostly without yielding
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    expect(Date.now() - sent).toBeLessThan(2000);
+    expect([code, signal]).toEqual([null, 'SIGTERM']);
+  });
 });
