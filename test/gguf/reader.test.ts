@@ -244,3 +244,28 @@ describe('GgufFile on the ggml fixtures', () => {
     expect(() => GgufFile.open(tempDir())).toThrow(/cannot open: a directory/);
   });
 });
+
+describe('keepTruncated: a tensor past the end is its own problem, whatever its numbers', () => {
+  /** A file of tensor ok (F32 [8], whole) and the named F32 [8] tensors, whose offsets are then set. */
+  function withOffsets(offsets: Record<string, bigint>): Uint8Array {
+    const names = Object.keys(offsets);
+    const bytes = writeGguf({ tensors: [{ name: 'ok', typeId: 0, shape: [8], data: new Uint8Array(32) }, ...names.map((name) => ({ name, typeId: 0, shape: [8] }))] });
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const name of names) {
+      const at = Buffer.from(bytes).indexOf(Buffer.from(name)) + name.length + 4 + 8 + 4; // name, n_dims, ne0, type
+      view.setBigUint64(at, offsets[name]!, true);
+    }
+    return bytes; // tensors without data are declared, not written: the file ends after ok's
+  }
+
+  it('offsets beyond 2^53 and 2^64 - 32, and tensors past the end that overlap, leave the whole tensor readable', () => {
+    const bytes = withOffsets({ o54: 2n ** 54n, o64: 2n ** 64n - 32n, a: 1024n, b: 1024n });
+    const h = parseGguf(new BufferByteSource(bytes), { file: 'mem.gguf', keepTruncated: true });
+    expect(h.problems!.map((p) => p.tensor)).toEqual(['o54', 'o64', 'a', 'b']);
+    expect(h.problems![0]!.reason).toMatch(/data offset 18014398509481984 \(from the data section\) lies past the end/);
+    const ok = h.tensors.find((t) => t.name === 'ok')!;
+    expect(ok.offset + ok.nbytes!).toBeLessThanOrEqual(bytes.length);
+    expect(() => parse(bytes)).toThrow(/tensor o54: data offset 18014398509481984/);
+  });
+});
+
