@@ -1,6 +1,7 @@
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
 import { formatBytes } from '../bytes.js';
+import { InputError } from '../errors.js';
 import type { GgufArray, GgufValue } from '../gguf/types.js';
 
 export { formatBytes };
@@ -66,6 +67,21 @@ export function printable(text: string): string {
   });
 }
 
+/** Names and keys longer than this are shortened in text output (ggml's are under 64; a hostile file's
+ * thousands of 8192-character names would make tables of gigabytes). --json keeps them whole. */
+const MAX_NAME_SHOWN = 160;
+
+/** A tensor name or key from a file as messages show it: past MAX_NAME_SHOWN characters, its start and
+ * end with the full length between. */
+export function shortName(name: string): string {
+  return name.length <= MAX_NAME_SHOWN ? name : `${name.slice(0, MAX_NAME_SHOWN - 40)}...(${name.length} characters)...${name.slice(-20)}`;
+}
+
+/** A tensor name or key from a file, for text output: shortName(), then printable(). */
+export function printableName(name: string): string {
+  return printable(shortName(name));
+}
+
 const MAX_PAD = 80;
 
 // eslint-disable-next-line no-control-regex
@@ -126,7 +142,7 @@ export function progressBar(total: number, enabled = process.stderr.isTTY === tr
   );
   let done = 0;
   let label = '';
-  const payload = () => ({ done: formatBytes(done), size: formatBytes(total), label: printable(label) });
+  const payload = () => ({ done: formatBytes(done), size: formatBytes(total), label: printableName(label) });
   bar.start(total, 0, payload());
   return {
     update(d, l = '') {
@@ -155,8 +171,17 @@ export function nameList(names: readonly string[], most = 10): string {
  * (an error that follows a report, such as a failed verification, adds no second document). */
 export const jsonRun = { requested: false, written: false };
 
-/** Writes the command's one JSON document to stdout (JSON.stringify's text, with a newline). */
-export function writeJsonDocument(json: string): void {
+/** Writes the command's one JSON document to stdout. A report over V8's longest string (~512 M characters:
+ * a hostile file's thousands of long names, each control character escaped six times) is the file's
+ * fault: an InputError naming it. */
+export function writeJsonDocument(value: unknown, file?: string): void {
+  let json: string;
+  try {
+    json = JSON.stringify(value, null, 2);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new InputError(file, 'the report is too large to print as one JSON document');
+  }
   jsonRun.written = true;
   process.stdout.write(`${json}\n`);
 }

@@ -64,7 +64,7 @@ function wantsJson(argv: string[]): boolean {
 }
 
 /** The error as the JSON document of a failed --json run: { error: { kind, exitCode, message, ... } }. */
-function errorDocument(error: unknown, exitCode: number): string {
+function errorDocument(error: unknown, exitCode: number): { error: Record<string, unknown> } {
   const kind = error instanceof GgufGpuError ? error.kind : error instanceof CommanderError ? 'usage' : 'unexpected';
   const message =
     error instanceof CommanderError
@@ -76,7 +76,7 @@ function errorDocument(error: unknown, exitCode: number): string {
     : error instanceof GpuError ? { runtimeError: error.runtimeError }
     : error instanceof CommanderError ? { code: error.code }
     : {};
-  return JSON.stringify({ error: { kind, exitCode, message, ...details } }, null, 2);
+  return { error: { kind, exitCode, message, ...details } };
 }
 
 /** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug),

@@ -4,11 +4,11 @@ import { basename, join } from 'node:path';
 import chalk from 'chalk';
 import { describe, expect, it } from 'vitest';
 import { npyFileName } from '../../src/cli/commands/dequant.js';
-import { displayWidth, printable, table } from '../../src/cli/format.js';
+import { displayWidth, printable, table, writeJsonDocument } from '../../src/cli/format.js';
 import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
-import { OutputError } from '../../src/errors.js';
+import { InputError, OutputError } from '../../src/errors.js';
 import { parseNpy, refuseUnwritable } from '../../src/npy.js';
 import { cli, QUANTS, ROOT, tempDir } from './helpers.js';
 
@@ -75,6 +75,18 @@ describe('names from a hostile file', () => {
     expect(printable('a\u009bb\x7f')).toBe('a\\x9bb\\x7f');
     expect(printable('abc\u202edcba\u2028')).toBe('abc\\u202edcba\\u2028');
     expect(printable('a\u061cb\u00adc\u{e0041}d\u3164e')).toBe('a\\u061cb\\xadc\\u{e0041}d\\u3164e');
+  });
+
+  it('shows long names shortened in text output (whole in --json), and a JSON report over V8\'s string limit is an InputError', () => {
+    const names = [0, 1, 2].map((i) => `${i}`.padStart(8192, '\x01'));
+    const path = namedTensors(names);
+    const text = cli(['verify', path, '--backend', 'cpu']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThan(1000); // not 8192 x 4 escapes
+    expect(text.stdout).toMatch(/\.\.\.\(8192 characters\)\.\.\.(\\x01){19}2 /);
+    const json = cli(['verify', path, '--backend', 'cpu', '--json']);
+    expect(JSON.parse(json.stdout).tensors.filter((t: { tensor: string }) => names.includes(t.tensor))).toHaveLength(3);
+    expect(() => writeJsonDocument({ toJSON: () => { throw new RangeError('Invalid string length'); } }, 'x.gguf')).toThrow(InputError);
   });
 
   it('tables pad by terminal columns: wide characters take two, combining marks none', () => {

@@ -15,7 +15,7 @@ import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { refuseUnwritable } from '../../npy.js';
-import { printable, table, writeJsonDocument } from '../format.js';
+import { printable, printableName, table, writeJsonDocument } from '../format.js';
 import { openGpu } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
@@ -212,7 +212,7 @@ export function renderGpu(r: GpuBenchReport): string {
       ['type', 'tensor', 'n', 'us', 'min-max', 'GB/s', 'floor us', 'of floor', 'TFLOP/s', 'NMSE', `f16 ${blas}`, 'unfused', 'kernel'],
       r.results.map((x) => [
         x.type,
-        printable(x.tensor),
+        printableName(x.tensor),
         x.batch,
         x.us.toFixed(2),
         `${x.spread.min.toFixed(1)}-${x.spread.max.toFixed(1)}`,
@@ -304,7 +304,7 @@ Examples:
         const ids = path ? typesInFile(path) : all ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
         const rows = await benchCpuDecoders(ids);
         const ref = benchReferenceMatmul();
-        if (options.json) writeJsonDocument(JSON.stringify({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, null, 2));
+        if (options.json) writeJsonDocument({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, path);
         else process.stdout.write(`${renderCpu(rows, ref)}\n`);
         return;
       }
@@ -313,7 +313,7 @@ Examples:
         const step = process.stderr.isTTY && !options.json ? (s: string) => process.stderr.write(`\r\x1b[K${chalk.gray(s)}`) : () => {};
         const report = await runGpuBench(gpu!, file, plan!, options, step);
         if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-        if (options.json) writeJsonDocument(JSON.stringify(report, null, 2));
+        if (options.json) writeJsonDocument(report, path);
         else process.stdout.write(`${renderGpu(report)}\n`);
         if (options.plot) {
           const title = `${report.device.name}: fused dequant+matmul, ${report.cache} L2`;

@@ -8,7 +8,7 @@ import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
-import { formatBytes, nameList, printable, progressBar, writeJsonDocument } from '../format.js';
+import { formatBytes, nameList, printable, printableName, progressBar, shortName, writeJsonDocument } from '../format.js';
 import { interruptible } from '../interrupt.js';
 import { collect, globMatch, refuseDashOut } from '../options.js';
 
@@ -135,7 +135,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         };
         rows.push(row);
         if (!options.json) {
-          bar.log(`${printable(t.name)}  ${row.type} [${t.shape.join(', ')}] -> ${outPath} (${formatBytes(row.bytes!)}, ${row.seconds!.toFixed(3)} s)\n`);
+          bar.log(`${printableName(t.name)}  ${row.type} [${t.shape.join(', ')}] -> ${outPath} (${formatBytes(row.bytes!)}, ${row.seconds!.toFixed(3)} s)\n`);
         }
       }
     } finally {
@@ -177,11 +177,11 @@ Examples:
       refuseDashOut(options.out);
       const rows = await interruptible(() => runDequant(path, options));
       const skipped = rows.filter((r) => r.skipped);
-      if (options.json) writeJsonDocument(JSON.stringify({ backend: options.backend, dtype: options.dtype, tensors: rows }, null, 2));
+      if (options.json) writeJsonDocument({ backend: options.backend, dtype: options.dtype, tensors: rows }, path);
       else if (rows.length === 0) process.stderr.write(`${printable(path)} holds no tensors: nothing was written\n`);
-      else for (const r of skipped) process.stderr.write(`skipped ${printable(r.tensor)} (${r.type}): ${r.skipped}\n`);
+      else for (const r of skipped) process.stderr.write(`skipped ${printableName(r.tensor)} (${r.type}): ${r.skipped}\n`);
       if (skipped.length > 0) {
-        throw new InputError(path, `${skipped.length} tensor(s) skipped: ${nameList(skipped.map((r) => `${r.tensor} (${r.type})`))}`);
+        throw new InputError(path, `${skipped.length} tensor(s) skipped: ${nameList(skipped.map((r) => `${shortName(r.tensor)} (${r.type})`))}`);
       }
     });
 }

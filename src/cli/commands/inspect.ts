@@ -3,7 +3,7 @@ import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
-import { formatBytes, metadataToJson, metadataToText, printable, table, writeJsonDocument } from '../format.js';
+import { formatBytes, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
 
 export interface InspectOptions {
@@ -64,7 +64,7 @@ function renderText(file: GgufFile, full: boolean): string {
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
         const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
-        return [printable(e.key), `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
+        return [printableName(e.key), `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
       }),
     ),
   );
@@ -72,7 +72,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push(
     h.tensors.length === 0 ? '(none)' : table(
       ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
-      h.tensors.map((t) => [printable(t.name), describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
+      h.tensors.map((t) => [printableName(t.name), describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
       [false, false, false, true, true, true],
     ),
   );
@@ -103,16 +103,6 @@ function refuseHugeFull(file: GgufFile): void {
   }
 }
 
-/** JSON.stringify, with V8's limit on string length (~512 MiB) as a typed error. */
-function jsonText(path: string, value: unknown): string {
-  try {
-    return JSON.stringify(value, null, 2);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    throw new InputError(path, 'the header is too large to print as one JSON document');
-  }
-}
-
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
@@ -140,7 +130,7 @@ In --json, 64-bit values beyond 2^53 are strings, as are NaN and infinities ("Na
       try {
         const full = options.full === true;
         if (full) refuseHugeFull(file);
-        if (options.json) writeJsonDocument(jsonText(path, inspectJson(file, full)));
+        if (options.json) writeJsonDocument(inspectJson(file, full), path);
         else process.stdout.write(`${renderText(file, full)}\n`);
         const problems = file.header.problems ?? [];
         if (problems.length > 0) {

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
 import { openGpu } from '../gpu.js';
-import { printable, writeJsonDocument } from '../format.js';
+import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
@@ -214,12 +214,12 @@ Examples:
       if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
       if (options.json) {
-        writeJsonDocument(JSON.stringify(r, null, 2));
+        writeJsonDocument(r);
         return;
       }
       const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);
       process.stdout.write(
-        `${printable(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
+        `${printableName(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
           `${r.microseconds.toFixed(1)} us (${r.tflops >= 1 ? `${r.tflops.toFixed(2)} TFLOP/s` : `${(r.tflops * 1000).toFixed(2)} GFLOP/s`})` +
           `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
       );

@@ -17,7 +17,7 @@ import {
   type TensorVerdict,
 } from '../../verify.js';
 import { selectTensors } from './dequant.js';
-import { nameList, printable, progressBar, table, writeJsonDocument } from '../format.js';
+import { nameList, printableName, progressBar, shortName, table, writeJsonDocument } from '../format.js';
 import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
 export interface VerifyOptions {
@@ -196,7 +196,7 @@ export function renderVerify(r: VerifyReport): string {
     table(
       ['tensor', 'type', 'shape', 'dequant', ...r.batches.map((b) => `nmse n=${b}`), 'status', 'note'],
       r.tensors.map((v) => [
-        printable(v.tensor),
+        printableName(v.tensor),
         v.type,
         `[${v.shape.join(', ')}]`,
         v.skipped ? '-' : fmtCheck(v.dequant ?? v.selfCheck),
@@ -230,7 +230,7 @@ export function renderVerify(r: VerifyReport): string {
   ].filter(Boolean);
   const counted = known ? `${own} tensor(s) and ${known} ggml known answers` : `${own} tensor(s)`;
   const passed = `all ${r.gpuUnavailable ? 'CPU ' : ''}checks that ran passed: ${counted}${r.batches.length ? ` (NMSE bar ${NMSE_BAR})` : ''}`;
-  lines.push('', failed.length ? chalk.red(`FAILED: ${nameList(failed.map((v) => printable(v.tensor)))}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
+  lines.push('', failed.length ? chalk.red(`FAILED: ${nameList(failed.map((v) => printableName(v.tensor)))}`) : notRun.length ? chalk.yellow(`${passed}; ${notRun.join('; ')}`) : chalk.green(passed.replace(' that ran', '')));
   return lines.join('\n');
 }
 
@@ -259,14 +259,14 @@ Examples:
     .action(async (path: string | undefined, options: VerifyOptions, command: Command) => {
       if (options.backend === 'cpu') refuseUnused(command, ['batch', 'seed'], 'to --backend cpu (it checks no products)');
       const report = await runVerify(path, options);
-      if (options.json) writeJsonDocument(JSON.stringify(report, null, 2));
+      if (options.json) writeJsonDocument(report, path);
       else process.stdout.write(`${renderVerify(report)}\n`);
       const failed = report.tensors.filter((v) => !v.skipped && !v.pass);
-      if (failed.length) throw new VerificationError(`verification failed for ${nameList(failed.map((v) => v.tensor))}`);
+      if (failed.length) throw new VerificationError(`verification failed for ${nameList(failed.map((v) => shortName(v.tensor)))}`);
       if (report.gpuUnavailable) throw new GpuError(`${report.gpuUnavailable}; \`--backend cpu\` checks the CPU reference alone`);
       const skipped = report.tensors.filter((v) => v.skipped);
       if (skipped.length) {
-        throw new InputError(path, `${skipped.length} tensor(s) could not be checked: ${nameList(skipped.map((v) => `${v.tensor} (${v.skipped})`))}`);
+        throw new InputError(path, `${skipped.length} tensor(s) could not be checked: ${nameList(skipped.map((v) => `${shortName(v.tensor)} (${v.skipped})`))}`);
       }
     });
 }
