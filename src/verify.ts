@@ -69,6 +69,13 @@ function rowsPerChunk(t: TensorSource): number {
   return Math.max(1, Math.floor(CHUNK_WEIGHTS / Math.max(1, t.rowLength)));
 }
 
+/** Bytes the float64 reference of one product of `batch` columns holds at once: y and a copy of x in
+ * float64, and one chunk of rows decoded (f32), raw (at most 4 bytes a weight) and multiplied (float64). */
+export function referenceBytes(t: TensorSource, batch: number): number {
+  const chunkRows = Math.min(rowsPerChunk(t), t.rows);
+  return batch * (t.rows + t.rowLength) * 8 + chunkRows * t.rowLength * 8 + chunkRows * batch * 8;
+}
+
 /** Decodes rows [row, row + n) on the CPU. */
 export function cpuRows(t: TensorSource, row: number, n: number): Float32Array {
   const { info, decode } = decoderFor(t.typeId)!;

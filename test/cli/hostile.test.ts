@@ -140,7 +140,14 @@ describe('outputs that cannot be written, and products too large', () => {
     writeFileSync(path, writeGguf({ tensors: [{ name: 'tall', typeId: 2, shape: [32, 2 ** 20], data: new Uint8Array(18 * 2 ** 20) }] }));
     const r = cli(['matmul', path, '-t', 'tall', '--batch', '65536', '--backend', 'cpu']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/batch 65536 with tall \[32, 1048576\] needs 768\.\d GiB .* over the limit of 4 GiB/);
+    expect(r.stderr).toMatch(/batch 65536 with tall \[32, 1048576\] needs 1024\.\d GiB .* over the limit of 4 GiB/);
+    // one row of 2^26 weights: the decoded row and its chunk count too (5 columns took 4.5 GB past a 4 GiB limit)
+    const wide = join(tempDir(), 'wide.gguf');
+    writeFileSync(wide, writeGguf({ tensors: [{ name: 'w', typeId: 0, shape: [2 ** 26, 1] }] }));
+    truncateSync(wide, 300 << 20); // sparse: the header's promise kept with holes
+    const five = cli(['matmul', wide, '-t', 'w', '-n', '5', '--backend', 'cpu']);
+    expect(five.code).toBe(2);
+    expect(five.stderr).toMatch(/batch 5 with w \[67108864, 1\] needs 4\.3 GiB/);
   });
 });
 

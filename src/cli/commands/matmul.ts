@@ -9,7 +9,7 @@ import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
-import { activations, NMSE_BAR, referenceOutput, unsupportedReason } from '../../verify.js';
+import { activations, NMSE_BAR, referenceBytes, referenceOutput, unsupportedReason } from '../../verify.js';
 
 export interface MatmulOptions {
   tensor: string;
@@ -29,8 +29,8 @@ export interface MatmulOptions {
 const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
 
 function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions): void {
-  const reference = options.backend === 'cpu' || options.check; // float64 y, and a float64 copy of x
-  const bytes = batch * (t.rowLength + t.rows) * (reference ? 12 : 4);
+  const reference = options.backend === 'cpu' || options.check;
+  const bytes = batch * (t.rowLength + t.rows) * 4 + (reference ? referenceBytes(t, batch) : 0);
   if (bytes > MAX_PRODUCT_BYTES) {
     throw new UsageError(
       `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y${reference ? ' and the reference' : ''}, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,
