@@ -69,11 +69,20 @@ function rowsPerChunk(t: TensorSource): number {
   return Math.max(1, Math.floor(CHUNK_WEIGHTS / Math.max(1, t.rowLength)));
 }
 
+/** What the host memory of the products of one tensor (x, y and their references) may take. */
+export const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
+
 /** Bytes the float64 reference of one product of `batch` columns holds at once: y and a copy of x in
  * float64, and one chunk of rows decoded (f32), raw (at most 4 bytes a weight) and multiplied (float64). */
-export function referenceBytes(t: TensorSource, batch: number): number {
+function referenceBytes(t: TensorSource, batch: number): number {
   const chunkRows = Math.min(rowsPerChunk(t), t.rows);
   return batch * (t.rows + t.rowLength) * 8 + chunkRows * t.rowLength * 8 + chunkRows * batch * 8;
+}
+
+/** Host bytes of the products of `t` with each of `batches` columns: x and y (f32) and, with
+ * `reference`, the float64 references (an over-estimate for several: their decoded chunk is shared). */
+export function productBytes(t: TensorSource, batches: readonly number[], reference = true): number {
+  return batches.reduce((sum, b) => sum + b * (t.rows + t.rowLength) * 4 + (reference ? referenceBytes(t, b) : 0), 0);
 }
 
 /** Decodes rows [row, row + n) on the CPU. */

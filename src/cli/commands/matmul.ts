@@ -9,7 +9,7 @@ import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
-import { activations, NMSE_BAR, referenceBytes, referenceOutput, unsupportedReason } from '../../verify.js';
+import { activations, MAX_PRODUCT_BYTES, NMSE_BAR, productBytes, referenceOutput, unsupportedReason } from '../../verify.js';
 
 export interface MatmulOptions {
   tensor: string;
@@ -25,12 +25,9 @@ export interface MatmulOptions {
   kernel?: string;
 }
 
-/** What x (f32), y (f32) and the float64 reference of one product may take in memory together. */
-const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
-
 function checkProductSize(t: TensorSource, batch: number, options: MatmulOptions): void {
   const reference = options.backend === 'cpu' || options.check;
-  const bytes = batch * (t.rowLength + t.rows) * 4 + (reference ? referenceBytes(t, batch) : 0);
+  const bytes = productBytes(t, [batch], reference);
   if (bytes > MAX_PRODUCT_BYTES) {
     throw new UsageError(
       `batch ${batch} with ${t.name} [${t.shape.join(', ')}] needs ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y${reference ? ' and the reference' : ''}, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB: use a smaller batch`,

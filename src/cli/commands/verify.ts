@@ -12,7 +12,9 @@ import {
   cpuSelfCheck,
   gpuDequantCheck,
   EMPTY_TENSOR,
+  MAX_PRODUCT_BYTES,
   NMSE_BAR,
+  productBytes,
   unsupportedReason,
   type TensorVerdict,
 } from '../../verify.js';
@@ -159,7 +161,11 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
         // an empty tensor of a type we decode: checked, trivially
         if (reason === EMPTY_TENSOR) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck: { elements: 0, mismatches: 0, maxUlp: 0 }, pass: true });
         else if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: false });
-        else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
+        else if (gpu && productBytes(t, batches) > MAX_PRODUCT_BYTES) {
+          const gib = (productBytes(t, batches) / 2 ** 30).toFixed(1);
+          const skipped = `batches ${batches.join(',')} need ${gib} GiB for x, y and the float64 references, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB`;
+          verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped, pass: false });
+        } else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
         done += t.nbytes;
         bar.update(done, t.name);
       }
