@@ -23,7 +23,7 @@ function namedTensors(names: string[]): string {
 describe('names from a hostile file', () => {
   it('dequant gives every tensor its own file: separators, long names and case differences', () => {
     const long = 'x'.repeat(300);
-    const names = ['a/b', 'a_b', '..', long, 'blk.0.attn_q.weight', '../../etc/x', '.hidden'];
+    const names = ['a/b', 'a_b', '..', long, 'blk.0.attn_q.weight', '../../etc/x', '.hidden', '', '-rf'];
     const out = tempDir();
     const r = cli(['dequant', namedTensors(names), '--backend', 'cpu', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -31,9 +31,9 @@ describe('names from a hostile file', () => {
     expect(files[1]).toBe('a_b.npy');
     expect(files[4]).toBe('blk.0.attn_q.weight.npy');
     expect(files[0]).toMatch(/^a_b-[0-9a-f]{8}\.npy$/);
-    expect(files[2]).toMatch(/^_\.-[0-9a-f]{8}\.npy$/); // never a hidden file, nor '..'
-    expect(files[5]).toMatch(/^_\._.._etc_x-[0-9a-f]{8}\.npy$/);
-    expect(files[6]).toMatch(/^_hidden-[0-9a-f]{8}\.npy$/);
+    // never a hidden file, nor '..', nor a name that reads as an option
+    expect(files.slice(5)).toEqual([expect.stringMatching(/^_\.\._\.\._etc_x-[0-9a-f]{8}\.npy$/), expect.stringMatching(/^_\.hidden-[0-9a-f]{8}\.npy$/), expect.stringMatching(/^_-[0-9a-f]{8}\.npy$/), expect.stringMatching(/^_-rf-[0-9a-f]{8}\.npy$/)]);
+    expect(files[2]).toMatch(/^_\.\.-[0-9a-f]{8}\.npy$/);
     expect(files[3]).toMatch(new RegExp(`^x{200}-[0-9a-f]{8}\\.npy$`));
     expect(readdirSync(out).sort()).toEqual([...files].sort());
     files.forEach((f: string, i: number) => {

@@ -46,11 +46,11 @@ const MAX_NAME_BYTES = 200;
  * hashed form of another hash, for a name whose file is taken.
  */
 export function npyFileName(tensorName: string, salt = 0): string {
-  // a leading '.' would make a hidden file (or '..')
-  const plain = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
+  // a leading '.' would make a hidden file (or '..'), a leading '-' a name that reads as an option
+  const plain = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(tensorName) && tensorName.length <= MAX_NAME_BYTES;
   if (plain && salt === 0) return `${tensorName}.npy`;
   const hash = createHash('sha256').update(salt === 0 ? tensorName : `${tensorName}#${salt}`).digest('hex').slice(0, 8);
-  return `${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`;
+  return `_${tensorName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_NAME_BYTES)}-${hash}.npy`.replace(/^_(?=[A-Za-z0-9_])/, '');
 }
 
 /** Each tensor's file name, all different even on a case-insensitive file system: a tensor whose file
@@ -94,8 +94,8 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     const usable: GgufTensorInfo[] = [];
     for (const t of tensors) {
       try {
+        file.requireSize(t); // its data is in the file (first, as verify says it)
         requireDecoder(file, t);
-        file.requireSize(t); // its data is in the file
         usable.push(t);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
