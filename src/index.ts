@@ -32,7 +32,7 @@ export { npyHeader, parseNpy, NpyWriter, type NpyDtype } from './npy.js';
 export { Gpu, DeviceBuffer, type DeviceInfo } from './gpu/device.js';
 export { uploadTensor, uploadTensors, type DeviceTensor, type UploadReport } from './gpu/loader.js';
 export { packWeights, gpuMatmul, PackedWeights, type MatmulRun } from './gpu/matmul.js';
-export { createGpuDequantBackend } from './gpu/dequant-backend.js';
+export { createGpuDequantBackend, type GpuDequantOptions } from './gpu/dequant-backend.js';
 
 // Errors (src/cli/exit-codes.ts maps each kind to an exit code)
 export * from './errors.js';
