@@ -107,21 +107,20 @@ export async function main(argv: string[]): Promise<number> {
 /**
  * The process around main(), for bin/gguf-gpu.js:
  * - a closed pipe (`| head -1`) ends the printout, not the work: the files and the exit code still count;
- * - any other failure to write stdout or stderr (a full disk) drops further output and makes a run that
- *   would have succeeded exit 5, with one line on stderr.
+ * - any other failure to write stdout (a full disk) drops further output and makes a run that would
+ *   have succeeded exit 5, with one line on stderr; a failing stderr only loses its lines.
  * Signals keep their default action except while dequant writes files (see interrupt.ts).
  */
 export async function runCli(argv: string[]): Promise<void> {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       stream.write = () => true;
-      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+      // stderr only carries diagnostics, which the exit code repeats: losing them changes nothing else
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || stream !== process.stdout) return;
       if (!process.exitCode) process.exitCode = ExitCode.output;
-      if (stream === process.stdout) {
-        try {
-          writeSync(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
-        } catch {}
-      }
+      try {
+        writeSync(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
+      } catch {}
     });
   }
   const code = await main(argv);
