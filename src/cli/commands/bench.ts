@@ -72,20 +72,23 @@ export interface GpuBenchReport {
   decodeStepEstimateUs?: number;
 }
 
-/** Writes generated tensors to a temporary GGUF file, so the loader's upload from a file can be timed. */
+/** Writes generated tensors to a temporary GGUF file, so the loader's upload from a file can be timed.
+ * The file is removed as soon as it is open (its descriptor still reads it), so a signal that stops the
+ * process later leaves nothing behind. */
 function withTempFile<T>(sources: TensorSource[], use: (file: GgufFile) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'gguf-gpu-bench-'));
+  let file: GgufFile;
   try {
     const path = join(dir, 'weights.gguf');
     writeFileSync(path, writeGguf({ tensors: sources.map((t) => ({ name: t.name, typeId: t.typeId, shape: [...t.shape], data: t.read(0, t.nbytes) })) }));
-    const file = GgufFile.open(path);
-    try {
-      return use(file);
-    } finally {
-      file.close();
-    }
+    file = GgufFile.open(path);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  try {
+    return use(file);
+  } finally {
+    file.close();
   }
 }
 

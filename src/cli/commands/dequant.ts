@@ -9,7 +9,7 @@ import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
 import { formatBytes, nameList, printable, printableName, progressBar, shortName, writeJsonDocument } from '../format.js';
-import { interruptible } from '../interrupt.js';
+import { cleanUpOnSignal } from '../interrupt.js';
 import { collect, globMatch, refuseDashOut } from '../options.js';
 
 export interface DequantOptions {
@@ -107,6 +107,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     if (!options.force) refuseExisting(usable.map((t) => join(options.out, fileNames.get(t)!)));
     backend = await loadBackend(options.backend);
     makeOutputDir(options.out);
+    cleanUpOnSignal();
     const total = usable.reduce((s, t) => s + (t.nbytes ?? 0), 0);
     const bar = progressBar(total);
     let done = 0;
@@ -175,7 +176,7 @@ Examples:
     )
     .action(async (path: string, options: DequantOptions) => {
       refuseDashOut(options.out);
-      const rows = await interruptible(() => runDequant(path, options));
+      const rows = await runDequant(path, options);
       const skipped = rows.filter((r) => r.skipped);
       if (options.json) writeJsonDocument({ backend: options.backend, dtype: options.dtype, tensors: rows }, path);
       else if (rows.length === 0) process.stderr.write(`${printable(path)} holds no tensors: nothing was written\n`);

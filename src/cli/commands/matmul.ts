@@ -7,6 +7,7 @@ import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
+import { cleanUpOnSignal } from '../interrupt.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
 import { activations, MAX_PRODUCT_BYTES, NMSE_BAR, productBytes, referenceOutput, unsupportedReason } from '../../verify.js';
@@ -153,6 +154,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
     }
     const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceOutput(t, x, batch)) : null;
     if (options.out) {
+      cleanUpOnSignal();
       const writer = new NpyWriter(options.out, 'f32', [batch, t.rows], options.force === true);
       try {
         writer.write(new Uint8Array(y.buffer));
