@@ -72,17 +72,15 @@ function rowsPerChunk(t: TensorSource): number {
 /** What the host memory of the products of one tensor (x, y and their references) may take. */
 export const MAX_PRODUCT_BYTES = 4 * 2 ** 30;
 
-/** Bytes the float64 reference of one product of `batch` columns holds at once: y and a copy of x in
- * float64, and one chunk of rows decoded (f32), raw (at most 4 bytes a weight) and multiplied (float64). */
-function referenceBytes(t: TensorSource, batch: number): number {
-  const chunkRows = Math.min(rowsPerChunk(t), t.rows);
-  return batch * (t.rows + t.rowLength) * 8 + chunkRows * t.rowLength * 8 + chunkRows * batch * 8;
-}
-
-/** Host bytes of the products of `t` with each of `batches` columns: x and y (f32) and, with
- * `reference`, the float64 references (an over-estimate for several: their decoded chunk is shared). */
+/** Host bytes of the products of `t` with each of `batches` columns: x and y (f32) for each and, with
+ * `reference`, what referenceOutputs and gpuDequantCheck hold at once: each y in float64 and its float64
+ * partial products for one chunk of rows, and once: that chunk raw (at most 4 bytes a weight), decoded and
+ * as the GPU gave it (f32), and the float64 copy of the widest x. */
 export function productBytes(t: TensorSource, batches: readonly number[], reference = true): number {
-  return batches.reduce((sum, b) => sum + b * (t.rows + t.rowLength) * 4 + (reference ? referenceBytes(t, b) : 0), 0);
+  const chunkRows = Math.min(rowsPerChunk(t), t.rows);
+  let bytes = 0;
+  for (const b of batches) bytes += b * (t.rows + t.rowLength) * 4 + (reference ? b * t.rows * 8 + chunkRows * b * 8 : 0);
+  return reference ? bytes + chunkRows * t.rowLength * 12 + Math.max(0, ...batches) * t.rowLength * 8 : bytes;
 }
 
 /** Decodes rows [row, row + n) on the CPU. */

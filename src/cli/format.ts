@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
 import { formatBytes } from '../bytes.js';
@@ -72,9 +73,13 @@ export function printable(text: string): string {
 const MAX_NAME_SHOWN = 160;
 
 /** A tensor name or key from a file as messages show it: past MAX_NAME_SHOWN characters, its start and
- * end with the full length between. */
+ * end with its length and a hash of it between (two long names alike at both ends still differ). */
 export function shortName(name: string): string {
-  return name.length <= MAX_NAME_SHOWN ? name : `${name.slice(0, MAX_NAME_SHOWN - 40)}...(${name.length} characters)...${name.slice(-20)}`;
+  if (name.length <= MAX_NAME_SHOWN) return name;
+  const chars = Array.from(name); // cut between characters, never inside a surrogate pair
+  if (chars.length <= MAX_NAME_SHOWN) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${chars.slice(0, MAX_NAME_SHOWN - 50).join('')}...(${chars.length} characters, #${hash})...${chars.slice(-20).join('')}`;
 }
 
 /** A tensor name or key from a file, for text output: shortName(), then printable(). */

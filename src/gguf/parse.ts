@@ -334,7 +334,7 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
     alignment = a as number;
   }
 
-  const infos: Omit<GgufTensorInfo, 'offset'>[] = [];
+  const infos: (Omit<GgufTensorInfo, 'offset'> & { relativeOffset64: bigint; bytes64?: bigint })[] = [];
   const problems = new Map<string, string>(); // with keepTruncated: a tensor's first problem, in file order
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
@@ -373,6 +373,7 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
     const relativeOffset = Number(relativeOffset64);
     if (!pastEnd && relativeOffset % alignment !== 0) fail(`data offset ${relativeOffset} is not a multiple of the alignment ${alignment}`);
     let nbytes: number | undefined;
+    let bytes64: bigint | undefined;
     if (type) {
       const ne0 = shape[0] ?? 1;
       if (ne0 % type.blockSize !== 0) fail(`row length ${ne0} is not a multiple of the ${type.name} block size ${type.blockSize}`);
@@ -385,13 +386,14 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
         if (!problems.has(name)) problems.set(name, reason);
       }
       nbytes = Number(bytes);
+      bytes64 = bytes;
     }
-    infos.push({ name, typeId, type, shape, elements: Number(elements), relativeOffset, nbytes });
+    infos.push({ name, typeId, type, shape, elements: Number(elements), relativeOffset, nbytes, relativeOffset64, bytes64 });
   }
 
   const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
   cur.skipTo(Math.min(dataOffset, source.size));
-  const tensors = infos.map((info): GgufTensorInfo => {
+  const tensors = infos.map(({ relativeOffset64, bytes64, ...info }): GgufTensorInfo => {
     const offset = dataOffset + info.relativeOffset;
     const end = offset + (info.nbytes ?? 0);
     if (end > source.size && !problems.has(info.name)) {
@@ -399,7 +401,9 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
       if (!options.keepTruncated) throw new InputError(file, reason, info.name);
       problems.set(info.name, reason);
     }
-    return { ...info, offset };
+    const exactOffset = BigInt(dataOffset) + relativeOffset64;
+    const unsafe = exactOffset > BigInt(Number.MAX_SAFE_INTEGER) || (bytes64 ?? 0n) > BigInt(Number.MAX_SAFE_INTEGER);
+    return { ...info, offset, ...(unsafe ? { exact: { offset: exactOffset, nbytes: bytes64 } } : {}) };
   });
   refuseOverlaps(tensors.filter((t) => !problems.has(t.name)), file); // the data of the others is never read
   return { version, littleEndian, alignment, dataOffset, metadata, tensors, ...(options.keepTruncated ? { problems: [...problems].map(([tensor, reason]) => ({ tensor, reason })) } : {}) };

@@ -60,6 +60,9 @@ export interface GgufTensorInfo {
   readonly offset: number;
   /** Bytes of tensor data; undefined when the type is unknown. */
   readonly nbytes: number | undefined;
+  /** Only where the offset or the size is beyond 2^53 (a tensor past the end of a file opened with
+   * keepTruncated): their exact values, `offset` and `nbytes` being approximate. */
+  readonly exact?: { readonly offset: bigint; readonly nbytes?: bigint };
 }
 
 export interface GgufHeader {

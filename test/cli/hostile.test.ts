@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import chalk from 'chalk';
 import { describe, expect, it } from 'vitest';
 import { npyFileName } from '../../src/cli/commands/dequant.js';
-import { displayWidth, printable, table, writeJsonDocument } from '../../src/cli/format.js';
+import { displayWidth, printable, shortName, table, writeJsonDocument } from '../../src/cli/format.js';
 import { globMatch } from '../../src/cli/options.js';
 import { writeGguf } from '../../src/gguf/writer.js';
 import { GgufValueType } from '../../src/gguf/types.js';
@@ -83,7 +83,10 @@ describe('names from a hostile file', () => {
     const text = cli(['verify', path, '--backend', 'cpu']);
     expect(text.code, text.stderr).toBe(0);
     expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThan(1000); // not 8192 x 4 escapes
-    expect(text.stdout).toMatch(/\.\.\.\(8192 characters\)\.\.\.(\\x01){19}2 /);
+    expect(text.stdout).toMatch(/\.\.\.\(8192 characters, #[0-9a-f]{8}\)\.\.\.(\\x01){19}2 /);
+    // two long names alike at both ends still read differently
+    expect(shortName(`${'x'.repeat(150)}A${'y'.repeat(150)}`)).not.toBe(shortName(`${'x'.repeat(150)}B${'y'.repeat(150)}`));
+    expect(shortName('\u{1f999}'.repeat(200))).toMatch(/^(\u{1f999}){110}\.\.\.\(200 characters, #[0-9a-f]{8}\)\.\.\.(\u{1f999}){20}$/u);
     const json = cli(['verify', path, '--backend', 'cpu', '--json']);
     expect(JSON.parse(json.stdout).tensors.filter((t: { tensor: string }) => names.includes(t.tensor))).toHaveLength(3);
     expect(() => writeJsonDocument({ toJSON: () => { throw new RangeError('Invalid string length'); } }, 'x.gguf')).toThrow(InputError);
@@ -147,7 +150,7 @@ describe('outputs that cannot be written, and products too large', () => {
     truncateSync(wide, 300 << 20); // sparse: the header's promise kept with holes
     const five = cli(['matmul', wide, '-t', 'w', '-n', '5', '--backend', 'cpu']);
     expect(five.code).toBe(2);
-    expect(five.stderr).toMatch(/batch 5 with w \[67108864, 1\] needs 4\.3 GiB/);
+    expect(five.stderr).toMatch(/batch 5 with w \[67108864, 1\] needs 4\.5 GiB/);
   });
 });
 

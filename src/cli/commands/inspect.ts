@@ -3,7 +3,7 @@ import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
-import { formatBytes, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
+import { bigintToJson, formatBytes, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
 
 export interface InspectOptions {
@@ -30,8 +30,8 @@ export function inspectJson(file: GgufFile, full: boolean) {
       name: t.name,
       type: describeType(t),
       shape: [...t.shape],
-      offset: t.offset,
-      nbytes: t.nbytes ?? null,
+      offset: t.exact ? bigintToJson(t.exact.offset) : t.offset,
+      nbytes: t.exact?.nbytes !== undefined ? bigintToJson(t.exact.nbytes) : (t.nbytes ?? null),
     })),
     problems: h.problems ?? [],
   };
@@ -72,7 +72,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push(
     h.tensors.length === 0 ? '(none)' : table(
       ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
-      h.tensors.map((t) => [printableName(t.name), describeType(t), `[${t.shape.join(', ')}]`, t.nbytes ?? '?', t.offset, bitsPerWeight(t)?.toFixed(4) ?? '?']),
+      h.tensors.map((t) => [printableName(t.name), describeType(t), `[${t.shape.join(', ')}]`, String(t.exact?.nbytes ?? t.nbytes ?? '?'), String(t.exact?.offset ?? t.offset), bitsPerWeight(t)?.toFixed(4) ?? '?']),
       [false, false, false, true, true, true],
     ),
   );
