@@ -263,6 +263,9 @@ describe('keepTruncated: a tensor past the end is its own problem, whatever its 
     const h = parseGguf(new BufferByteSource(bytes), { file: 'mem.gguf', keepTruncated: true });
     expect(h.problems!.map((p) => p.tensor)).toEqual(['o54', 'o64', 'a', 'b']);
     expect(h.problems![0]!.reason).toMatch(/data offset 18014398509481984 \(from the data section\) lies past the end/);
+    const o64 = h.tensors.find((t) => t.name === 'o64')!;
+    expect(o64.exact).toEqual({ offset: BigInt(h.dataOffset) + 2n ** 64n - 32n, nbytes: 32n }); // exact, for inspect
+    expect(h.tensors.find((t) => t.name === 'a')!.exact).toBeUndefined();
     const ok = h.tensors.find((t) => t.name === 'ok')!;
     expect(ok.offset + ok.nbytes!).toBeLessThanOrEqual(bytes.length);
     expect(() => parse(bytes)).toThrow(/tensor o54: data offset 18014398509481984/);
