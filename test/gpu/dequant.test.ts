@@ -113,7 +113,8 @@ describe.skipIf(!gpu)(`GPU dequantization${reason ? ` (${reason})` : ''}`, () =>
       try {
         for (const dtype of ['f32', 'f16'] as const) {
           const chunks: Uint8Array[] = [];
-          await backend.dequantizeTensor(file, file.tensor('row'), dtype, (c) => chunks.push(c.slice()), () => {});
+          // copies: the backend reuses its host buffer for every chunk (Buffer.slice would share it)
+          await backend.dequantizeTensor(file, file.tensor('row'), dtype, (c) => chunks.push(new Uint8Array(c)), () => {});
           expect(chunks.length, `${info.name} ${dtype}`).toBe(7);
           const want = cpuDequant(id, file.readTensorBytes(file.tensor('row')), rowLength, dtype);
           expect(firstMismatch(Buffer.concat(chunks), want, dtype === 'f32' ? 4 : 2), `${info.name} ${dtype}`).toBe('ok');
