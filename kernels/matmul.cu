@@ -758,8 +758,11 @@ int launch_gemv_i8(const void* w, const float* x, float* y, int64_t rows, int64_
   const int ups = (int)gemv_ups(g);
   /* ring slots filled before the PDL wait: half the ring (H200, 4096 x 14336, us, 1 / 2 / 4 slots: Q4_0
    * 13.82 / 13.14 / 13.56, Q8_0 19.01 / 18.30 / 18.81; Q4_K 12.41 / 12.11 / 12.46 since v41; Q6_K's int8
-   * kernel 17.50 / 15.20 / 16.08 for 1 / 2 / 3 of its 3: NOTES v48) */
-  constexpr int pre = std::is_same<IT, mmf::I8Q6_K>::value ? 2 : mmf::i8_ring<IT, 1>() / 2;
+   * kernel 17.50 / 15.20 / 16.08 for 1 / 2 / 3 of its 3: NOTES v48), but 3 for Q4_0 (v78: 2 / 3 slots
+   * 12.02 / 11.80 and 11.89 / 11.80 in two A/Bs; Q4_K and Q8_0 gain nothing from 3) */
+  constexpr int pre = std::is_same<IT, mmf::I8Q6_K>::value ? 2
+                      : std::is_same<IT, mmf::I8Q4_0>::value ? 3
+                                                              : mmf::i8_ring<IT, 1>() / 2;
   int flags = decode_flags(x, pdl, pre);
   cudaStream_t st = gg_compute_stream();
   const int nblk = (int)(g.units * (IT::TT::UK / 32));
