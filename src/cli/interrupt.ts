@@ -30,8 +30,8 @@ function onSignal(signal: NodeJS.Signals): void {
   process.exit(ExitCode.interrupted);
 }
 
-/** A synchronous write that may fail (a closed pipe): in a signal handler there is no later. */
-function writeQuietly(fd: number, text: string): void {
+/** A synchronous write that may fail (a closed pipe): in a signal or stream-error handler there is no later. */
+export function writeQuietly(fd: number, text: string): void {
   try {
     writeSync(fd, text);
   } catch {}

@@ -1,4 +1,4 @@
-import { readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { fsReason, GgufGpuError, GpuError, InputError, OutputError, UsageError } from '../errors.js';
@@ -8,6 +8,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { writeQuietly } from './interrupt.js';
 import { jsonRun, printable, writeJsonDocument } from './format.js';
 
 function packageVersion(): string {
@@ -109,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
  * - a closed pipe (`| head -1`) ends the printout, not the work: the files and the exit code still count;
  * - any other failure to write stdout (a full disk) drops further output and makes a run that would
  *   have succeeded exit 5, with one line on stderr; a failing stderr only loses its lines.
- * Signals keep their default action except while dequant writes files (see interrupt.ts).
+ * Signals keep their default action until dequant or matmul --out start writing files (see interrupt.ts).
  */
 export async function runCli(argv: string[]): Promise<void> {
   for (const stream of [process.stdout, process.stderr]) {
@@ -118,9 +119,7 @@ export async function runCli(argv: string[]): Promise<void> {
       // stderr only carries diagnostics, which the exit code repeats: losing them changes nothing else
       if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED' || stream !== process.stdout) return;
       if (!process.exitCode) process.exitCode = ExitCode.output;
-      try {
-        writeSync(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
-      } catch {}
+      writeQuietly(2, `gguf-gpu: cannot write to stdout: ${fsReason(error)}\n`);
     });
   }
   const code = await main(argv);

@@ -211,7 +211,7 @@ export class Gpu {
     const what = 'dequantizing on the GPU';
     checkRange(what, srcOffset, 0, src.bytes);
     checkRange(what, 0, rows * rowLength * (dtype === 'f32' ? 4 : 2), dst.bytes);
-    this.check(this.lib.gg_dequantize(typeId, src.ptr + BigInt(srcOffset), dst.ptr, rows, rowLength, DTYPE[dtype]), 'dequantizing on the GPU');
+    this.check(this.lib.gg_dequantize(typeId, src.ptr + BigInt(srcOffset), dst.ptr, rows, rowLength, DTYPE[dtype]), what);
   }
 
   matmul(typeId: number, w: DeviceBuffer, x: DeviceBuffer, y: DeviceBuffer, rows: number, rowLength: number, batch: number, kernel = -1): void {
@@ -220,7 +220,7 @@ export class Gpu {
     checkInt32(what, 'kernel', kernel, -1);
     checkRange(what, 0, batch * rowLength * 4, x.bytes);
     checkRange(what, 0, batch * rows * 4, y.bytes);
-    this.check(this.lib.gg_matmul(typeId, w.ptr, x.ptr, y.ptr, rows, rowLength, batch, kernel), 'matmul on the GPU');
+    this.check(this.lib.gg_matmul(typeId, w.ptr, x.ptr, y.ptr, rows, rowLength, batch, kernel), what);
   }
 
   /** The kernel the dispatch table runs for this type, shape (rows x rowLength) and batch. */

@@ -41,8 +41,6 @@ export function builtinSuite(): TensorSource[] {
   return out;
 }
 
-const KNOWN_ANSWER = 'known-answer:';
-
 /** Checks the CPU decoders against answers ggml computed (shipped in the package). */
 export function knownAnswerVerdicts(): TensorVerdict[] {
   return KNOWN_ANSWERS.map((k) => {
@@ -52,7 +50,7 @@ export function knownAnswerVerdicts(): TensorVerdict[] {
     decode(Buffer.from(k.blocks, 'base64'), out, elements / info.blockSize);
     const ok = createHash('sha256').update(new Uint8Array(out.buffer)).digest('hex') === k.sha256;
     return {
-      tensor: `${KNOWN_ANSWER}${k.name}`,
+      tensor: `known-answer:${k.name}`,
       type: info.name,
       shape: k.shape,
       selfCheck: { elements, mismatches: ok ? 0 : elements, maxUlp: 0 },
@@ -60,6 +58,13 @@ export function knownAnswerVerdicts(): TensorVerdict[] {
       pass: ok,
     };
   });
+}
+
+/** Why the products at `batches` cannot be checked: their host memory would be over the limit. */
+function tooMuchMemory(t: TensorSource, batches: readonly number[]): string | undefined {
+  const bytes = productBytes(t, batches);
+  if (bytes <= MAX_PRODUCT_BYTES) return undefined;
+  return `batches ${batches.join(',')} need ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y and the float64 references, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB`;
 }
 
 /** verifyOnGpu with the tensor's name in a GPU error. */
@@ -158,15 +163,11 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
     let done = 0;
     try {
       for (const t of sources) {
-        const reason = unsupportedReason(t, file?.header.littleEndian ?? true);
+        const skipped = unsupportedReason(t, file?.header.littleEndian ?? true) ?? (gpu ? tooMuchMemory(t, batches) : undefined);
         // an empty tensor of a type we decode: checked, trivially
-        if (reason === EMPTY_TENSOR) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck: { elements: 0, mismatches: 0, maxUlp: 0 }, pass: true });
-        else if (reason) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped: reason, pass: false });
-        else if (gpu && productBytes(t, batches) > MAX_PRODUCT_BYTES) {
-          const gib = (productBytes(t, batches) / 2 ** 30).toFixed(1);
-          const skipped = `batches ${batches.join(',')} need ${gib} GiB for x, y and the float64 references, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB`;
-          verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped, pass: false });
-        } else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
+        if (skipped === EMPTY_TENSOR) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck: { elements: 0, mismatches: 0, maxUlp: 0 }, pass: true });
+        else if (skipped) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped, pass: false });
+        else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
         done += present(t);
         bar.update(done, t.name);
       }
