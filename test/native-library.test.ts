@@ -4,6 +4,7 @@ import { ggmlTypeById } from '../src/gguf/ggml-types.js';
 import { matmulKernelNames, resolveMatmulKernel } from '../src/gpu/matmul.js';
 import { EXPECTED_ABI_VERSION, libraryCandidates, loadNative } from '../src/gpu/native.js';
 import { SUPPORTED_TYPE_IDS } from '../src/quant/index.js';
+import { cli, QUANTS } from './cli/helpers.js';
 
 // The built library's host-side facts need no GPU: CI builds it with nvcc and checks them here.
 const built = libraryCandidates().find((p) => existsSync(p));
@@ -45,5 +46,14 @@ describe.skipIf(!built)(`the built kernel library (${built ?? 'not built: run np
     expect(resolveMatmulKernel(names, '1')).toEqual({ index: 1, name: 'generic_gemm' });
     expect(() => resolveMatmulKernel(names, String(names.length))).toThrow(/no matmul kernel/);
     expect(() => resolveMatmulKernel(names, 'fastest')).toThrow(/0 generic_gemv, 1 generic_gemm/);
+  });
+
+  it('refuses a mistyped --kernel before opening the GPU: exit 2 on any machine, with the list', () => {
+    const bench = cli(['bench', '--types', 'q4_0', '--batch', '1', '--kernel', 'fastest']);
+    expect(bench.code, bench.stderr).toBe(2);
+    expect(bench.stderr).toMatch(/--kernel: no matmul kernel "fastest"; the kernels are 0 generic_gemv/);
+    const matmul = cli(['matmul', QUANTS, '--tensor', 'blk.0.q4_0.small', '--batch', '2', '--kernel', '99']);
+    expect(matmul.code, matmul.stderr).toBe(2);
+    expect(matmul.stderr).toMatch(/no matmul kernel "99"/);
   });
 });

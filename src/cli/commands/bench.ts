@@ -16,7 +16,7 @@ import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { refuseUnwritable } from '../../npy.js';
 import { printable, printableName, table, writeJsonDocument } from '../format.js';
-import { openGpu } from '../gpu.js';
+import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
 export interface BenchOptions {
@@ -98,6 +98,8 @@ interface GpuBenchPlan {
   batches: number[];
   /** Without a file: the generated tensors' types and shape. */
   generated?: { typeIds: number[]; rows: number; rowLength: number };
+  /** `--kernel`, checked against the library's names. */
+  kernel?: ForcedKernel;
 }
 
 function planGpuBench(path: string | undefined, options: BenchOptions): GpuBenchPlan {
@@ -107,12 +109,7 @@ function planGpuBench(path: string | undefined, options: BenchOptions): GpuBench
 
 async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, plan: GpuBenchPlan, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
   const gpuBench = await import('../../bench/gpu.js');
-  const { batches, generated } = plan;
-  let kernel: ForcedKernel | undefined;
-  if (options.kernel !== undefined) {
-    const { matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
-    kernel = resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel);
-  }
+  const { batches, generated, kernel } = plan;
   const base = gpuBench.measurePeaks(gpu, step);
   let sources: TensorSource[];
   if (file) {
@@ -289,6 +286,7 @@ Examples:
       let gpu: Gpu | undefined;
       let backend = options.backend;
       const plan = backend === 'cpu' ? undefined : planGpuBench(path, options);
+      if (plan) plan.kernel = await resolveForcedKernel(options.kernel, 'benches the CPU decoders instead');
       if (options.plot && backend !== 'cpu') refuseUnwritable(options.plot); // before minutes of benching, not after
       if (backend !== 'cpu') {
         const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;

@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
-import { openGpu } from '../gpu.js';
+import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
@@ -134,9 +134,9 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
       y = Float32Array.from(ref);
       kernel = 'cpu float64 reference';
     } else {
+      const forced = (await resolveForcedKernel(options.kernel, 'computes the product on the CPU'))?.index ?? -1;
       const gpu = await openGpu('computes the product on the CPU');
-      const { packWeights, gpuMatmul, matmulKernelNames, resolveMatmulKernel } = await import('../../gpu/matmul.js');
-      const forced = options.kernel === undefined ? -1 : resolveMatmulKernel(matmulKernelNames(gpu.lib), options.kernel).index;
+      const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
       const { uploadSource } = await import('../../gpu/loader.js');
       const raw = uploadSource(gpu, t);
       try {
