@@ -102,9 +102,10 @@ interface GpuBenchPlan {
   kernel?: ForcedKernel;
 }
 
-function planGpuBench(path: string | undefined, options: BenchOptions): GpuBenchPlan {
+async function planGpuBench(path: string | undefined, options: BenchOptions): Promise<GpuBenchPlan> {
   const batches = parseBatches(options.batch ?? (path ? '1' : DEFAULT_BATCHES));
-  return path ? { batches } : { batches, generated: { typeIds: parseTypes(options.types), ...parseShape(options.shape) } };
+  const generated = path ? undefined : { typeIds: parseTypes(options.types), ...parseShape(options.shape) };
+  return { batches, generated, kernel: await resolveForcedKernel(options.kernel, 'benches the CPU decoders instead') };
 }
 
 async function runGpuBench(gpu: Gpu, file: GgufFile | undefined, plan: GpuBenchPlan, options: BenchOptions, step: (s: string) => void): Promise<GpuBenchReport> {
@@ -285,8 +286,7 @@ Examples:
       const gpuOnly = ['shape', 'batch', 'cache', 'plot', 'kernel', 'baselines'];
       let gpu: Gpu | undefined;
       let backend = options.backend;
-      const plan = backend === 'cpu' ? undefined : planGpuBench(path, options);
-      if (plan) plan.kernel = await resolveForcedKernel(options.kernel, 'benches the CPU decoders instead');
+      const plan = backend === 'cpu' ? undefined : await planGpuBench(path, options);
       if (options.plot && backend !== 'cpu') refuseUnwritable(options.plot); // before minutes of benching, not after
       if (backend !== 'cpu') {
         const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;
