@@ -258,6 +258,23 @@ __device__ __forceinline__ void mma_pair(float (&t)[4], const uint32_t (&a0)[4],
     mma16816(t, a1, B.z, B.w);
   }
 }
+/* One 32-weight block of a decode unit for every n-tile: acc[nt] += d * (A(2 steps) x), the block's pair of
+ * f16 scales dd (rows g and g + 8 of the lane) applied in f32 to the mma's sums (Q4_0, Q8_0: A holds the
+ * raw quants, exact in f16). sp: the block's step pair in the unit's x stage. */
+template <int NT, bool SPLIT>
+__device__ __forceinline__ void mma_block_scaled(float (&acc)[NT][4], const uint32_t (&a0)[4], const uint32_t (&a1)[4],
+                                                 uint32_t dd, const uint4* xs, int nsp, int sp, int lane, int lo_off) {
+  const float d0 = h_lo(dd), d1 = h_hi(dd);
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    float t[4];
+    mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
+    acc[nt][0] = fmaf(d0, t[0], acc[nt][0]);
+    acc[nt][1] = fmaf(d0, t[1], acc[nt][1]);
+    acc[nt][2] = fmaf(d1, t[2], acc[nt][2]);
+    acc[nt][3] = fmaf(d1, t[3], acc[nt][3]);
+  }
+}
 /* the two single-step products of a pair, kept apart (Q6_K: one scale per k16 step): B (and with
  * SPLIT the lo plane L) are one lane's 16 bytes of B fragments for the pair */
 template <bool SPLIT>
@@ -331,18 +348,8 @@ struct TQ4_0 {
           a0[r] = hsub2(nib_h2(w0, r), kH1032);
           a1[r] = hsub2(nib_h2(w1, r), kH1032);
         }
-        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-        const float d0 = h_lo(dd), d1 = h_hi(dd);
-        const int sp = ul * (2 * CPU) + 2 * c + blk;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          float t[4];
-          mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
-          acc[nt][0] = fmaf(d0, t[0], acc[nt][0]);
-          acc[nt][1] = fmaf(d0, t[1], acc[nt][1]);
-          acc[nt][2] = fmaf(d1, t[2], acc[nt][2]);
-          acc[nt][3] = fmaf(d1, t[3], acc[nt][3]);
-        }
+        mma_block_scaled<NT, SPLIT>(acc, a0, a1, blk == 0 ? u.s[c].x : u.s[c].y, xs, nsp, ul * (2 * CPU) + 2 * c + blk,
+                                    lane, lo_off);
       }
     }
   }
@@ -435,18 +442,8 @@ struct TQ8_0 {
         uint32_t a0[4], a1[4];
         step_a(u.q[2 * c + blk], 0, a0, kH1152);
         step_a(u.q[2 * c + blk], 1, a1, kH1152);
-        const uint32_t dd = blk == 0 ? u.s[c].x : u.s[c].y;
-        const float d0 = h_lo(dd), d1 = h_hi(dd);
-        const int sp = ul * (2 * CPU) + 2 * c + blk;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
-          float t[4];
-          mma_pair<SPLIT>(t, a0, a1, xs, (nt * nsp + sp) * 32 + lane, lo_off);
-          acc[nt][0] = fmaf(d0, t[0], acc[nt][0]);
-          acc[nt][1] = fmaf(d0, t[1], acc[nt][1]);
-          acc[nt][2] = fmaf(d1, t[2], acc[nt][2]);
-          acc[nt][3] = fmaf(d1, t[3], acc[nt][3]);
-        }
+        mma_block_scaled<NT, SPLIT>(acc, a0, a1, blk == 0 ? u.s[c].x : u.s[c].y, xs, nsp, ul * (2 * CPU) + 2 * c + blk,
+                                    lane, lo_off);
       }
     }
   }
