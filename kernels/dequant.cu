@@ -289,18 +289,22 @@ template <> struct Dec<GG_TYPE_Q3_K> {
   }
 };
 
+/* Q4_K / Q5_K: sub-block 2c + s's scale and min as the decoders apply them: x = rn(d * sc), y = rn(dmin * m) */
+__device__ __forceinline__ float2 k4_sub_scales(const Blk& b, int c, int s) {
+  const float d = gg_h2f((uint16_t)b.u16(0)), dmin = gg_h2f((uint16_t)b.u16(2));
+  int sc, m;
+  gg_scale_min_k4(b.tile + b.off + 4, 2 * c + s, sc, m);
+  return make_float2(__fmul_rn(d, (float)sc), __fmul_rn(dmin, (float)m));
+}
+
 template <> struct Dec<GG_TYPE_Q4_K> {
   /* weight 64c + 32s + l, v = qs[32c + l]: d1 = rn(d * sc_{2c+s}); m1 = rn(dmin * m_{2c+s});
    * y = rn(rn(d1 * (s ? v >> 4 : v & 15)) - m1) */
   template <int V>
   static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
     const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
-    const float d = gg_h2f((uint16_t)b.u16(0));
-    const float dmin = gg_h2f((uint16_t)b.u16(2));
-    int sc, m;
-    gg_scale_min_k4(b.tile + b.off + 4, 2 * c + s, sc, m);
-    const float d1 = __fmul_rn(d, (float)sc);
-    const float m1 = __fmul_rn(dmin, (float)m);
+    const float2 dm = k4_sub_scales(b, c, s);
+    const float d1 = dm.x, m1 = dm.y;
     const int sh = s ? 4 : 0;
     uint32_t w[V / 4];
     b.words<V / 4>(16 + 32 * c + l0, w);
@@ -319,12 +323,8 @@ template <> struct Dec<GG_TYPE_Q5_K> {
   template <int V>
   static __device__ __forceinline__ void run(const Blk& b, int p, float (&y)[V], const float*) {
     const int c = p >> 6, s = (p >> 5) & 1, l0 = p & 31;
-    const float d = gg_h2f((uint16_t)b.u16(0));
-    const float dmin = gg_h2f((uint16_t)b.u16(2));
-    int sc, m;
-    gg_scale_min_k4(b.tile + b.off + 4, 2 * c + s, sc, m);
-    const float d1 = __fmul_rn(d, (float)sc);
-    const float m1 = __fmul_rn(dmin, (float)m);
+    const float2 dm = k4_sub_scales(b, c, s);
+    const float d1 = dm.x, m1 = dm.y;
     const int sh = s ? 4 : 0;
     const int hb = 2 * c + s;
     uint32_t wq[V / 4], wh[V / 4];
