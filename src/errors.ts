@@ -84,3 +84,12 @@ export function withTensorName(error: unknown, tensor: string): unknown {
   if (error instanceof GpuError && !error.message.includes(tensor)) error.message = `tensor ${tensor}: ${error.message}`;
   return error;
 }
+
+/** Runs one tensor's GPU work (its upload included) so that a GPU error names the tensor. */
+export async function namingTensor<T>(tensor: string, work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw withTensorName(error, tensor);
+  }
+}

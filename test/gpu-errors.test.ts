@@ -85,7 +85,8 @@ describe.skipIf(!built || gpuHost)('with the library built but no GPU driver', (
 
 describe('device buffers: ranges, lifetimes and cleanup, over a stub library', () => {
   /** A Gpu whose allocations are tracked and whose allocation number `failAt` runs out of memory. */
-  function stubGpu(failAt = Infinity) {
+  /** failAt: the allocation that runs out of memory; uploadsFail: every upload reports an error */
+  function stubGpu(failAt = Infinity, uploadsFail = false) {
     const live = new Set<bigint>();
     const calls: string[] = [];
     const first = 4096n;
@@ -103,8 +104,8 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
         return 0;
       },
       gg_free: (ptr: bigint) => (live.delete(ptr), 0),
-      gg_upload: () => (calls.push('upload'), 0),
-      gg_upload_file: () => (calls.push('upload file'), 0),
+      gg_upload: () => (calls.push('upload'), uploadsFail ? 1 : 0),
+      gg_upload_file: () => (calls.push('upload file'), uploadsFail ? 1 : 0),
       gg_download: () => (calls.push('download'), 0),
       gg_memset: () => 0,
       gg_matmul: () => (calls.push('matmul'), 0),
@@ -156,6 +157,21 @@ describe('device buffers: ranges, lifetimes and cleanup, over a stub library', (
     }
     expect(live.size).toBe(0);
     expect(calls).toEqual([]);
+  });
+
+  it("names the tensor when its upload fails, and frees what it took", async () => {
+    const path = join(tempDir(), 'named.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'blk.7.w', typeId: 2, shape: [64, 2], data: randomBlocks(2, 128, 4) }] }));
+    const file = GgufFile.open(path);
+    const { gpu, live } = stubGpu(Infinity, true);
+    const backend = createGpuDequantBackend({ gpu });
+    try {
+      await expect(backend.dequantizeTensor(file, file.tensor('blk.7.w'), 'f32', () => {})).rejects.toThrow(/^tensor blk\.7\.w: /);
+    } finally {
+      backend.dispose();
+      file.close();
+    }
+    expect(live.size).toBe(0);
   });
 
   it('dequantizes in chunks of blocks: a single long row is cut at block boundaries, each source 16-byte aligned', async () => {

@@ -1,7 +1,7 @@
 import type { DequantBackend } from '../dequant.js';
 import { requireDecoder, yieldToEventLoop } from '../dequant.js';
 import { NPY_ITEM_BYTES } from '../npy.js';
-import { withTensorName } from '../errors.js';
+import { namingTensor } from '../errors.js';
 import { Gpu, type DeviceBuffer } from './device.js';
 import { checkVram, uploadTensor } from './loader.js';
 
@@ -33,26 +33,26 @@ export function createGpuDequantBackend(deviceOrOptions: number | GpuDequantOpti
       // a multiple of 16 blocks keeps every chunk's source as 16-byte aligned as the tensor's start
       const chunkBlocks = Math.max(16, Math.floor(outputChunkBytes / (itemBytes * info.blockSize * 16)) * 16);
       const outBytes = Math.min(blocks, chunkBlocks) * info.blockSize * itemBytes;
-      checkVram(gpu, file.requireSize(tensor) + outBytes, `dequantizing ${tensor.name}`);
-      const raw = uploadTensor(gpu, file, tensor, progress);
-      let out: DeviceBuffer | undefined;
-      try {
-        out = gpu.alloc(outBytes, `allocating the output of ${tensor.name}`);
-        const host = Buffer.allocUnsafe(outBytes);
-        for (let block = 0; block < blocks; block += chunkBlocks) {
-          const weights = Math.min(chunkBlocks, blocks - block) * info.blockSize;
-          gpu.dequantize(tensor.typeId, raw.buffer, out, 1, weights, dtype, block * info.typeSize);
-          const chunk = host.subarray(0, weights * itemBytes);
-          gpu.download(out, chunk);
-          sink(chunk);
-          await yieldToEventLoop();
+      await namingTensor(tensor.name, async () => {
+        checkVram(gpu, file.requireSize(tensor) + outBytes, `dequantizing ${tensor.name}`);
+        const raw = uploadTensor(gpu, file, tensor, progress);
+        let out: DeviceBuffer | undefined;
+        try {
+          out = gpu.alloc(outBytes, `allocating the output of ${tensor.name}`);
+          const host = Buffer.allocUnsafe(outBytes);
+          for (let block = 0; block < blocks; block += chunkBlocks) {
+            const weights = Math.min(chunkBlocks, blocks - block) * info.blockSize;
+            gpu.dequantize(tensor.typeId, raw.buffer, out, 1, weights, dtype, block * info.typeSize);
+            const chunk = host.subarray(0, weights * itemBytes);
+            gpu.download(out, chunk);
+            sink(chunk);
+            await yieldToEventLoop();
+          }
+        } finally {
+          out?.dispose();
+          raw.buffer.dispose();
         }
-      } catch (error) {
-        throw withTensorName(error, tensor.name);
-      } finally {
-        out?.dispose();
-        raw.buffer.dispose();
-      }
+      });
     },
     dispose() {},
   };

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { fsReason, InputError, UsageError, withTensorName } from '../../errors.js';
+import { fsReason, InputError, namingTensor, UsageError } from '../../errors.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
@@ -138,19 +138,19 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
       const gpu = await openGpu('computes the product on the CPU');
       const { packWeights, gpuMatmul } = await import('../../gpu/matmul.js');
       const { uploadSource } = await import('../../gpu/loader.js');
-      const raw = uploadSource(gpu, t);
-      try {
-        const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
+      ({ y, kernel, microseconds } = await namingTensor(t.name, () => {
+        const raw = uploadSource(gpu, t);
         try {
-          ({ y, kernel, microseconds } = gpuMatmul(gpu, w, x, batch, forced));
+          const w = packWeights(gpu, raw, t.typeId, t.rows, t.rowLength);
+          try {
+            return gpuMatmul(gpu, w, x, batch, forced);
+          } finally {
+            w.dispose();
+          }
         } finally {
-          w.dispose();
+          raw.dispose();
         }
-      } catch (error) {
-        throw withTensorName(error, t.name);
-      } finally {
-        raw.dispose();
-      }
+      }));
     }
     const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceOutput(t, x, batch)) : null;
     if (options.out) {

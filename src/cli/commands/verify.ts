@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { GpuError, InputError, UsageError, VerificationError, withTensorName } from '../../errors.js';
+import { GpuError, InputError, namingTensor, UsageError, VerificationError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import type { Gpu } from '../../gpu/device.js';
 import { decoderFor, nmse, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
@@ -65,15 +65,6 @@ function tooMuchMemory(t: TensorSource, batches: readonly number[]): string | un
   const bytes = productBytes(t, batches);
   if (bytes <= MAX_PRODUCT_BYTES) return undefined;
   return `batches ${batches.join(',')} need ${(bytes / 2 ** 30).toFixed(1)} GiB for x, y and the float64 references, over the limit of ${MAX_PRODUCT_BYTES / 2 ** 30} GiB`;
-}
-
-/** verifyOnGpu with the tensor's name in a GPU error. */
-async function verifyTensorOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
-  try {
-    return await verifyOnGpu(gpu, t, batches, seed);
-  } catch (error) {
-    throw withTensorName(error, t.name);
-  }
 }
 
 async function verifyOnGpu(gpu: Gpu, t: TensorSource, batches: number[], seed: number): Promise<TensorVerdict> {
@@ -167,7 +158,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
         // an empty tensor of a type we decode: checked, trivially
         if (skipped === EMPTY_TENSOR) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck: { elements: 0, mismatches: 0, maxUlp: 0 }, pass: true });
         else if (skipped) verdicts.push({ tensor: t.name, type: t.typeName, shape: [...t.shape], skipped, pass: false });
-        else verdicts.push(gpu ? await verifyTensorOnGpu(gpu, t, batches, seed) : verifyOnCpu(t));
+        else verdicts.push(gpu ? await namingTensor(t.name, () => verifyOnGpu(gpu, t, batches, seed)) : verifyOnCpu(t));
         done += present(t);
         bar.update(done, t.name);
       }
