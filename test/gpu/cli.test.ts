@@ -56,6 +56,27 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
     expect(stdout).toMatch(/FAILED: .*blk\.1\.q6_K\.wide/);
   });
 
+  it('matmul exits 1 naming the tensor when the NMSE against the reference is over the bar, after its report', async () => {
+    const q6k = decoderFor(14)!;
+    const restore = replaceDecoderForTesting(14, (src, dst, n) => {
+      q6k.decode(src, dst, n);
+      for (let i = 0; i < n; ++i) dst[i] = -dst[i]!; // the reference's W is -W
+    });
+    let stdout = '';
+    let stderr = '';
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: unknown) => ((stdout += String(c)), true));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((c: unknown) => ((stderr += String(c)), true));
+    try {
+      expect(await main(['node', 'gguf-gpu', 'matmul', QUANTS, '-t', 'blk.1.q6_K.wide', '--batch', '3', '--json'])).toBe(1);
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      restore();
+    }
+    expect(JSON.parse(stdout).nmse).toBeGreaterThan(1); // one report: y = W x against -W x
+    expect(stderr).toMatch(/tensor blk\.1\.q6_K\.wide: .* over the 0\.000001 bar/);
+  });
+
   it('bench reports ceilings, fractions of the floor and baselines as JSON', () => {
     const r = cli(['bench', '--types', 'q4_0,q6_K', '--shape', '1024x4096', '--batch', '1,8,512', '--json']);
     expect(r.code, r.stderr).toBe(0);

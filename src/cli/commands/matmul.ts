@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import chalk from 'chalk';
 import { Option, type Command } from 'commander';
-import { fsReason, InputError, namingTensor, UsageError } from '../../errors.js';
+import { fsReason, InputError, namingTensor, UsageError, VerificationError } from '../../errors.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
@@ -181,6 +181,13 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
   }
 }
 
+/** The error of a GPU product whose NMSE against the float64 reference is over the bar (or NaN). */
+function matmulCheckFailed(r: Pick<MatmulReport, 'tensor' | 'kernel' | 'batch' | 'nmse'>): VerificationError {
+  return new VerificationError(
+    `tensor ${r.tensor}: ${r.kernel} at batch ${r.batch} has NMSE ${r.nmse?.toExponential(2)} against the float64 reference, over the ${NMSE_BAR} bar`,
+  );
+}
+
 export function registerMatmul(program: Command): void {
   program
     .command('matmul')
@@ -201,6 +208,7 @@ export function registerMatmul(program: Command): void {
       `
 The GPU path uploads W's raw blocks, never dequantizes it on the CPU, and reports the kernel that
 ran, its time (CUDA events, after a warm-up launch) and the NMSE against a float64 reference.
+Exit code 1 when that NMSE is over the ${NMSE_BAR} bar (y is still written and reported).
 
 Examples:
   gguf-gpu matmul model.gguf -t blk.0.ffn_down.weight --batch 8
@@ -212,15 +220,17 @@ Examples:
       if (options.input) refuseUnused(command, ['seed'], 'to --input (x comes from the file)');
       if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
+      const failed = r.nmse !== null && !(r.nmse <= NMSE_BAR); // NaN fails too
       if (options.json) {
         writeJsonDocument(r);
-        return;
+      } else {
+        const verdict = r.nmse === null ? '' : failed ? chalk.red(` over the ${NMSE_BAR} bar`) : chalk.green(' ok');
+        process.stdout.write(
+          `${printableName(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
+            `${r.microseconds.toFixed(1)} us (${r.tflops >= 1 ? `${r.tflops.toFixed(2)} TFLOP/s` : `${(r.tflops * 1000).toFixed(2)} GFLOP/s`})` +
+            `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
+        );
       }
-      const verdict = r.nmse === null ? '' : r.nmse <= NMSE_BAR ? chalk.green(' ok') : chalk.red(` over the ${NMSE_BAR} bar`);
-      process.stdout.write(
-        `${printableName(r.tensor)} ${r.type} [${r.shape.join(', ')}] x batch ${r.batch} on ${r.backend}: ${r.kernel}, ` +
-          `${r.microseconds.toFixed(1)} us (${r.tflops >= 1 ? `${r.tflops.toFixed(2)} TFLOP/s` : `${(r.tflops * 1000).toFixed(2)} GFLOP/s`})` +
-          `${r.nmse === null ? '' : `, NMSE ${r.nmse.toExponential(2)}${verdict}`}${r.out ? `, y -> ${r.out}` : ''}\n`,
-      );
+      if (failed) throw matmulCheckFailed(r);
     });
 }
