@@ -23,11 +23,14 @@ describe('gguf-gpu bench without a GPU', () => {
   });
 
   it('checks its options before the GPU: a mistyped one is exit 2, a plot path that cannot be written exit 5', () => {
-    for (const args of [['--shape', 'abc'], ['--batch', '0'], ['--batch', '1,99999999'], ['--types', 'q9'], ['--shape', '4096x100']]) {
+    const shapes = [['--shape', 'abc'], ['--shape', '4096x100'], ['--shape', '0x4096'], ['--shape', '99999999999999999999x256'], ['--shape', '65536x16640']];
+    for (const args of [...shapes, ['--batch', '0'], ['--batch', '1,99999999'], ['--types', 'q9']]) {
       const r = cli(['bench', ...args], NO_GPU);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toMatch(/GPU/);
     }
+    expect(cli(['bench', '--shape', '0x4096'], NO_GPU).stderr).toMatch(/at least one row/);
+    expect(cli(['bench', '--shape', '65536x16640'], NO_GPU).stderr).toMatch(/at most 2\^30 weights/);
     expect(cli(['bench', '--plot', '/nonexistent/dir/a.svg'], NO_GPU).code).toBe(5);
   });
 

@@ -52,12 +52,18 @@ export function parseTypes(text: string): number[] {
   });
 }
 
+/** The most weights a generated bench matrix may have: 4 GiB as f32. */
+const MAX_SHAPE_WEIGHTS = 2 ** 30;
+
 export function parseShape(text: string): { rows: number; rowLength: number } {
   const m = /^(\d+)x(\d+)$/.exec(text.trim());
   if (!m) throw new UsageError(`--shape must look like ROWSxROW_LENGTH (e.g. 4096x14336), got "${text}"`);
   const rows = Number(m[1]);
   const rowLength = Number(m[2]);
-  if (rows < 1 || rowLength < 256 || rowLength % 256 !== 0) throw new UsageError('--shape: the row length must be a positive multiple of 256');
+  if (rowLength < 256 || rowLength % 256 !== 0) throw new UsageError(`--shape: the row length must be a positive multiple of 256, got ${m[2]}`);
+  if (rows < 1) throw new UsageError('--shape: at least one row');
+  // generated on the host for each type (f32: 4 bytes a weight); real matrices stay far below
+  if (rows * rowLength > MAX_SHAPE_WEIGHTS) throw new UsageError(`--shape: at most 2^30 weights (ROWS x ROW_LENGTH), got ${m[1]}x${m[2]}`);
   return { rows, rowLength };
 }
 
