@@ -66,6 +66,20 @@ const TYPED_ARRAYS = {
   [GgufValueType.FLOAT64]: Float64Array,
 } as const;
 
+/** Width and DataView getter of each fixed-size scalar type. */
+const SCALARS = {
+  [GgufValueType.UINT8]: [1, 'getUint8'],
+  [GgufValueType.INT8]: [1, 'getInt8'],
+  [GgufValueType.UINT16]: [2, 'getUint16'],
+  [GgufValueType.INT16]: [2, 'getInt16'],
+  [GgufValueType.UINT32]: [4, 'getUint32'],
+  [GgufValueType.INT32]: [4, 'getInt32'],
+  [GgufValueType.FLOAT32]: [4, 'getFloat32'],
+  [GgufValueType.FLOAT64]: [8, 'getFloat64'],
+  [GgufValueType.UINT64]: [8, 'getBigUint64'],
+  [GgufValueType.INT64]: [8, 'getBigInt64'],
+} as const;
+
 /**
  * A forward cursor over the header. It keeps a window of the file in memory and grows it on
  * demand, so a 7 MB header costs a handful of reads and a small file a single one.
@@ -123,45 +137,17 @@ class HeaderCursor {
     return at;
   }
 
-  u8(what: string): number {
-    const at = this.need(1, what); // need() may replace the view: call it first
-    return this.view.getUint8(at);
-  }
-  i8(what: string): number {
-    const at = this.need(1, what); // need() may replace the view: call it first
-    return this.view.getInt8(at);
-  }
-  u16(what: string): number {
-    const at = this.need(2, what); // need() may replace the view: call it first
-    return this.view.getUint16(at, this.littleEndian);
-  }
-  i16(what: string): number {
-    const at = this.need(2, what); // need() may replace the view: call it first
-    return this.view.getInt16(at, this.littleEndian);
+  /** One fixed-size scalar of a metadata value type. */
+  scalar(type: keyof typeof SCALARS, what: string): number | bigint {
+    const [n, get] = SCALARS[type];
+    const at = this.need(n, what); // need() may replace the view: call it first
+    return this.view[get](at, this.littleEndian);
   }
   u32(what: string): number {
-    const at = this.need(4, what); // need() may replace the view: call it first
-    return this.view.getUint32(at, this.littleEndian);
-  }
-  i32(what: string): number {
-    const at = this.need(4, what); // need() may replace the view: call it first
-    return this.view.getInt32(at, this.littleEndian);
-  }
-  f32(what: string): number {
-    const at = this.need(4, what); // need() may replace the view: call it first
-    return this.view.getFloat32(at, this.littleEndian);
-  }
-  f64(what: string): number {
-    const at = this.need(8, what); // need() may replace the view: call it first
-    return this.view.getFloat64(at, this.littleEndian);
+    return this.scalar(GgufValueType.UINT32, what) as number;
   }
   u64(what: string): bigint {
-    const at = this.need(8, what); // need() may replace the view: call it first
-    return this.view.getBigUint64(at, this.littleEndian);
-  }
-  i64(what: string): bigint {
-    const at = this.need(8, what); // need() may replace the view: call it first
-    return this.view.getBigInt64(at, this.littleEndian);
+    return this.scalar(GgufValueType.UINT64, what) as bigint;
   }
 
   /** A u64 that must fit a double exactly and stay under `max`, else a LimitError. */
@@ -215,29 +201,10 @@ function valueTypeName(type: number): string {
 }
 
 function readValue(cur: HeaderCursor, type: number, what: string, depth: number): GgufValue {
+  if (type in SCALARS) return cur.scalar(type as keyof typeof SCALARS, what);
   switch (type) {
-    case GgufValueType.UINT8:
-      return cur.u8(what);
-    case GgufValueType.INT8:
-      return cur.i8(what);
-    case GgufValueType.UINT16:
-      return cur.u16(what);
-    case GgufValueType.INT16:
-      return cur.i16(what);
-    case GgufValueType.UINT32:
-      return cur.u32(what);
-    case GgufValueType.INT32:
-      return cur.i32(what);
-    case GgufValueType.FLOAT32:
-      return cur.f32(what);
-    case GgufValueType.FLOAT64:
-      return cur.f64(what);
-    case GgufValueType.UINT64:
-      return cur.u64(what);
-    case GgufValueType.INT64:
-      return cur.i64(what);
     case GgufValueType.BOOL: {
-      const byte = cur.u8(what);
+      const byte = cur.scalar(GgufValueType.UINT8, what) as number;
       if (byte > 1) cur.fail(`${what}: a bool must be 0 or 1, found ${byte}`);
       return byte === 1;
     }
