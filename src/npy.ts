@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fsReason, InputError, OutputError, UsageError } from './errors.js';
 
 export type NpyDtype = 'f32' | 'f16';
@@ -76,11 +76,22 @@ export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; s
   return { dtype, shape: dict.shape, data: bytes.subarray(dataStart, dataStart + nbytes) };
 }
 
-/** A UsageError naming the first three of `paths` that already exist (a dangling link counts), unless
- * none does: outputs are not overwritten without --force. */
-export function refuseExisting(paths: readonly string[]): void {
-  const existing = paths.filter(pathExists);
-  if (existing.length === 0) return;
+/**
+ * Checks output paths before any work, as NpyWriter will write them (a new file beside each, renamed over
+ * it): something there that is not a regular file (a directory, a device such as /dev/null, a FIFO) is an
+ * OutputError, since the rename would replace it; an existing file (a dangling link counts) is a UsageError
+ * unless `overwrite`, naming the first three.
+ */
+export function checkOutputs(paths: readonly string[], overwrite: boolean): void {
+  const existing: string[] = [];
+  for (const path of paths) {
+    if (!pathExists(path)) continue;
+    const target = statSync(path, { throwIfNoEntry: false }); // through a link; undefined: it dangles
+    if (target?.isDirectory()) throw new OutputError(path, 'is a directory');
+    if (target && !target.isFile()) throw new OutputError(path, 'not a regular file (a device, FIFO or socket): outputs are written as new files');
+    existing.push(path);
+  }
+  if (overwrite || existing.length === 0) return;
   const shown = existing.slice(0, 3).join(', ') + (existing.length > 3 ? ` and ${existing.length - 3} more` : '');
   throw new UsageError(`${shown} exist${existing.length === 1 ? 's' : ''} (use --force to overwrite)`);
 }
@@ -94,6 +105,19 @@ export function refuseUnwritable(path: string): void {
     accessSync(existing ? path : dirname(path), constants.W_OK);
   } catch (error) {
     throw new OutputError(path, fsReason(error));
+  }
+}
+
+/** An OutputError now when the output directory `dir` could not be made or written: its nearest existing
+ * ancestor (itself, when it exists) must be a writable directory. Creates nothing. */
+export function refuseUnwritableDir(dir: string): void {
+  let at = resolve(dir);
+  while (!pathExists(at) && dirname(at) !== at) at = dirname(at);
+  try {
+    if (!statSync(at).isDirectory()) throw Object.assign(new Error('ENOTDIR: not a directory'), { code: 'ENOTDIR' });
+    accessSync(at, constants.W_OK);
+  } catch (error) {
+    throw new OutputError(at === resolve(dir) ? dir : at, fsReason(error));
   }
 }
 
@@ -152,9 +176,11 @@ export class NpyWriter {
     shape: readonly number[],
     overwrite: boolean,
   ) {
-    if (!overwrite) refuseExisting([path]);
-    // a fresh name, created exclusively: a link planted at a predictable name could redirect the write
-    this.tempPath = `${path}.partial-${process.pid}-${randomBytes(6).toString('hex')}`;
+    checkOutputs([path], overwrite);
+    // a fresh name, created exclusively: a link planted at a predictable name could redirect the write;
+    // the target's name shortened in it, so that a name near the 255-byte limit still has room
+    const stem = Buffer.from(basename(path)).subarray(0, 160).toString();
+    this.tempPath = join(dirname(path), `${stem}.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.fd = this.io(() => openSync(this.tempPath, 'wx'));
     NpyWriter.open.add(this);
     this.position = 0;

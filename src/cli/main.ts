@@ -58,6 +58,14 @@ Run gguf-gpu <command> --help for each command's options and examples.`,
   return program;
 }
 
+/** An empty argument or option value (`--out "$UNSET"`) is a usage error, not a default or a file named "". */
+function refuseEmptyValues(action: Command): void {
+  if (action.args.some((a) => a === '')) throw new UsageError(`${action.name()}: an empty argument (an unset variable?)`);
+  for (const o of action.options) {
+    if (action.getOptionValue(o.attributeName()) === '') throw new UsageError(`${o.long ?? o.flags}: an empty value (an unset variable?)`);
+  }
+}
+
 /** --json before any `--`: how a commander error (which comes before any action) knows JSON was asked for. */
 function wantsJson(argv: string[]): boolean {
   const end = argv.indexOf('--');
@@ -88,7 +96,10 @@ export async function main(argv: string[]): Promise<number> {
   jsonRun.written = false;
   const program = buildProgram();
   // the parsed option, not argv: `-o --json` names a directory
-  program.hook('preAction', (_program, action) => void (jsonRun.requested = action.opts().json === true));
+  program.hook('preAction', (_program, action) => {
+    jsonRun.requested = action.opts().json === true;
+    refuseEmptyValues(action);
+  });
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;

@@ -137,6 +137,50 @@ describe('outputs that cannot be written, and products too large', () => {
     expect(d.stderr).toMatch(/file: cannot write: not a directory \(ENOTDIR\)/);
   });
 
+  it('never renames over a device, FIFO or directory; a directory is exit 5 with or without --force, before any work', () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const devLink = join(dir, 'null.npy');
+    symlinkSync('/dev/null', devLink); // were the fix undone, only this link would be replaced
+    const args = ['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu'];
+    for (const target of [fifo, devLink]) {
+      const r = cli([...args, '--out', target, '--force']);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/cannot write: not a regular file/);
+    }
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(devLink).isSymbolicLink()).toBe(true);
+    for (const force of [[], ['--force']]) {
+      const r = cli([...args, '--out', dir, ...force]);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/cannot write: is a directory$/m);
+    }
+    // on the GPU path too, before the GPU opens: exit 5, not 4 (no library here)
+    const noGpu = { GGUF_GPU_LIB: '/nonexistent/libgguf_gpu.so' };
+    expect(cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--out', '/nonexistent/dir/y.npy'], noGpu).code).toBe(5);
+    const notDir = join(dir, 'plain');
+    writeFileSync(notDir, '');
+    expect(cli(['dequant', QUANTS, '-t', 'blk.2.q4_0.edge', '--out', join(notDir, 'sub')], noGpu).code).toBe(5);
+    expect(readdirSync(dir).sort()).toEqual(['fifo', 'null.npy', 'plain']);
+  });
+
+  it('writes an output whose name is near the 255-byte limit (the temporary name is shortened)', () => {
+    const out = join(tempDir(), `${'a'.repeat(240)}.npy`);
+    const r = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseNpy(readFileSync(out)).shape).toEqual([1, 8]);
+  });
+
+  it('refuses an empty argument or option value (an unset variable) as a usage error', () => {
+    for (const args of [['inspect', ''], ['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--input', ''], ['dequant', QUANTS, '--out', '']]) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/an empty (argument|value)/);
+    }
+    expect(cli(['bench', '--plot', 'x.png']).stderr).toMatch(/--plot writes a \.svg or \.html file/);
+  });
+
   it('refuses a batch whose x, y and reference would not fit in memory, before allocating them', () => {
     const path = join(tempDir(), 'tall.gguf');
     // Q4_0 [32, 2^20]: 18 MB of weights, y of 2^20 rows a column

@@ -293,6 +293,7 @@ Examples:
       let gpu: Gpu | undefined;
       let backend = options.backend;
       const plan = backend === 'cpu' ? undefined : await planGpuBench(path, options);
+      if (options.plot && !/\.(svg|html)$/.test(options.plot)) throw new UsageError(`--plot writes a .svg or .html file, got "${options.plot}"`);
       if (options.plot && backend !== 'cpu') refuseUnwritable(options.plot); // before minutes of benching, not after
       if (backend !== 'cpu') {
         const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;

@@ -7,7 +7,7 @@ import { withCpuHint } from '../gpu.js';
 import { GgufFile } from '../../gguf/file.js';
 import { describeType } from '../../gguf/parse.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
-import { makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseExisting, type NpyDtype } from '../../npy.js';
+import { checkOutputs, makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseUnwritableDir, type NpyDtype } from '../../npy.js';
 import { formatBytes, nameList, printable, printableName, progressBar, shortName, writeJsonDocument } from '../format.js';
 import { cleanUpOnSignal } from '../interrupt.js';
 import { collect, globMatch, refuseDashOut } from '../options.js';
@@ -104,7 +104,8 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     }
     const fileNames = npyFileNames(usable);
     // all of them before writing any: a run stopped halfway by the fifth file helps no one
-    if (!options.force) refuseExisting(usable.map((t) => join(options.out, fileNames.get(t)!)));
+    checkOutputs(usable.map((t) => join(options.out, fileNames.get(t)!)), options.force === true);
+    refuseUnwritableDir(options.out); // before the GPU opens; the directory is made after
     backend = await loadBackend(options.backend);
     makeOutputDir(options.out);
     cleanUpOnSignal();

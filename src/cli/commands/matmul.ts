@@ -6,7 +6,7 @@ import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
-import { NpyWriter, parseNpy, refuseExisting } from '../../npy.js';
+import { checkOutputs, NpyWriter, parseNpy, refuseUnwritable } from '../../npy.js';
 import { cleanUpOnSignal } from '../interrupt.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
@@ -118,7 +118,10 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
   try {
     const info = file.tensors.find((x) => x.name === options.tensor);
     if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
-    if (options.out && !options.force) refuseExisting([options.out]); // before the product is computed
+    if (options.out) { // before the product is computed
+      checkOutputs([options.out], options.force === true);
+      refuseUnwritable(options.out);
+    }
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
     if (reason) throw new InputError(path, reason, t.name);
