@@ -174,7 +174,8 @@ export function nameList(names: readonly string[], most = 10): string {
 
 /** This run's --json state: whether the command asked for JSON, and whether its one document is out
  * (an error that follows a report, such as a failed verification, adds no second document). */
-export const jsonRun = { requested: false, written: false };
+/** requested: the parsed --json of the command that runs (decided: its options parsed); written: its document is out. */
+export const jsonRun = { requested: false, decided: false, written: false };
 
 /** Writes the command's one JSON document to stdout. A report over V8's longest string (~512 M characters:
  * a hostile file's thousands of long names, each control character escaped six times) is the file's

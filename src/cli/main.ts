@@ -93,11 +93,13 @@ function errorDocument(error: unknown, exitCode: number): { error: Record<string
 export async function main(argv: string[]): Promise<number> {
   if (process.env.NO_COLOR) chalk.level = 0; // https://no-color.org: chalk itself does not read it
   jsonRun.requested = false;
+  jsonRun.decided = false;
   jsonRun.written = false;
   const program = buildProgram();
   // the parsed option, not argv: `-o --json` names a directory
   program.hook('preAction', (_program, action) => {
     jsonRun.requested = action.opts().json === true;
+    jsonRun.decided = true;
     refuseEmptyValues(action);
   });
   try {
@@ -105,7 +107,8 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     const exitCode = exitCodeFor(error);
-    const json = error instanceof CommanderError ? wantsJson(argv) : jsonRun.requested;
+    // before the options are parsed (commander's errors, an option's own parser), only argv can tell
+    const json = jsonRun.decided ? jsonRun.requested : wantsJson(argv);
     if (exitCode !== ExitCode.ok && json && !jsonRun.written) writeJsonDocument(errorDocument(error, exitCode));
     if (error instanceof CommanderError) return exitCode; // commander printed its message
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;

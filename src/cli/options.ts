@@ -52,6 +52,14 @@ export function refuseDashOut(out: string | undefined): void {
   if (out === '-') throw new UsageError('--out - would write to a file named "-": outputs go to a path (./- if that is what is meant)');
 }
 
+/** commander parser for an option that may be given once: a second value is a usage error, not a silent override. */
+export function onlyOnce(flag: string, why: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw new UsageError(`${flag} given twice ("${previous}", "${value}"): ${why}`);
+    return value;
+  };
+}
+
 /** commander collector for repeatable options: `-t a -t b` gives ['a', 'b']. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -172,13 +172,17 @@ describe('outputs that cannot be written, and products too large', () => {
     expect(parseNpy(readFileSync(out)).shape).toEqual([1, 8]);
   });
 
-  it('refuses an empty argument or option value (an unset variable) as a usage error', () => {
+  it('refuses an empty argument or option value (an unset variable), and a second --tensor for matmul, as usage errors', () => {
     for (const args of [['inspect', ''], ['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--input', ''], ['dequant', QUANTS, '--out', '']]) {
       const r = cli(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/an empty (argument|value)/);
     }
     expect(cli(['bench', '--plot', 'x.png']).stderr).toMatch(/--plot writes a \.svg or \.html file/);
+    // an option given twice where one value is taken: its parser refuses it, and --json still gets its document
+    const twice = cli(['matmul', QUANTS, '--backend', 'cpu', '-t', 'blk.2.q4_0.edge', '-t', 'blk.2.q8_0.edge', '--json']);
+    expect(twice.code).toBe(2);
+    expect(JSON.parse(twice.stdout).error.message).toMatch(/--tensor given twice .*: matmul takes one tensor/);
   });
 
   it('refuses a batch whose x, y and reference would not fit in memory, before allocating them', () => {

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { fsReason, InputError, namingTensor, UsageError, VerificationError } from '../../errors.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, writeJsonDocument } from '../format.js';
-import { MAX_BATCH, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
+import { MAX_BATCH, onlyOnce, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { checkOutputs, NpyWriter, parseNpy, refuseUnwritable } from '../../npy.js';
 import { cleanUpOnSignal } from '../interrupt.js';
@@ -196,7 +196,7 @@ export function registerMatmul(program: Command): void {
     .command('matmul')
     .description('y = W·x with W a quantized tensor of the file (fused dequant + matmul on the GPU)')
     .argument('<file>', 'GGUF file')
-    .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights)')
+    .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights; more dimensions are more rows)', onlyOnce('--tensor', 'matmul takes one tensor'))
     .option('-i, --input <x.npy>', 'activations, float32 or float16 [n, ne0]; - (or /dev/stdin) reads standard input')
     .option('-n, --batch <n>', 'without --input: n random activation rows (default 1)')
     .option('--seed <s>', 'seed of the random activations', '1')
