@@ -12,10 +12,11 @@ export async function withCpuHint<T>(cpuAlternative: string, open: () => T | Pro
   }
 }
 
-/** Opens the GPU, loading the native library only now (inspect and CPU work never touch it). */
-export async function openGpu(cpuAlternative: string): Promise<Gpu> {
+/** Opens the GPU, loading the native library only now (inspect and CPU work never touch it). Without
+ * `cpuAlternative`, a GPU error keeps its own message (for callers that fall back or report it themselves). */
+export async function openGpu(cpuAlternative?: string): Promise<Gpu> {
   const { Gpu } = await import('../gpu/device.js');
-  return withCpuHint(cpuAlternative, () => Gpu.open());
+  return cpuAlternative === undefined ? Gpu.open() : withCpuHint(cpuAlternative, () => Gpu.open());
 }
 
 /** `--kernel NAME` checked against the library's kernel names before any GPU is opened (the names are

@@ -298,7 +298,8 @@ Examples:
       if (backend !== 'cpu') {
         const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;
         try {
-          gpu = await (explicit ? openGpu('benches the CPU decoders instead') : import('../../gpu/device.js').then(({ Gpu }) => Gpu.open()));
+          // the `--backend cpu` hint only where no fallback follows
+          gpu = await openGpu(explicit ? 'benches the CPU decoders instead' : undefined);
           backend = 'gpu';
         } catch (error) {
           if (!(error instanceof GpuError) || explicit) throw error;

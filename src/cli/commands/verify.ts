@@ -19,6 +19,7 @@ import {
   type TensorVerdict,
 } from '../../verify.js';
 import { selectTensors } from './dequant.js';
+import { openGpu } from '../gpu.js';
 import { nameList, printableName, progressBar, shortName, table, writeJsonDocument } from '../format.js';
 import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
@@ -138,8 +139,7 @@ export async function runVerify(path: string | undefined, options: VerifyOptions
     let gpuUnavailable: string | undefined;
     if (options.backend === 'gpu') {
       try {
-        const { Gpu } = await import('../../gpu/device.js');
-        gpu = Gpu.open();
+        gpu = await openGpu();
       } catch (error) {
         if (!(error instanceof GpuError)) throw error;
         gpuUnavailable = error.message;
