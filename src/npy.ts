@@ -233,6 +233,19 @@ export class NpyWriter {
     } catch {}
   }
 
+  /** Writes the .npy file at `path`: `fill` writes the data, then the file is renamed into place; if
+   * anything throws, the temporary file is removed and `path` is as it was. */
+  static async writeFile(path: string, dtype: NpyDtype, shape: readonly number[], overwrite: boolean, fill: (writer: NpyWriter) => void | Promise<void>): Promise<void> {
+    const writer = new NpyWriter(path, dtype, shape, overwrite);
+    try {
+      await fill(writer);
+      writer.commit();
+    } catch (error) {
+      writer.abort();
+      throw error;
+    }
+  }
+
   /** Aborts every writer still open (for signal handlers). */
   static abortAll(): void {
     for (const w of [...NpyWriter.open]) w.abort();

@@ -115,18 +115,13 @@ export async function runDequant(path: string, options: DequantOptions): Promise
     try {
       for (const t of usable) {
         const outPath = join(options.out, fileNames.get(t)!);
-        const writer = new NpyWriter(outPath, options.dtype, [...t.shape].reverse(), options.force === true);
         const started = performance.now();
-        try {
-          await backend.dequantizeTensor(file, t, options.dtype, (chunk) => writer.write(chunk), (n) => {
+        await NpyWriter.writeFile(outPath, options.dtype, [...t.shape].reverse(), options.force === true, (writer) =>
+          backend!.dequantizeTensor(file, t, options.dtype, (chunk) => writer.write(chunk), (n) => {
             done += n;
             bar.update(done, t.name);
-          });
-          writer.commit();
-        } catch (error) {
-          writer.abort();
-          throw error;
-        }
+          }),
+        );
         const row: DequantRow = {
           tensor: t.name,
           type: describeType(t),

@@ -158,14 +158,7 @@ export async function runMatmul(path: string, options: MatmulOptions): Promise<M
     const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceOutput(t, x, batch)) : null;
     if (options.out) {
       cleanUpOnSignal();
-      const writer = new NpyWriter(options.out, 'f32', [batch, t.rows], options.force === true);
-      try {
-        writer.write(new Uint8Array(y.buffer));
-        writer.commit();
-      } catch (e) {
-        writer.abort();
-        throw e;
-      }
+      await NpyWriter.writeFile(options.out, 'f32', [batch, t.rows], options.force === true, (writer) => writer.write(new Uint8Array(y.buffer)));
     }
     return {
       tensor: t.name,
