@@ -66,6 +66,18 @@ export class DeviceBuffer {
   }
 }
 
+/** Returns `buffer` once `fill` has run on it; if `fill` throws, frees it first (the caller, getting
+ * nothing back, could not). */
+export function disposeOnThrow(buffer: DeviceBuffer, fill: (buffer: DeviceBuffer) => void): DeviceBuffer {
+  try {
+    fill(buffer);
+  } catch (error) {
+    buffer.dispose();
+    throw error;
+  }
+  return buffer;
+}
+
 /** Buffers that live and die together: each alloc() is freed by the one dispose() in a finally, also
  * when a later allocation of the group fails. */
 export class DeviceScope {

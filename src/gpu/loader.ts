@@ -7,7 +7,7 @@ import type { GgufTensorInfo } from '../gguf/types.js';
 import type { TensorSource } from '../tensor-source.js';
 import { isSupportedType } from '../quant/index.js';
 import { formatBytes } from '../bytes.js';
-import type { DeviceBuffer, Gpu } from './device.js';
+import { disposeOnThrow, type DeviceBuffer, type Gpu } from './device.js';
 
 /**
  * Bytes per native upload call: each call ends by draining its pipeline (~0.2 ms on the H100
@@ -98,13 +98,9 @@ function uploadFileBytes(gpu: Gpu, path: string, fd: number, dst: DeviceBuffer, 
 export function uploadTensor(gpu: Gpu, file: GgufFile, tensor: GgufTensorInfo, progress: (bytes: number) => void = () => {}): DeviceTensor {
   requireGpuReady(file, tensor);
   const nbytes = file.requireSize(tensor);
-  const buffer = gpu.alloc(nbytes, `allocating ${formatBytes(nbytes)} for tensor ${tensor.name}`);
-  try {
-    uploadRange(gpu, file, buffer, tensor.offset, nbytes, 0, progress);
-  } catch (error) {
-    buffer.dispose();
-    throw error;
-  }
+  const buffer = disposeOnThrow(gpu.alloc(nbytes, `allocating ${formatBytes(nbytes)} for tensor ${tensor.name}`), (b) =>
+    uploadRange(gpu, file, b, tensor.offset, nbytes, 0, progress),
+  );
   return { tensor, buffer };
 }
 
@@ -165,12 +161,9 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
   const started = performance.now();
   const arena = gpu.alloc(bytes, `allocating ${formatBytes(bytes)} for ${tensors.length} tensors`);
   const allocated = performance.now();
-  try {
+  disposeOnThrow(arena, () => {
     for (const r of ranges) uploadRange(gpu, file, arena, r.fileOffset, r.bytes, r.arenaOffset, progress);
-  } catch (error) {
-    arena.dispose();
-    throw error;
-  }
+  });
   return {
     arena,
     tensors: placed,
@@ -185,13 +178,8 @@ export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTe
  * from memory for a generated tensor. */
 export function uploadSource(gpu: Gpu, t: TensorSource): DeviceBuffer {
   if (t.missing) throw new InputError(t.file?.path, t.missing, t.name);
-  const buf = gpu.alloc(t.nbytes, `allocating ${t.name}`);
-  try {
+  return disposeOnThrow(gpu.alloc(t.nbytes, `allocating ${t.name}`), (buf) => {
     if (t.file) uploadFileBytes(gpu, t.file.path, t.file.fd, buf, t.file.offset, t.nbytes, 0);
     else gpu.upload(buf, t.read(0, t.nbytes));
-  } catch (error) {
-    buf.dispose();
-    throw error;
-  }
-  return buf;
+  });
 }

@@ -1,7 +1,7 @@
 // Fused dequant + matmul on the GPU: y = W·x with W still quantized in device memory.
 import { UsageError } from '../errors.js';
 import { tensorByteSize } from '../gguf/writer.js';
-import { checkRange, DeviceScope, type DeviceBuffer, type Gpu } from './device.js';
+import { checkRange, DeviceScope, disposeOnThrow, type DeviceBuffer, type Gpu } from './device.js';
 import type { NativeLib } from './native.js';
 
 /** Weights in the matmul kernels' layout: the raw blocks re-laid out once on the GPU, same bits per weight. */
@@ -22,13 +22,9 @@ export function packWeights(gpu: Gpu, raw: DeviceBuffer, typeId: number, rows: n
   checkRange('packing weights', rawOffset, tensorByteSize(typeId, [rowLength, rows]), raw.bytes); // the raw blocks are all there
   const size = new BigUint64Array(1);
   gpu.check(gpu.lib.gg_matmul_packed_size(typeId, rows, rowLength, size), 'sizing packed weights');
-  const packed = gpu.alloc(Number(size[0]), 'allocating packed weights');
-  try {
-    gpu.check(gpu.lib.gg_matmul_pack(typeId, raw.ptr + BigInt(rawOffset), packed.ptr, rows, rowLength), 'packing weights');
-  } catch (error) {
-    packed.dispose();
-    throw error;
-  }
+  const packed = disposeOnThrow(gpu.alloc(Number(size[0]), 'allocating packed weights'), (p) =>
+    gpu.check(gpu.lib.gg_matmul_pack(typeId, raw.ptr + BigInt(rawOffset), p.ptr, rows, rowLength), 'packing weights'),
+  );
   return new PackedWeights(packed, typeId, rows, rowLength);
 }
 
