@@ -2,11 +2,11 @@
 // memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
 import { InputError } from './errors.js';
 import type { GgufFile } from './gguf/file.js';
-import { describeType } from './gguf/parse.js';
+import { ggmlTypeName } from './gguf/ggml-types.js';
 import type { GgufTensorInfo } from './gguf/types.js';
 import type { NpyDtype } from './npy.js';
 import { DecodePool } from './quant/decode-pool.js';
-import { decoderFor, f32ArrayToF16, type TypeDecoder } from './quant/index.js';
+import { decoderFor, f32ArrayToF16, isSupportedType, type TypeDecoder } from './quant/index.js';
 
 export interface DequantBackend {
   readonly name: 'cpu' | 'gpu';
@@ -27,14 +27,19 @@ export interface DequantBackend {
 /** Raw bytes per CPU chunk: large enough to amortise reads, small enough to stay cache-friendly. */
 const CPU_CHUNK_BYTES = 8 << 20;
 
+/** Why a tensor's blocks cannot be decoded, on the CPU or on the GPU (which takes the same types);
+ * undefined when they can. */
+export function undecodableReason(typeId: number, littleEndian: boolean): string | undefined {
+  if (!littleEndian) return 'big-endian tensor data cannot be decoded (only its header can be read)';
+  if (!isSupportedType(typeId)) return `type ${ggmlTypeName(typeId)} is not supported`;
+  return undefined;
+}
+
 /** The decoder for a tensor, or an InputError that names the tensor and the reason. */
 export function requireDecoder(file: GgufFile, tensor: GgufTensorInfo): TypeDecoder {
-  if (!file.header.littleEndian) {
-    throw new InputError(file.path, 'big-endian tensor data cannot be dequantized (only its header can be read)', tensor.name);
-  }
-  const decoder = decoderFor(tensor.typeId);
-  if (!decoder) throw new InputError(file.path, `type ${describeType(tensor)} is not supported for dequantization`, tensor.name);
-  return decoder;
+  const reason = undecodableReason(tensor.typeId, file.header.littleEndian);
+  if (reason) throw new InputError(file.path, reason, tensor.name);
+  return decoderFor(tensor.typeId)!;
 }
 
 /** Rows of a tensor: everything past ne0 flattened. */

@@ -1,5 +1,6 @@
 // verify: the GPU against the CPU reference (dequantization bit for bit, matmul by NMSE against a
 // float64 reference), or the CPU reference against itself and shipped known answers.
+import { undecodableReason } from './dequant.js';
 import type { DeviceBuffer, Gpu } from './gpu/device.js';
 import { decoderFor, referenceMatmul } from './quant/index.js';
 import { randomNormal, seededRandom } from './quant/random.js';
@@ -143,8 +144,8 @@ export const EMPTY_TENSOR = 'empty tensor';
 
 export function unsupportedReason(t: TensorSource, littleEndian = true): string | undefined {
   if (t.missing) return t.missing;
-  if (!littleEndian) return 'big-endian tensor data';
-  if (!decoderFor(t.typeId)) return `type ${t.typeName} is not supported`;
+  const undecodable = undecodableReason(t.typeId, littleEndian);
+  if (undecodable) return undecodable;
   if (t.rows === 0 || t.rowLength === 0) return EMPTY_TENSOR;
   if (t.rowLength > MAX_REFERENCE_ROW) return `rows of ${t.rowLength} weights, over the CPU reference's limit of ${MAX_REFERENCE_ROW}`;
   return undefined;

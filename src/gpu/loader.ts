@@ -2,10 +2,9 @@
 import { fstatSync } from 'node:fs';
 import { GpuError, GpuOutOfMemoryError, InputError } from '../errors.js';
 import type { GgufFile } from '../gguf/file.js';
-import { describeType } from '../gguf/parse.js';
 import type { GgufTensorInfo } from '../gguf/types.js';
 import type { TensorSource } from '../tensor-source.js';
-import { isSupportedType } from '../quant/index.js';
+import { requireDecoder } from '../dequant.js';
 import { formatBytes } from '../bytes.js';
 import { disposeOnThrow, type DeviceBuffer, type Gpu } from './device.js';
 
@@ -62,12 +61,6 @@ export function checkVram(gpu: Gpu, bytes: number, what: string): void {
   }
 }
 
-/** Refuses, with the tensor's name, what cannot go to the GPU as raw blocks. */
-function requireGpuReady(file: GgufFile, tensor: GgufTensorInfo): void {
-  if (!file.header.littleEndian) throw new InputError(file.path, 'big-endian tensor data cannot be used on the GPU', tensor.name);
-  if (!isSupportedType(tensor.typeId)) throw new InputError(file.path, `type ${describeType(tensor)} is not supported on the GPU`, tensor.name);
-}
-
 /** Copies file bytes [fileOffset, + bytes) to dst at dstOffset, in steps that report progress. */
 function uploadRange(gpu: Gpu, file: GgufFile, dst: DeviceBuffer, fileOffset: number, bytes: number, dstOffset: number, progress: (bytes: number) => void): void {
   for (let done = 0; done < bytes; done += UPLOAD_STEP) {
@@ -96,7 +89,7 @@ function uploadFileBytes(gpu: Gpu, path: string, fd: number, dst: DeviceBuffer, 
 
 /** Uploads one tensor's raw blocks, reporting bytes as they go. */
 export function uploadTensor(gpu: Gpu, file: GgufFile, tensor: GgufTensorInfo, progress: (bytes: number) => void = () => {}): DeviceTensor {
-  requireGpuReady(file, tensor);
+  requireDecoder(file, tensor); // the GPU kernels take the types the CPU decodes
   const nbytes = file.requireSize(tensor);
   const buffer = disposeOnThrow(gpu.alloc(nbytes, `allocating ${formatBytes(nbytes)} for tensor ${tensor.name}`), (b) =>
     uploadRange(gpu, file, b, tensor.offset, nbytes, 0, progress),
@@ -152,7 +145,7 @@ export function planArena(file: GgufFile, tensors: readonly GgufTensorInfo[]): {
  * `progress` gets the file bytes moved, the padding between neighbours included.
  */
 export function uploadTensors(gpu: Gpu, file: GgufFile, tensors: readonly GgufTensorInfo[], progress: (bytes: number) => void = () => {}): UploadReport {
-  for (const t of tensors) requireGpuReady(file, t);
+  for (const t of tensors) requireDecoder(file, t); // before any allocation
   // first on the plain sum (cheap, before planning a model that cannot fit), then on the arena
   const tensorBytes = tensors.reduce((sum, t) => sum + file.requireSize(t), 0);
   checkVram(gpu, tensorBytes, `uploading ${tensors.length} tensors`);

@@ -322,6 +322,17 @@ describe('second round: globs, .npy inputs, planted links, empty tensors', () =>
     expect(odd.stderr).toMatch(/none \(type I32 is not supported\)/);
   });
 
+  it('dequant, verify and matmul refuse big-endian tensor data with one reason (its header still reads)', () => {
+    const path = join(tempDir(), 'be.gguf');
+    writeFileSync(path, writeGguf({ littleEndian: false, tensors: [{ name: 'w', typeId: 0, shape: [256, 2], data: new Uint8Array(2048) }] }));
+    expect(cli(['inspect', path]).code).toBe(0);
+    for (const args of [['dequant', path, '-b', 'cpu', '--out', tempDir()], ['verify', path, '--backend', 'cpu'], ['matmul', path, '-t', 'w', '-b', 'cpu']]) {
+      const r = cli(args);
+      expect(r.code, args[0]).toBe(3);
+      expect(r.stderr, args[0]).toMatch(/big-endian tensor data cannot be decoded \(only its header can be read\)/);
+    }
+  });
+
   it('inspect --json gives NaN and infinities as strings, not as null', () => {
     const path = join(tempDir(), 'nan.gguf');
     writeFileSync(path, writeGguf({
