@@ -84,13 +84,27 @@ export function productBytes(t: TensorSource, batches: readonly number[], refere
   return reference ? bytes + chunkRows * t.rowLength * 12 + Math.max(0, ...batches) * t.rowLength * 8 : bytes;
 }
 
+/** Bytes of one row of the tensor's blocks (a row is whole blocks). */
+function rowBytes(t: TensorSource): number {
+  return t.nbytes / t.rows;
+}
+
+/** The raw blocks of rows [row, row + n). */
+function rawRows(t: TensorSource, row: number, n: number): Uint8Array {
+  return t.read(row * rowBytes(t), n * rowBytes(t));
+}
+
+/** Decodes `raw`, the blocks of `n` whole rows, on the CPU. */
+function decodeRows(t: TensorSource, raw: Uint8Array, n: number): Float32Array {
+  const { info, decode } = decoderFor(t.typeId)!;
+  const out = new Float32Array(n * t.rowLength);
+  decode(raw, out, out.length / info.blockSize);
+  return out;
+}
+
 /** Decodes rows [row, row + n) on the CPU. */
 export function cpuRows(t: TensorSource, row: number, n: number): Float32Array {
-  const { info, decode } = decoderFor(t.typeId)!;
-  const rowBytes = t.nbytes / t.rows;
-  const out = new Float32Array(n * t.rowLength);
-  decode(t.read(row * rowBytes, n * rowBytes), out, out.length / info.blockSize);
-  return out;
+  return decodeRows(t, rawRows(t, row, n), n);
 }
 
 /** Seeded activations for matmul checks: standard normal, [batch][rowLength]. */
@@ -103,12 +117,14 @@ export interface MatmulInput {
   batch: number;
 }
 
-/** Decodes the tensor on the CPU in chunks of rows (bounded memory), handing each chunk to `use`. */
-function forEachDecodedChunk(t: TensorSource, use: (row: number, n: number, w: Float32Array) => void): void {
+/** Decodes the tensor on the CPU in chunks of rows (bounded memory), handing each chunk, decoded and
+ * raw, to `use`. */
+function forEachDecodedChunk(t: TensorSource, use: (row: number, n: number, w: Float32Array, raw: Uint8Array) => void): void {
   const step = rowsPerChunk(t);
   for (let row = 0; row < t.rows; row += step) {
     const n = Math.min(step, t.rows - row);
-    use(row, n, cpuRows(t, row, n));
+    const raw = rawRows(t, row, n);
+    use(row, n, decodeRows(t, raw, n), raw);
   }
 }
 
@@ -155,12 +171,7 @@ export function unsupportedReason(t: TensorSource, littleEndian = true): string 
 export function cpuSelfCheck(t: TensorSource): DequantCheck {
   const { info, decode } = decoderFor(t.typeId)!;
   const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
-  const step = rowsPerChunk(t);
-  const rowBytes = t.nbytes / t.rows;
-  for (let row = 0; row < t.rows; row += step) {
-    const n = Math.min(step, t.rows - row);
-    const whole = cpuRows(t, row, n);
-    const raw = t.read(row * rowBytes, n * rowBytes);
+  forEachDecodedChunk(t, (row, _n, whole, raw) => {
     const pieces = new Float32Array(whole.length);
     const nBlocks = whole.length / info.blockSize;
     // Split at 1, 3, 7, ... blocks: a decoder that carries state across calls would break here.
@@ -170,7 +181,7 @@ export function cpuSelfCheck(t: TensorSource): DequantCheck {
       b += m;
     }
     compareF32(pieces, whole, check, row * t.rowLength);
-  }
+  });
   return check;
 }
 
@@ -182,12 +193,11 @@ export function cpuSelfCheck(t: TensorSource): DequantCheck {
 export function gpuDequantCheck(gpu: Gpu, t: TensorSource, raw: DeviceBuffer, inputs: readonly MatmulInput[] = []): DequantCheck & { refs: Float64Array[] } {
   const check: DequantCheck = { elements: 0, mismatches: 0, maxUlp: 0 };
   const refs = inputs.map(({ batch }) => new Float64Array(batch * t.rows));
-  const rowBytes = t.nbytes / t.rows;
   const out = gpu.alloc(Math.min(rowsPerChunk(t), t.rows) * t.rowLength * 4, `allocating the dequantized output of ${t.name}`);
   try {
     forEachDecodedChunk(t, (row, n, w) => {
       gpu.memsetPoison(out);
-      gpu.dequantize(t.typeId, raw, out, n, t.rowLength, 'f32', row * rowBytes);
+      gpu.dequantize(t.typeId, raw, out, n, t.rowLength, 'f32', row * rowBytes(t));
       const got = new Float32Array(n * t.rowLength);
       gpu.download(out, new Uint8Array(got.buffer));
       compareF32(got, w, check, row * t.rowLength);
