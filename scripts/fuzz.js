@@ -8,9 +8,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InputError } from '../dist/errors.js';
 import { BufferByteSource } from '../dist/gguf/byte-source.js';
+import { tensorByteSize } from '../dist/gguf/ggml-types.js';
 import { parseGguf } from '../dist/gguf/parse.js';
 import { GgufValueType } from '../dist/gguf/types.js';
-import { tensorByteSize, writeGguf } from '../dist/gguf/writer.js';
+import { writeGguf } from '../dist/gguf/writer.js';
 import { decoderFor } from '../dist/quant/index.js';
 import { randomBlocks, seededRandom } from '../dist/quant/random.js';
 

@@ -5,8 +5,8 @@
 export { GgufFile } from './gguf/file.js';
 export { parseGguf, describeType, type ByteSource, type ParseOptions } from './gguf/parse.js';
 export { FileByteSource, BufferByteSource } from './gguf/byte-source.js';
-export { GGML_TYPES, ggmlTypeById, ggmlTypeByName, ggmlTypeName, type GgmlTypeInfo } from './gguf/ggml-types.js';
-export { writeGguf, tensorByteSize, type WriterOptions, type WriterTensor } from './gguf/writer.js';
+export { GGML_TYPES, ggmlTypeById, ggmlTypeByName, ggmlTypeName, tensorByteSize, type GgmlTypeInfo } from './gguf/ggml-types.js';
+export { writeGguf, type WriterOptions, type WriterTensor } from './gguf/writer.js';
 export * from './gguf/types.js';
 export * as limits from './gguf/limits.js';
 

@@ -1,10 +1,9 @@
 // A tensor to check or time, from a GGUF file or generated in memory, behind one interface.
 import { tensorRows } from './dequant.js';
 import type { GgufFile } from './gguf/file.js';
-import { ggmlTypeById, ggmlTypeName } from './gguf/ggml-types.js';
+import { ggmlTypeById, ggmlTypeName, tensorByteSize } from './gguf/ggml-types.js';
 import { describeType } from './gguf/parse.js';
 import type { GgufTensorInfo } from './gguf/types.js';
-import { tensorByteSize } from './gguf/writer.js';
 import { randomBlocks } from './quant/random.js';
 
 export interface TensorSource {

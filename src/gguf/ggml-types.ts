@@ -71,3 +71,11 @@ export function ggmlTypeByName(name: string): GgmlTypeInfo | undefined {
 export function ggmlTypeName(id: number): string {
   return byId.get(id)?.name ?? `type#${id}`;
 }
+
+/** Bytes of a tensor of this type and shape. */
+export function tensorByteSize(typeId: number, shape: readonly number[]): number {
+  const info = ggmlTypeById(typeId);
+  if (!info) throw new Error(`unknown ggml type id ${typeId}`);
+  const elements = shape.reduce((a, b) => a * b, 1);
+  return (elements / info.blockSize) * info.typeSize;
+}

@@ -1,5 +1,6 @@
-// A small GGUF writer: builds files in memory for tests, the fuzzer and verify's built-in suite.
-import { ggmlTypeById } from './ggml-types.js';
+// A small GGUF writer: builds files in memory for tests, the fuzzer and bench (a temporary file of
+// generated weights, to time the loader's upload from a file).
+import { tensorByteSize } from './ggml-types.js';
 import { type GgufArray, type GgufValue, GgufValueType } from './types.js';
 
 export interface WriterTensor {
@@ -83,14 +84,6 @@ function writeValue(w: ByteWriter, type: GgufValueType, value: GgufValue): void 
     default:
       throw new Error(`cannot write value type ${type as number}`);
   }
-}
-
-/** Bytes of a tensor of this type and shape. */
-export function tensorByteSize(typeId: number, shape: readonly number[]): number {
-  const info = ggmlTypeById(typeId);
-  if (!info) throw new Error(`unknown ggml type id ${typeId}`);
-  const elements = shape.reduce((a, b) => a * b, 1);
-  return (elements / info.blockSize) * info.typeSize;
 }
 
 export function writeGguf(options: WriterOptions): Uint8Array {

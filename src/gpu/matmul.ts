@@ -1,6 +1,6 @@
 // Fused dequant + matmul on the GPU: y = W·x with W still quantized in device memory.
 import { UsageError } from '../errors.js';
-import { tensorByteSize } from '../gguf/writer.js';
+import { tensorByteSize } from '../gguf/ggml-types.js';
 import { checkRange, DeviceScope, disposeOnThrow, type DeviceBuffer, type Gpu } from './device.js';
 import type { NativeLib } from './native.js';
 

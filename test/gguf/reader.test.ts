@@ -5,10 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { InputError, LimitError } from '../../src/errors.js';
 import { BufferByteSource } from '../../src/gguf/byte-source.js';
 import { GgufFile } from '../../src/gguf/file.js';
-import { GGML_TYPES, ggmlTypeByName } from '../../src/gguf/ggml-types.js';
+import { GGML_TYPES, ggmlTypeByName, tensorByteSize } from '../../src/gguf/ggml-types.js';
 import { parseGguf } from '../../src/gguf/parse.js';
 import { GgufValueType } from '../../src/gguf/types.js';
-import { tensorByteSize, writeGguf, type WriterOptions } from '../../src/gguf/writer.js';
+import { writeGguf, type WriterOptions } from '../../src/gguf/writer.js';
 import { FIXTURES, tempDir } from '../cli/helpers.js';
 
 
