@@ -2,7 +2,6 @@
 import { tensorRows } from './dequant.js';
 import type { GgufFile } from './gguf/file.js';
 import { ggmlTypeById, ggmlTypeName, tensorByteSize } from './gguf/ggml-types.js';
-import { describeType } from './gguf/parse.js';
 import type { GgufTensorInfo } from './gguf/types.js';
 import { randomBlocks } from './quant/random.js';
 
@@ -27,7 +26,7 @@ export function fileTensor(file: GgufFile, t: GgufTensorInfo): TensorSource {
   return {
     name: t.name,
     typeId: t.typeId,
-    typeName: describeType(t),
+    typeName: ggmlTypeName(t.typeId),
     shape: t.shape,
     ...tensorRows(t),
     nbytes: t.nbytes ?? 0,

@@ -388,6 +388,7 @@ function refuseOverlaps(tensors: readonly GgufTensorInfo[], file: string | undef
   }
 }
 
+/** The tensor's type name: the same as ggmlTypeName(tensor.typeId), parsing having set `type` from that id. */
 export function describeType(tensor: GgufTensorInfo): string {
   return tensor.type?.name ?? ggmlTypeName(tensor.typeId);
 }

@@ -5,7 +5,7 @@ import { createCpuBackend, requireDecoder, type DequantBackend } from '../../deq
 import { InputError, UsageError } from '../../errors.js';
 import { withCpuHint } from '../gpu.js';
 import { GgufFile } from '../../gguf/file.js';
-import { describeType } from '../../gguf/parse.js';
+import { ggmlTypeName } from '../../gguf/ggml-types.js';
 import type { GgufTensorInfo } from '../../gguf/types.js';
 import { checkOutputs, makeOutputDir, NPY_ITEM_BYTES, NpyWriter, refuseUnwritableDir, type NpyDtype } from '../../npy.js';
 import { formatBytes, nameList, printable, printableName, progressBar, shortName, writeJsonDocument } from '../format.js';
@@ -99,7 +99,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         usable.push(t);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
-        rows.push({ tensor: t.name, type: describeType(t), shape: [...t.shape], skipped: error.reason });
+        rows.push({ tensor: t.name, type: ggmlTypeName(t.typeId), shape: [...t.shape], skipped: error.reason });
       }
     }
     const fileNames = npyFileNames(usable);
@@ -124,7 +124,7 @@ export async function runDequant(path: string, options: DequantOptions): Promise
         );
         const row: DequantRow = {
           tensor: t.name,
-          type: describeType(t),
+          type: ggmlTypeName(t.typeId),
           shape: [...t.shape],
           path: outPath,
           bytes: t.elements * NPY_ITEM_BYTES[options.dtype],

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
-import { describeType } from '../../gguf/parse.js';
+import { ggmlTypeName } from '../../gguf/ggml-types.js';
 import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
 import { bigintToJson, formatBytes, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
 import { GgufValueType } from '../../gguf/types.js';
@@ -28,7 +28,7 @@ export function inspectJson(file: GgufFile, full: boolean) {
     metadata: Object.fromEntries(h.metadata.map((e) => [e.key, metadataToJson(e.value, full)])),
     tensors: h.tensors.map((t) => ({
       name: t.name,
-      type: describeType(t),
+      type: ggmlTypeName(t.typeId),
       shape: [...t.shape],
       offset: t.exact ? bigintToJson(t.exact.offset) : t.offset,
       nbytes: t.exact?.nbytes !== undefined ? bigintToJson(t.exact.nbytes) : (t.nbytes ?? null),
@@ -40,7 +40,7 @@ export function inspectJson(file: GgufFile, full: boolean) {
 export function summarizeByType(tensors: readonly GgufTensorInfo[]) {
   const byType = new Map<string, { type: string; tensors: number; weights: number; bytes: number }>();
   for (const t of tensors) {
-    const type = describeType(t);
+    const type = ggmlTypeName(t.typeId);
     const row = byType.get(type) ?? { type, tensors: 0, weights: 0, bytes: 0 };
     row.tensors++;
     row.weights += t.elements;
@@ -72,7 +72,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push(
     h.tensors.length === 0 ? '(none)' : table(
       ['name', 'type', 'shape', 'bytes', 'offset', 'bpw'],
-      h.tensors.map((t) => [printableName(t.name), describeType(t), `[${t.shape.join(', ')}]`, String(t.exact?.nbytes ?? t.nbytes ?? '?'), String(t.exact?.offset ?? t.offset), bitsPerWeight(t)?.toFixed(4) ?? '?']),
+      h.tensors.map((t) => [printableName(t.name), ggmlTypeName(t.typeId), `[${t.shape.join(', ')}]`, String(t.exact?.nbytes ?? t.nbytes ?? '?'), String(t.exact?.offset ?? t.offset), bitsPerWeight(t)?.toFixed(4) ?? '?']),
       [false, false, false, true, true, true],
     ),
   );
