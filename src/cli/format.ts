@@ -12,7 +12,8 @@ export function bigintToJson(value: bigint): number | string {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
-function isArray(value: GgufValue): value is GgufArray {
+/** Whether a metadata value is an array (the other values are scalars and strings). */
+export function isArray(value: GgufValue): value is GgufArray {
   return typeof value === 'object' && value !== null && 'elementType' in value;
 }
 

@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { InputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
 import { ggmlTypeName } from '../../gguf/ggml-types.js';
-import type { GgufArray, GgufTensorInfo, GgufValue } from '../../gguf/types.js';
-import { bigintToJson, formatBytes, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
-import { GgufValueType } from '../../gguf/types.js';
+import { GgufValueType, type GgufArray, type GgufTensorInfo, type GgufValue } from '../../gguf/types.js';
+import { bigintToJson, formatBytes, isArray, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
 
 export interface InspectOptions {
   json?: boolean;
@@ -63,7 +62,7 @@ function renderText(file: GgufFile, full: boolean): string {
     h.metadata.length === 0 ? '(none)' : table(
       ['key', 'type', 'value'],
       h.metadata.map((e) => {
-        const arrayType = typeof e.value === 'object' && 'elementType' in e.value ? `[${GgufValueType[e.value.elementType]}]` : '';
+        const arrayType = isArray(e.value) ? `[${GgufValueType[e.value.elementType]}]` : '';
         return [printableName(e.key), `${GgufValueType[e.type]}${arrayType}`, metadataToText(e.value, e.type === GgufValueType.FLOAT32, full)];
       }),
     ),
@@ -94,9 +93,7 @@ const MAX_FULL_ELEMENTS = 1 << 22;
 
 function refuseHugeFull(file: GgufFile): void {
   const count = (v: GgufValue): number =>
-    typeof v === 'object' && v !== null && 'elementType' in v
-      ? (v.values as ArrayLike<GgufValue>).length + (v.elementType === GgufValueType.ARRAY ? (v.values as GgufArray[]).reduce((s, a) => s + count(a), 0) : 0)
-      : 0;
+    isArray(v) ? (v.values as ArrayLike<GgufValue>).length + (v.elementType === GgufValueType.ARRAY ? (v.values as GgufArray[]).reduce((s, a) => s + count(a), 0) : 0) : 0;
   const total = file.header.metadata.reduce((s, e) => s + count(e.value), 0);
   if (total > MAX_FULL_ELEMENTS) {
     throw new UsageError(`${file.path}: --full would print ${total} array elements, over the limit of ${MAX_FULL_ELEMENTS}; without --full arrays are shortened`);
