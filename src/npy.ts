@@ -122,7 +122,7 @@ export function refuseUnwritableDir(dir: string): void {
 }
 
 /** Whether anything, a dangling symbolic link included, is at `path` (existsSync follows links). */
-export function pathExists(path: string): boolean {
+function pathExists(path: string): boolean {
   try {
     lstatSync(path);
     return true;

@@ -152,7 +152,7 @@ export function referenceOutput(t: TensorSource, x: Float32Array, batch: number)
 
 /** The longest row the CPU reference takes: it decodes whole rows (a hostile 1-D tensor of 2^29
  * weights would need gigabytes at once); real rows are under 2^18. */
-export const MAX_REFERENCE_ROW = 1 << 26;
+const MAX_REFERENCE_ROW = 1 << 26;
 
 /** unsupportedReason for a tensor of a supported type with no weights: nothing to multiply, and
  * nothing to compare (verify counts it as checked). */

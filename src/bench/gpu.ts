@@ -61,7 +61,7 @@ function iters(estimatedUs: number) {
 }
 
 /** Buffers to rotate over so the L2 holds none of them when cold (3x the L2 in total). */
-export function rotationCount(gpu: Gpu, bytes: number, cache: CacheMode): number {
+function rotationCount(gpu: Gpu, bytes: number, cache: CacheMode): number {
   if (cache === 'warm') return 1;
   // Capped: a tiny matrix cannot be made L2-cold by rotation without absurd numbers of copies.
   return Math.min(256, Math.max(2, Math.ceil((3 * gpu.info.l2Bytes) / Math.max(1, bytes))));
@@ -71,7 +71,7 @@ function ptrs(bufs: readonly DeviceBuffer[]): BigUint64Array {
   return new BigUint64Array(bufs.map((b) => b.ptr));
 }
 
-export function benchRead(gpu: Gpu, bufs: readonly DeviceBuffer[], bytes: number): Timing {
+function benchRead(gpu: Gpu, bufs: readonly DeviceBuffer[], bytes: number): Timing {
   const it = ITER.small;
   const out = new Float32Array(it.samples);
   gpu.check(gpu.lib.gg_bench_read(ptrs(bufs), bufs.length, bytes, it.warmup, it.launches, it.samples, out), 'timing the streaming floor');
@@ -112,7 +112,7 @@ function randomHalfBits(n: number, dtype: 'bf16' | 'f16', seed: number): Uint16A
   return out;
 }
 
-export function benchBlas(gpu: Gpu, dtype: 'bf16' | 'f16', ws: readonly DeviceBuffer[], x: DeviceBuffer, y: DeviceBuffer, rows: number, rowLength: number, batch: number): Timing | null {
+function benchBlas(gpu: Gpu, dtype: 'bf16' | 'f16', ws: readonly DeviceBuffer[], x: DeviceBuffer, y: DeviceBuffer, rows: number, rowLength: number, batch: number): Timing | null {
   const it = iters((2 * rows * rowLength * batch) / 3e8);
   const out = new Float32Array(it.samples);
   const status = gpu.lib.gg_bench_blas(DTYPE[dtype], ptrs(ws), ws.length, x.ptr, y.ptr, rows, rowLength, batch, it.warmup, it.launches, it.samples, out);
@@ -184,7 +184,7 @@ function checkNmse(gpu: Gpu, p: Prepared, batch: number, rows: number, kernel: n
 }
 
 /** Dequantization time per output dtype, L2-cold: launches rotate over copies of the raw blocks. */
-export function benchDequant(gpu: Gpu, p: Prepared, copyGBps: number): Peaks['dequant'] {
+function benchDequant(gpu: Gpu, p: Prepared, copyGBps: number): Peaks['dequant'] {
   const t = p.source;
   const out: Peaks['dequant'] = [];
   const extra: DeviceBuffer[] = [];

@@ -18,7 +18,7 @@ export function isArray(value: GgufValue): value is GgufArray {
 }
 
 /** Arrays longer than this are shortened unless the user asks for --full. */
-export const SHORT_ARRAY_LENGTH = 8;
+const SHORT_ARRAY_LENGTH = 8;
 
 /** Converts a metadata value to plain JSON; long arrays become { length, first } unless full; NaN and
  * infinities become the strings "NaN", "Infinity" and "-Infinity" (JSON.stringify would print null). */
@@ -37,7 +37,7 @@ export function metadataToJson(value: GgufValue, full: boolean): unknown {
 }
 
 /** The shortest decimal that reads back as the same float32 (1e-5, not 0.000009999999747378752). */
-export function shortestF32(x: number): string {
+function shortestF32(x: number): string {
   for (let p = 1; p < 9; p++) {
     const s = Number(x.toPrecision(p));
     if (Math.fround(s) === x) return String(s);
@@ -128,7 +128,7 @@ export function table(headers: string[], rows: (string | number)[][], rightAlign
 }
 
 /** A progress bar over bytes on stderr, or a no-op when stderr is not a terminal. */
-export interface Progress {
+interface Progress {
   update(done: number, label?: string): void;
   /** Writes a line to stdout above the bar, which carries on below it. */
   log(line: string): void;

@@ -16,7 +16,7 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('gguf-gpu')
     .description(
       'Run GGUF-quantized weights on the GPU: read GGUF files, upload the raw quantized blocks, dequantize ' +

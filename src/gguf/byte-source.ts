@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Node cannot read more than ~2 GiB in one call; stay well under it. */
-export const MAX_READ_CHUNK = 1 << 30;
+const MAX_READ_CHUNK = 1 << 30;
 
 /**
  * Random access to a file's bytes by absolute position. Reads are chunked, so any size works, and

@@ -19,7 +19,7 @@ import { printable, printableName, table, writeJsonDocument } from '../format.js
 import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
-export interface BenchOptions {
+interface BenchOptions {
   types: string;
   shape: string;
   batch?: string;
@@ -44,7 +44,7 @@ function typesInFile(path: string): number[] {
   }
 }
 
-export function parseTypes(text: string): number[] {
+function parseTypes(text: string): number[] {
   return text.split(',').map((name) => {
     const info = ggmlTypeByName(name.trim());
     if (!info || !isSupportedType(info.id)) throw new UsageError(`--types: unknown or unsupported type "${name}"`);
@@ -55,7 +55,7 @@ export function parseTypes(text: string): number[] {
 /** The most weights a generated bench matrix may have: 4 GiB as f32. */
 const MAX_SHAPE_WEIGHTS = 2 ** 30;
 
-export function parseShape(text: string): { rows: number; rowLength: number } {
+function parseShape(text: string): { rows: number; rowLength: number } {
   const m = /^(\d+)x(\d+)$/.exec(text.trim());
   if (!m) throw new UsageError(`--shape must look like ROWSxROW_LENGTH (e.g. 4096x14336), got "${text}"`);
   const rows = Number(m[1]);
@@ -200,7 +200,7 @@ export function scalingSummary(r: GpuBenchReport): string | undefined {
 }
 
 /** The text report of a GPU bench. */
-export function renderGpu(r: GpuBenchReport): string {
+function renderGpu(r: GpuBenchReport): string {
   const lines: string[] = [];
   lines.push(`${r.device.name} (sm_${r.device.computeCapability.replace('.', '')}, ${r.device.smCount} SMs, L2 ${(r.device.l2Bytes / 1e6).toFixed(0)} MB), cache ${r.cache}`);
   lines.push(`device copy ${r.peaks.copyGBps.toFixed(0)} GB/s (read + write), upload ${r.peaks.uploadGBps.toFixed(1)} GB/s (pinned host -> device)`);

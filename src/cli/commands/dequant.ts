@@ -12,7 +12,7 @@ import { formatBytes, nameList, printable, printableName, progressBar, shortName
 import { cleanUpOnSignal } from '../interrupt.js';
 import { collect, globMatch, refuseDashOut } from '../options.js';
 
-export interface DequantOptions {
+interface DequantOptions {
   tensor?: string[];
   backend: 'cpu' | 'gpu';
   out: string;
@@ -68,7 +68,7 @@ function npyFileNames(tensors: readonly GgufTensorInfo[]): Map<GgufTensorInfo, s
   return names;
 }
 
-export async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> {
+async function loadBackend(name: 'cpu' | 'gpu'): Promise<DequantBackend> {
   if (name === 'cpu') return createCpuBackend();
   // Loaded lazily: only GPU work touches koffi and the native library.
   const { createGpuDequantBackend } = await import('../../gpu/dequant-backend.js');
@@ -85,7 +85,7 @@ interface DequantRow {
   skipped?: string;
 }
 
-export async function runDequant(path: string, options: DequantOptions): Promise<DequantRow[]> {
+async function runDequant(path: string, options: DequantOptions): Promise<DequantRow[]> {
   const file = GgufFile.open(path, { keepTruncated: true }); // tensors past the end are skipped, the rest written
   const rows: DequantRow[] = [];
   let backend: DequantBackend | undefined;

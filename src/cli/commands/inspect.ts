@@ -5,7 +5,7 @@ import { ggmlTypeName } from '../../gguf/ggml-types.js';
 import { GgufValueType, type GgufArray, type GgufTensorInfo, type GgufValue } from '../../gguf/types.js';
 import { bigintToJson, formatBytes, isArray, metadataToJson, metadataToText, printableName, table, writeJsonDocument } from '../format.js';
 
-export interface InspectOptions {
+interface InspectOptions {
   json?: boolean;
   full?: boolean;
 }
@@ -15,7 +15,7 @@ function bitsPerWeight(t: GgufTensorInfo): number | undefined {
 }
 
 /** The JSON shape promised to scripts: only this goes to stdout with --json. */
-export function inspectJson(file: GgufFile, full: boolean) {
+function inspectJson(file: GgufFile, full: boolean) {
   const h = file.header;
   return {
     file: file.path,
@@ -36,7 +36,7 @@ export function inspectJson(file: GgufFile, full: boolean) {
   };
 }
 
-export function summarizeByType(tensors: readonly GgufTensorInfo[]) {
+function summarizeByType(tensors: readonly GgufTensorInfo[]) {
   const byType = new Map<string, { type: string; tensors: number; weights: number; bytes: number }>();
   for (const t of tensors) {
     const type = ggmlTypeName(t.typeId);

@@ -12,7 +12,7 @@ import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
 import { activations, MAX_PRODUCT_BYTES, NMSE_BAR, productBytes, referenceOutput, unsupportedReason } from '../../verify.js';
 
-export interface MatmulOptions {
+interface MatmulOptions {
   tensor: string;
   input?: string;
   batch?: string;
@@ -100,7 +100,7 @@ async function loadInput(t: TensorSource, options: MatmulOptions): Promise<{ x: 
   return { x: activations(t.rowLength, batch, seed), batch };
 }
 
-export interface MatmulReport {
+interface MatmulReport {
   tensor: string;
   type: string;
   shape: number[];
@@ -113,7 +113,7 @@ export interface MatmulReport {
   out?: string;
 }
 
-export async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulReport> {
+async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulReport> {
   const file = GgufFile.open(path, { keepTruncated: true }); // one whole tensor of a partly downloaded file will do
   try {
     const info = file.tensors.find((x) => x.name === options.tensor);

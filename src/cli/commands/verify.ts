@@ -23,7 +23,7 @@ import { openGpu } from '../gpu.js';
 import { nameList, printableName, progressBar, shortName, table, writeJsonDocument } from '../format.js';
 import { collect, parseBatches, parseSeed, refuseUnused } from '../options.js';
 
-export interface VerifyOptions {
+interface VerifyOptions {
   tensor?: string[];
   batch: string;
   backend: 'gpu' | 'cpu';
@@ -32,7 +32,7 @@ export interface VerifyOptions {
 }
 
 /** The built-in suite: every supported type on generated tensors of awkward shapes. */
-export function builtinSuite(): TensorSource[] {
+function builtinSuite(): TensorSource[] {
   const out: TensorSource[] = [];
   let seed = 7;
   for (const id of SUPPORTED_TYPE_IDS) {
@@ -43,7 +43,7 @@ export function builtinSuite(): TensorSource[] {
 }
 
 /** Checks the CPU decoders against answers ggml computed (shipped in the package). */
-export function knownAnswerVerdicts(): TensorVerdict[] {
+function knownAnswerVerdicts(): TensorVerdict[] {
   return KNOWN_ANSWERS.map((k) => {
     const { info, decode } = decoderFor(k.typeId)!;
     const elements = k.shape.reduce((a, b) => a * b, 1);
@@ -103,7 +103,7 @@ function verifyOnCpu(t: TensorSource): TensorVerdict {
   return { tensor: t.name, type: t.typeName, shape: [...t.shape], selfCheck, pass: selfCheck.mismatches === 0 };
 }
 
-export interface VerifyReport {
+interface VerifyReport {
   file?: string;
   backend: 'gpu' | 'cpu';
   device?: string;
@@ -128,7 +128,7 @@ function summarize(verdicts: TensorVerdict[]): VerifyReport['summary'] {
   return [...byType.values()];
 }
 
-export async function runVerify(path: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
+async function runVerify(path: string | undefined, options: VerifyOptions): Promise<VerifyReport> {
   let batches = options.backend === 'gpu' ? parseBatches(options.batch) : [];
   const seed = parseSeed(options.seed);
   const file = path ? GgufFile.open(path, { keepTruncated: true }) : undefined; // tensors past the end: not checked (exit 3)
@@ -185,7 +185,7 @@ function fmtCheck(c: TensorVerdict['dequant']): string {
   return c.mismatches === 0 ? 'exact' : `${c.mismatches}/${c.elements} differ, max ${c.maxUlp} ulp`;
 }
 
-export function renderVerify(r: VerifyReport): string {
+function renderVerify(r: VerifyReport): string {
   const lines: string[] = [];
   const where = r.backend === 'gpu' && r.device ? `GPU ${r.device} against the CPU reference` : 'the CPU reference against itself and ggml known answers';
   lines.push(`Verifying ${r.file ?? 'the built-in suite'}: ${where}`);
