@@ -178,17 +178,27 @@ export function nameList(names: readonly string[], most = 10): string {
 /** requested: the parsed --json of the command that runs (decided: its options parsed); written: its document is out. */
 export const jsonRun = { requested: false, decided: false, written: false };
 
+/** A JSON document as it is printed: indented, with a final line feed. */
+export function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** The JSON document of a failed --json run: { error: { kind, exitCode, message, ...details } }. */
+export function errorDocument(kind: string, exitCode: number, message: string, details: Record<string, unknown> = {}): { error: Record<string, unknown> } {
+  return { error: { kind, exitCode, message, ...details } };
+}
+
 /** Writes the command's one JSON document to stdout. A report over V8's longest string (~512 M characters:
  * a hostile file's thousands of long names, each control character escaped six times) is the file's
  * fault: an InputError naming it. */
 export function writeJsonDocument(value: unknown, file?: string): void {
   let json: string;
   try {
-    json = JSON.stringify(value, null, 2);
+    json = jsonText(value);
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new InputError(file, 'the report is too large to print as one JSON document');
   }
   jsonRun.written = true;
-  process.stdout.write(`${json}\n`);
+  process.stdout.write(json);
 }

@@ -5,7 +5,7 @@
 import { writeSync } from 'node:fs';
 import { NpyWriter } from '../npy.js';
 import { ExitCode } from './exit-codes.js';
-import { jsonRun } from './format.js';
+import { errorDocument, jsonRun, jsonText } from './format.js';
 
 let armed = false;
 
@@ -23,8 +23,7 @@ export function cleanUpOnSignal(): void {
 function onSignal(signal: NodeJS.Signals): void {
   NpyWriter.abortAll();
   if (jsonRun.requested && !jsonRun.written) {
-    const error = { kind: 'interrupted', exitCode: ExitCode.interrupted, message: `stopped by ${signal}` };
-    writeQuietly(1, `${JSON.stringify({ error }, null, 2)}\n`);
+    writeQuietly(1, jsonText(errorDocument('interrupted', ExitCode.interrupted, `stopped by ${signal}`)));
   }
   writeQuietly(2, `gguf-gpu: stopped by ${signal}\n`);
   process.exit(ExitCode.interrupted);

@@ -9,7 +9,7 @@ import { registerMatmul } from './commands/matmul.js';
 import { registerVerify } from './commands/verify.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { writeQuietly } from './interrupt.js';
-import { jsonRun, printable, writeJsonDocument } from './format.js';
+import { errorDocument, jsonRun, printable, writeJsonDocument } from './format.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -72,8 +72,8 @@ function wantsJson(argv: string[]): boolean {
   return argv.slice(2, end < 0 ? undefined : end).includes('--json');
 }
 
-/** The error as the JSON document of a failed --json run: { error: { kind, exitCode, message, ... } }. */
-function errorDocument(error: unknown, exitCode: number): { error: Record<string, unknown> } {
+/** The error as the JSON document of a failed --json run. */
+function errorDocumentFor(error: unknown, exitCode: number): { error: Record<string, unknown> } {
   const kind = error instanceof GgufGpuError ? error.kind : error instanceof CommanderError ? 'usage' : 'unexpected';
   const message =
     error instanceof CommanderError
@@ -85,7 +85,7 @@ function errorDocument(error: unknown, exitCode: number): { error: Record<string
     : error instanceof GpuError ? { runtimeError: error.runtimeError }
     : error instanceof CommanderError ? { code: error.code }
     : {};
-  return { error: { kind, exitCode, message, ...details } };
+  return errorDocument(kind, exitCode, message, details);
 }
 
 /** Runs the CLI and returns the exit code; errors print one line (a stack trace only with --debug),
@@ -109,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     const exitCode = exitCodeFor(error);
     // before the options are parsed (commander's errors, an option's own parser), only argv can tell
     const json = jsonRun.decided ? jsonRun.requested : wantsJson(argv);
-    if (exitCode !== ExitCode.ok && json && !jsonRun.written) writeJsonDocument(errorDocument(error, exitCode));
+    if (exitCode !== ExitCode.ok && json && !jsonRun.written) writeJsonDocument(errorDocumentFor(error, exitCode));
     if (error instanceof CommanderError) return exitCode; // commander printed its message
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
     // names from a file may hold control characters: one line, no escape sequences
