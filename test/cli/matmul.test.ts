@@ -55,6 +55,7 @@ describe('gguf-gpu matmul --backend cpu', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'x.npy'), Buffer.concat([npyHeader('f32', [1, 256]), Buffer.alloc(1024)]));
     expect(run('-i', join(dir, 'x.npy'), '--seed', '5').stderr).toMatch(/--seed does not apply to --input/);
+    expect(run('-i', join(dir, 'x.npy'), '--batch', '2').stderr).toMatch(/--batch does not apply to --input/);
     for (const bad of ['1e3', '0x10', '', '0', '65537']) expect(run('--batch', bad).code, `--batch "${bad}"`).toBe(2);
     for (const bad of ['-1', '4294967296', '1.5']) expect(run('--seed', bad).code, `--seed "${bad}"`).toBe(2);
     expect(run('--batch', '3', '--seed', '4294967295').code).toBe(0);

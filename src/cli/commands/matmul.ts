@@ -80,7 +80,6 @@ async function readInput(path: string, t: TensorSource): Promise<Buffer> {
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
 async function loadInput(t: TensorSource, options: MatmulOptions): Promise<{ x: Float32Array; batch: number }> {
   if (options.input) {
-    if (options.batch) throw new UsageError('give either --input or --batch, not both');
     const npy = parseNpy(await readInput(options.input, t), options.input);
     const [n, k] = npy.shape.length === 1 ? [1, npy.shape[0]!] : npy.shape;
     if (npy.shape.length > 2 || k !== t.rowLength) {
@@ -213,7 +212,7 @@ Examples:
     .action(async (path: string, options: MatmulOptions, command: Command) => {
       refuseDashOut(options.out);
       if (!options.out) refuseUnused(command, ['force'], 'without --out (nothing is written)');
-      if (options.input) refuseUnused(command, ['seed'], 'to --input (x comes from the file)');
+      if (options.input) refuseUnused(command, ['batch', 'seed'], 'to --input (x comes from the file, and its rows are the batch)');
       if (options.backend === 'cpu') refuseUnused(command, ['check', 'kernel'], 'to --backend cpu (it computes the float64 reference itself)');
       const r = await runMatmul(path, options);
       const failed = r.nmse !== null && !(r.nmse <= NMSE_BAR); // NaN fails too
