@@ -2,7 +2,7 @@
 // memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
 import { InputError } from './errors.js';
 import type { GgufFile } from './gguf/file.js';
-import { ggmlTypeName } from './gguf/ggml-types.js';
+import { ggmlTypeById, ggmlTypeName } from './gguf/ggml-types.js';
 import type { GgufTensorInfo } from './gguf/types.js';
 import type { NpyDtype } from './npy.js';
 import { DecodePool } from './quant/decode-pool.js';
@@ -31,7 +31,7 @@ const CPU_CHUNK_BYTES = 8 << 20;
  * undefined when they can. */
 export function undecodableReason(typeId: number, littleEndian: boolean): string | undefined {
   if (!littleEndian) return 'big-endian tensor data cannot be decoded (only its header can be read)';
-  if (!isSupportedType(typeId)) return `type ${ggmlTypeName(typeId)} is not supported`;
+  if (!isSupportedType(typeId)) return ggmlTypeById(typeId) ? `type ${ggmlTypeName(typeId)} is not supported` : `unknown type id ${typeId}`;
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareF32, type DequantCheck } from '../src/verify.js';
+import { undecodableReason } from '../src/dequant.js';
 
 const fromBits = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
 
@@ -12,5 +13,14 @@ describe('compareF32', () => {
     compareF32(got, want, check, 100);
     expect(check).toMatchObject({ elements: 6, mismatches: 3, firstMismatch: 100 });
     expect(check.maxUlp).toBe(0x400000); // Inf against the quiet NaN above it
+  });
+});
+
+describe('undecodableReason', () => {
+  it('says why a tensor cannot be decoded: its byte order, a known type we do not take, or an id ggml does not have', () => {
+    expect(undecodableReason(2, true)).toBeUndefined(); // Q4_0
+    expect(undecodableReason(2, false)).toMatch(/^big-endian tensor data cannot be decoded/);
+    expect(undecodableReason(26, true)).toBe('type I32 is not supported');
+    expect(undecodableReason(99, true)).toBe('unknown type id 99'); // not "type type#99"
   });
 });
