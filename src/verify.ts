@@ -140,14 +140,19 @@ function addReference(t: TensorSource, inputs: readonly MatmulInput[], ys: Float
  * float64 y [batch][rows] for the whole tensor, one result per activation set, decoding W once in
  * chunks of rows (decoding is the expensive part for a large tensor).
  */
-export function referenceOutputs(t: TensorSource, inputs: readonly MatmulInput[]): Float64Array[] {
+export function referenceOutputs(t: TensorSource, inputs: readonly MatmulInput[], onRows?: (rowsDone: number) => void): Float64Array[] {
   const ys = inputs.map(({ batch }) => new Float64Array(batch * t.rows));
-  forEachDecodedChunk(t, (row, n, w) => addReference(t, inputs, ys, row, n, w));
+  forEachDecodedChunk(t, (row, n, w) => {
+    addReference(t, inputs, ys, row, n, w);
+    onRows?.(row + n);
+  });
   return ys;
 }
 
-export function referenceOutput(t: TensorSource, x: Float32Array, batch: number): Float64Array {
-  return referenceOutputs(t, [{ x, batch }])[0]!;
+/** referenceOutputs for one activation set; onRows(rows done) after each chunk of rows (minutes, for a big
+ * tensor at a large batch). */
+export function referenceOutput(t: TensorSource, x: Float32Array, batch: number, onRows?: (rowsDone: number) => void): Float64Array {
+  return referenceOutputs(t, [{ x, batch }], onRows)[0]!;
 }
 
 /** The longest row the CPU reference takes: it decodes whole rows (a hostile 1-D tensor of 2^29

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareF32, type DequantCheck } from '../src/verify.js';
+import { activations, compareF32, referenceOutput, type DequantCheck } from '../src/verify.js';
+import { generatedTensor } from '../src/tensor-source.js';
 import { undecodableReason } from '../src/dequant.js';
 
 const fromBits = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
@@ -22,5 +23,18 @@ describe('undecodableReason', () => {
     expect(undecodableReason(2, false)).toMatch(/^big-endian tensor data cannot be decoded/);
     expect(undecodableReason(26, true)).toBe('type I32 is not supported');
     expect(undecodableReason(99, true)).toBe('unknown type id 99'); // not "type type#99"
+  });
+});
+
+describe('referenceOutput', () => {
+  it('reports the rows done after each chunk, ending at all of them, and the same y with or without the callback', () => {
+    const t = generatedTensor(2, 2 ** 20, 40, 7); // Q4_0, rows of 2^20 weights: 16 rows a chunk, 3 chunks
+    const x = activations(t.rowLength, 2, 3);
+    const seen: number[] = [];
+    const y = referenceOutput(t, x, 2, (rows) => seen.push(rows));
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((r, i) => i === 0 || r > seen[i - 1]!)).toBe(true);
+    expect(seen.at(-1)).toBe(40);
+    expect(y).toEqual(referenceOutput(t, x, 2));
   });
 });

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Option, type Command } from 'commander';
 import { fsReason, InputError, namingTensor, UsageError, VerificationError } from '../../errors.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
-import { printableName, writeJsonDocument } from '../format.js';
+import { printableName, progressBar, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, onlyOnce, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
 import { checkOutputs, NpyWriter, parseNpy, refuseUnwritable } from '../../npy.js';
@@ -77,6 +77,18 @@ async function readInput(path: string, t: TensorSource): Promise<Buffer> {
   }
 }
 
+/** The float64 reference, with a progress bar over W's bytes on a terminal (a large tensor at a large batch
+ * takes minutes on one core). */
+function referenceWithProgress(t: TensorSource, x: Float32Array, batch: number): Float64Array {
+  const bytes = t.nbytes;
+  const bar = progressBar(bytes);
+  try {
+    return referenceOutput(t, x, batch, (rows) => bar.update(Math.round((bytes * rows) / t.rows), 'float64 reference'));
+  } finally {
+    bar.stop();
+  }
+}
+
 /** Activations from x.npy ([n, ne0] f32 or f16) or seeded random ones. */
 async function loadInput(t: TensorSource, options: MatmulOptions): Promise<{ x: Float32Array; batch: number }> {
   if (options.input) {
@@ -131,7 +143,7 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
     let ref: Float64Array | undefined;
     if (options.backend === 'cpu') {
       const started = performance.now();
-      ref = referenceOutput(t, x, batch);
+      ref = referenceWithProgress(t, x, batch);
       microseconds = (performance.now() - started) * 1000;
       y = Float32Array.from(ref);
       kernel = 'cpu float64 reference';
@@ -154,7 +166,7 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
         }
       }));
     }
-    const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceOutput(t, x, batch)) : null;
+    const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceWithProgress(t, x, batch)) : null;
     if (options.out) {
       cleanUpOnSignal();
       await NpyWriter.writeFile(options.out, 'f32', [batch, t.rows], options.force === true, (writer) => writer.write(new Uint8Array(y.buffer)));
