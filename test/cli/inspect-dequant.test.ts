@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../../src/gguf/file.js';
 import { parseNpy } from '../../src/npy.js';
+import { writeGguf } from '../../src/gguf/writer.js';
 import { f32ArrayToF16 } from '../../src/quant/index.js';
 import { cli, FIXTURES, QUANTS, REFS, ROOT, tempDir } from './helpers.js';
 
@@ -28,6 +29,16 @@ describe('gguf-gpu inspect', () => {
     expect(r.stdout).toMatch(/By type:/);
     expect(r.stdout).toMatch(/"hello", \.\.\. \(6 items\)\]/);
     expect(cli(['inspect', QUANTS, '--full']).stdout).toMatch(/"hello", "wörld", "▁the"\]/);
+  });
+
+  it('shows an unknown type id\'s bytes as ? in the tensor table and in the per-type summary alike', () => {
+    const bytes = writeGguf({ tensors: [{ name: 'odd', typeId: 0, shape: [4], data: new Uint8Array(16) }] });
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(47, 99, true); // the tensor's type id (name 'odd' at 24)
+    const path = join(tempDir(), 'odd.gguf');
+    writeFileSync(path, bytes);
+    const r = cli(['inspect', path]);
+    expect(r.stdout).toMatch(/^odd\s+type#99\s+\[4\]\s+\?/m);
+    expect(r.stdout).toMatch(/^type#99\s+1\s+4\s+\?\s/m);
   });
 
   it('exits 3 with one line naming the file on a truncated file', () => {

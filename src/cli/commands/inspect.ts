@@ -36,17 +36,19 @@ function inspectJson(file: GgufFile, full: boolean) {
   };
 }
 
+/** Per type: tensors, weights and bytes (undefined for a type id without a known block size, shown as ?
+ * as in the tensor table), the largest first. */
 function summarizeByType(tensors: readonly GgufTensorInfo[]) {
-  const byType = new Map<string, { type: string; tensors: number; weights: number; bytes: number }>();
+  const byType = new Map<string, { type: string; tensors: number; weights: number; bytes: number | undefined }>();
   for (const t of tensors) {
     const type = ggmlTypeName(t.typeId);
     const row = byType.get(type) ?? { type, tensors: 0, weights: 0, bytes: 0 };
     row.tensors++;
     row.weights += t.elements;
-    row.bytes += t.nbytes ?? 0;
+    row.bytes = row.bytes === undefined || t.nbytes === undefined ? undefined : row.bytes + t.nbytes;
     byType.set(type, row);
   }
-  return [...byType.values()].sort((a, b) => b.bytes - a.bytes);
+  return [...byType.values()].sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1));
 }
 
 function renderText(file: GgufFile, full: boolean): string {
@@ -80,7 +82,7 @@ function renderText(file: GgufFile, full: boolean): string {
   out.push(
     h.tensors.length === 0 ? '(none)' : table(
       ['type', 'tensors', 'weights', 'bytes', 'of weights'],
-      summarizeByType(h.tensors).map((r) => [r.type, r.tensors, r.weights, formatBytes(r.bytes), `${((100 * r.weights) / Math.max(1, totalWeights)).toFixed(1)}%`]),
+      summarizeByType(h.tensors).map((r) => [r.type, r.tensors, r.weights, r.bytes === undefined ? '?' : formatBytes(r.bytes), `${((100 * r.weights) / Math.max(1, totalWeights)).toFixed(1)}%`]),
       [false, true, true, true, true],
     ),
   );
