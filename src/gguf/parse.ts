@@ -307,28 +307,29 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   for (let i = 0; i < tensorCount; i++) {
     const name = cur.string(`name of tensor #${i}`, limits.MAX_TENSOR_NAME_LENGTH, true);
     cur.charge(HEADER_COSTS.tensorInfo, `tensor #${i}`);
+    const label = name === '' ? `#${i} (empty name)` : name; // what errors call it
     const fail = (reason: string): never => {
-      throw new InputError(file, reason, name);
+      throw new InputError(file, reason, label);
     };
     if (names.has(name)) fail('duplicate tensor name');
     names.add(name);
-    const nDims = cur.u32(`dimension count of ${name}`);
+    const nDims = cur.u32(`dimension count of ${label}`);
     if (nDims > limits.MAX_DIMS) {
-      throw new LimitError(file, `${nDims} dimensions, over the limit of ${limits.MAX_DIMS}`, name);
+      throw new LimitError(file, `${nDims} dimensions, over the limit of ${limits.MAX_DIMS}`, label);
     }
     const shape: number[] = [];
     let elements = 1n;
     for (let d = 0; d < nDims; d++) {
-      const ne = cur.u64(`dimension ${d} of ${name}`);
+      const ne = cur.u64(`dimension ${d} of ${label}`);
       elements *= ne;
       if (elements > BigInt(limits.MAX_TENSOR_ELEMENTS) || ne > BigInt(limits.MAX_TENSOR_ELEMENTS)) {
-        throw new LimitError(file, `dimensions so far [${[...shape, ne].join(', ')}] exceed ${limits.MAX_TENSOR_ELEMENTS} elements`, name);
+        throw new LimitError(file, `dimensions so far [${[...shape, ne].join(', ')}] exceed ${limits.MAX_TENSOR_ELEMENTS} elements`, label);
       }
       shape.push(Number(ne));
     }
-    const typeId = cur.u32(`type of ${name}`);
+    const typeId = cur.u32(`type of ${label}`);
     const type = ggmlTypeById(typeId);
-    const relativeOffset64 = cur.u64(`offset of ${name}`);
+    const relativeOffset64 = cur.u64(`offset of ${label}`);
     // Past the end: with keepTruncated a problem of this tensor alone, whose offset and size (then
     // possibly beyond 2^53, so only approximate as numbers) are shown but never used to read.
     const pastEnd = relativeOffset64 > BigInt(source.size);

@@ -201,6 +201,12 @@ describe('parseGguf', () => {
     expect(() => parse(pastEnd.subarray(0, pastEnd.length - 40))).toThrow(/past the end of the file/);
   });
 
+  it('names a tensor with an empty name by its index in errors about its entry', () => {
+    const bytes = writeGguf({ tensors: [{ name: '', typeId: 0, shape: [4], data: new Uint8Array(16) }] });
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(32, 778792034, true); // n_dims, after the empty name at 24
+    expect(() => parse(bytes)).toThrow(/tensor #0 \(empty name\): 778792034 dimensions, over the limit of 4/);
+  });
+
   it('lists tensors of unknown type ids without sizes', () => {
     const h = parse(writeGguf({ tensors: [{ name: 'odd', typeId: 0, shape: [4], data: new Uint8Array(16) }] }).map((b, i, a) => b));
     expect(h.tensors[0]!.type?.name).toBe('F32');
