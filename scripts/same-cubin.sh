@@ -4,11 +4,13 @@
 # passes needs no GPU run to prove it changed nothing; one that differs needs the GPU suite (and an
 # A/B where speed could move). Needs nvcc only, no GPU.
 #
-#   bash scripts/same-cubin.sh [REV] [ARCH ...]    REV default HEAD; ARCH default 90a (e.g. 80 86 89 90a)
+#   bash scripts/same-cubin.sh [REV] [ARCH ...]    REV default HEAD; ARCH default 90a (the full build's: 80 86 89 90a)
+# Exit 0: all identical; 1: some differ; 2: a bad REV or no nvcc.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rev=${1:-HEAD}
 shift || true
+git -C "$root" rev-parse --verify --quiet "$rev^{commit}" > /dev/null || { echo "same-cubin: '$rev' is not a commit (the first argument is REV)" >&2; exit 2; }
 archs=("$@")
 [ ${#archs[@]} -eq 0 ] && archs=(90a)
 nvcc="${NVCC:-nvcc}"
@@ -38,7 +40,7 @@ for f in "$work"/new/*.cubin; do
   elif cmp -s "$work/old/$b.cubin" "$f"; then
     echo "$b: identical"
   else
-    echo "$b: DIFFERENT ($(cmp -l "$work/old/$b.cubin" "$f" 2> /dev/null | wc -l) bytes)"; differ=1
+    echo "$b: DIFFERENT ($(stat -c %s "$work/old/$b.cubin") and $(stat -c %s "$f") bytes, $(cmp -l "$work/old/$b.cubin" "$f" 2> /dev/null | wc -l) differing)"; differ=1
   fi
 done
 for f in "$work"/old/*.cubin; do [ -f "$work/new/$(basename "$f")" ] || { echo "$(basename "$f" .cubin): gone from the working tree"; differ=1; }; done

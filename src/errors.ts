@@ -19,7 +19,7 @@ export class InputError extends GgufGpuError {
     readonly reason: string,
     readonly tensor?: string,
   ) {
-    super([file, tensor && `tensor ${tensor}`, reason].filter(Boolean).join(': '));
+    super([file, tensor === undefined ? undefined : `tensor ${tensor === '' ? '""' : tensor}`, reason].filter(Boolean).join(': '));
   }
 }
 

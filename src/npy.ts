@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsReason, InputError, OutputError, UsageError } from './errors.js';
 
@@ -85,8 +85,14 @@ export function parseNpy(bytes: Uint8Array, file?: string): { dtype: NpyDtype; s
 export function checkOutputs(paths: readonly string[], overwrite: boolean): void {
   const existing: string[] = [];
   for (const path of paths) {
+    if (/[\\/]$/.test(path)) throw new OutputError(path, 'names a directory (it ends in /): outputs are files');
     if (!pathExists(path)) continue;
-    const target = statSync(path, { throwIfNoEntry: false }); // through a link; undefined: it dangles
+    let target: Stats | undefined; // through a link; undefined: it dangles, loops or cannot be followed (the rename replaces the link)
+    try {
+      target = statSync(path, { throwIfNoEntry: false });
+    } catch {
+      target = undefined;
+    }
     if (target?.isDirectory()) throw new OutputError(path, 'is a directory');
     if (target && !target.isFile()) throw new OutputError(path, 'not a regular file (a device, FIFO or socket): outputs are written as new files');
     existing.push(path);
@@ -103,6 +109,16 @@ export function refuseUnwritable(path: string): void {
     const existing = statSync(path, { throwIfNoEntry: false });
     if (existing?.isDirectory()) throw Object.assign(new Error('EISDIR: illegal operation on a directory'), { code: 'EISDIR' });
     accessSync(existing ? path : dirname(path), constants.W_OK);
+  } catch (error) {
+    throw new OutputError(path, fsReason(error));
+  }
+}
+
+/** An OutputError now when NpyWriter could not write `path`: it makes a new file in the path's directory and
+ * renames it over the path, so the directory must exist and take new files (the file's own mode does not matter). */
+export function refuseUnwritableOutput(path: string): void {
+  try {
+    accessSync(dirname(path), constants.W_OK | constants.X_OK);
   } catch (error) {
     throw new OutputError(path, fsReason(error));
   }
@@ -179,7 +195,10 @@ export class NpyWriter {
     checkOutputs([path], overwrite);
     // a fresh name, created exclusively: a link planted at a predictable name could redirect the write;
     // the target's name shortened in it, so that a name near the 255-byte limit still has room
-    const stem = Buffer.from(basename(path)).subarray(0, 160).toString();
+    const name = Buffer.from(basename(path));
+    let cut = Math.min(name.length, 160);
+    while (cut > 0 && cut < name.length && (name[cut]! & 0xc0) === 0x80) cut--; // not inside a UTF-8 character
+    const stem = name.subarray(0, cut).toString();
     this.tempPath = join(dirname(path), `${stem}.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.fd = this.io(() => openSync(this.tempPath, 'wx'));
     NpyWriter.open.add(this);

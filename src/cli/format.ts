@@ -141,7 +141,10 @@ export function progressBar(total: number, enabled = process.stderr.isTTY === tr
     {
       stream: process.stderr,
       format: '{bar} {percentage}% | {done}/{size} | ETA {eta_formatted} | {label}',
-      hideCursor: true,
+      // no terminal modes to restore: a signal during synchronous work (the CPU reference) ends the process
+      // before any stop() could run
+      hideCursor: false,
+      linewrap: true,
       clearOnComplete: true,
     },
     cliProgress.Presets.shades_classic,

@@ -58,11 +58,16 @@ Run gguf-gpu <command> --help for each command's options and examples.`,
   return program;
 }
 
-/** An empty argument or option value (`--out "$UNSET"`) is a usage error, not a default or a file named "". */
+/** Options that take a path or a name of the library's (an empty --tensor stays: a file may name a tensor ""). */
+const NON_EMPTY_OPTIONS = ['out', 'input', 'plot', 'kernel'];
+
+/** An empty file argument or path (`--out "$UNSET"`) is a usage error, not a default or a file named "". */
 function refuseEmptyValues(action: Command): void {
   if (action.args.some((a) => a === '')) throw new UsageError(`${action.name()}: an empty argument (an unset variable?)`);
   for (const o of action.options) {
-    if (action.getOptionValue(o.attributeName()) === '') throw new UsageError(`${o.long ?? o.flags}: an empty value (an unset variable?)`);
+    if (NON_EMPTY_OPTIONS.includes(o.attributeName()) && action.getOptionValue(o.attributeName()) === '') {
+      throw new UsageError(`${o.long ?? o.flags}: an empty value (an unset variable?)`);
+    }
   }
 }
 

@@ -23,14 +23,15 @@ describe('gguf-gpu bench without a GPU', () => {
   });
 
   it('checks its options before the GPU: a mistyped one is exit 2, a plot path that cannot be written exit 5', () => {
-    const shapes = [['--shape', 'abc'], ['--shape', '4096x100'], ['--shape', '0x4096'], ['--shape', '99999999999999999999x256'], ['--shape', '65536x16640']];
+    const shapes = [['--shape', 'abc'], ['--shape', '4096x100'], ['--shape', '0x4096'], ['--shape', '99999999999999999999x256'], ['--shape', '262144x16384']];
     for (const args of [...shapes, ['--batch', '0'], ['--batch', '1,99999999'], ['--types', 'q9']]) {
       const r = cli(['bench', ...args], NO_GPU);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toMatch(/GPU/);
     }
     expect(cli(['bench', '--shape', '0x4096'], NO_GPU).stderr).toMatch(/at least one row/);
-    expect(cli(['bench', '--shape', '65536x16640'], NO_GPU).stderr).toMatch(/at most 2\^30 weights/);
+    expect(cli(['bench', '--shape', '262144x16384', '--types', 'q8_0'], NO_GPU).stderr).toMatch(/--shape 262144x16384 is 4\.25 GiB as Q8_0, over the 4\.00 GiB/);
+    expect(cli(['bench', '--shape', '152064x8192', '--types', 'q4_K'], NO_GPU).code).toBe(4); // Qwen2.5-72B's output: a real shape
     expect(cli(['bench', '--plot', '/nonexistent/dir/a.svg'], NO_GPU).code).toBe(5);
   });
 

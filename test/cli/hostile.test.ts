@@ -165,6 +165,32 @@ describe('outputs that cannot be written, and products too large', () => {
     expect(readdirSync(dir).sort()).toEqual(['fifo', 'null.npy', 'plain']);
   });
 
+  it('treats a link it cannot follow as an existing file, and refuses a path ending in / before any work', () => {
+    const dir = tempDir();
+    const loop = join(dir, 'loop.npy');
+    symlinkSync('loop.npy', loop); // a link to itself: stat fails with ELOOP
+    const args = ['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--out'];
+    const refused = cli([...args, loop]);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/loop\.npy exists \(use --force to overwrite\)/);
+    expect(cli([...args, loop, '--force']).code).toBe(0); // the rename replaces the link
+    expect(parseNpy(readFileSync(loop)).shape).toEqual([1, 8]);
+    const slash = cli([...args, join(dir, 'new') + '/']);
+    expect(slash.code, slash.stderr).toBe(5);
+    expect(slash.stderr).toMatch(/names a directory \(it ends in \/\)/);
+    expect(readdirSync(dir)).toEqual(['loop.npy']);
+  });
+
+  it('multiplies by a tensor whose name is empty (-t \'\' is a name, not a missing value), and names it "" in errors', () => {
+    const path = join(tempDir(), 'empty-name.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: '', typeId: 0, shape: [4, 2], data: new Uint8Array(32) }] }));
+    const r = cli(['matmul', path, '-t', '', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    const cut = join(tempDir(), 'empty-name-cut.gguf');
+    writeFileSync(cut, readFileSync(path).subarray(0, -8));
+    expect(cli(['matmul', cut, '-t', '', '--backend', 'cpu']).stderr).toMatch(/tensor "": /);
+  });
+
   it('writes an output whose name is near the 255-byte limit (the temporary name is shortened)', () => {
     const out = join(tempDir(), `${'a'.repeat(240)}.npy`);
     const r = cli(['matmul', QUANTS, '-t', 'blk.2.q4_0.edge', '--backend', 'cpu', '--out', out]);

@@ -9,13 +9,13 @@ import type { BenchRow, CacheMode, FileUploadResult, Peaks } from '../../bench/g
 import { plotHtml, plotSvg } from '../../bench/plot.js';
 import { fsReason, GpuError, OutputError, UsageError } from '../../errors.js';
 import { GgufFile } from '../../gguf/file.js';
-import { ggmlTypeByName } from '../../gguf/ggml-types.js';
+import { ggmlTypeByName, ggmlTypeName, tensorByteSize } from '../../gguf/ggml-types.js';
 import type { Gpu } from '../../gpu/device.js';
 import type { ForcedKernel } from '../../gpu/matmul.js';
 import { isSupportedType, SUPPORTED_TYPE_IDS } from '../../quant/index.js';
 import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-source.js';
 import { refuseUnwritable } from '../../npy.js';
-import { printable, printableName, table, writeJsonDocument } from '../format.js';
+import { formatBytes, printable, printableName, table, writeJsonDocument } from '../format.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { givenOptions, parseBatches, refuseUnused } from '../options.js';
 
@@ -52,18 +52,24 @@ function parseTypes(text: string): number[] {
   });
 }
 
-/** The most weights a generated bench matrix may have: 4 GiB as f32. */
-const MAX_SHAPE_WEIGHTS = 2 ** 30;
+/** The most bytes one generated bench matrix may take: it is made on the host in one array (Node 20's
+ * limit is 4 GiB), whatever its type. 152064 x 8192 (Qwen2.5-72B's output) is 700 MB as Q4_K. */
+const MAX_SHAPE_BYTES = 2 ** 32 - 1;
 
-function parseShape(text: string): { rows: number; rowLength: number } {
+/** --shape for the generated matrices of `typeIds`. */
+function parseShape(text: string, typeIds: readonly number[]): { rows: number; rowLength: number } {
   const m = /^(\d+)x(\d+)$/.exec(text.trim());
   if (!m) throw new UsageError(`--shape must look like ROWSxROW_LENGTH (e.g. 4096x14336), got "${text}"`);
   const rows = Number(m[1]);
   const rowLength = Number(m[2]);
   if (rowLength < 256 || rowLength % 256 !== 0) throw new UsageError(`--shape: the row length must be a positive multiple of 256, got ${m[2]}`);
   if (rows < 1) throw new UsageError('--shape: at least one row');
-  // generated on the host for each type (f32: 4 bytes a weight); real matrices stay far below
-  if (rows * rowLength > MAX_SHAPE_WEIGHTS) throw new UsageError(`--shape: at most 2^30 weights (ROWS x ROW_LENGTH), got ${m[1]}x${m[2]}`);
+  for (const typeId of typeIds) {
+    const bytes = tensorByteSize(typeId, [rowLength, rows]);
+    if (!(bytes <= MAX_SHAPE_BYTES)) {
+      throw new UsageError(`--shape ${m[1]}x${m[2]} is ${formatBytes(bytes)} as ${ggmlTypeName(typeId)}, over the ${formatBytes(MAX_SHAPE_BYTES)} one generated matrix may take`);
+    }
+  }
   return { rows, rowLength };
 }
 
@@ -110,7 +116,8 @@ interface GpuBenchPlan {
 
 async function planGpuBench(path: string | undefined, options: BenchOptions): Promise<GpuBenchPlan> {
   const batches = parseBatches(options.batch ?? (path ? '1' : DEFAULT_BATCHES));
-  const generated = path ? undefined : { typeIds: parseTypes(options.types), ...parseShape(options.shape) };
+  const typeIds = path ? [] : parseTypes(options.types);
+  const generated = path ? undefined : { typeIds, ...parseShape(options.shape, typeIds) };
   return { batches, generated, kernel: await resolveForcedKernel(options.kernel, 'benches the CPU decoders instead') };
 }
 

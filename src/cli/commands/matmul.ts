@@ -6,7 +6,7 @@ import { openGpu, resolveForcedKernel } from '../gpu.js';
 import { printableName, progressBar, writeJsonDocument } from '../format.js';
 import { MAX_BATCH, onlyOnce, parseBatch, parseSeed, refuseDashOut, refuseUnused } from '../options.js';
 import { GgufFile } from '../../gguf/file.js';
-import { checkOutputs, NpyWriter, parseNpy, refuseUnwritable } from '../../npy.js';
+import { checkOutputs, NpyWriter, parseNpy, refuseUnwritableOutput } from '../../npy.js';
 import { cleanUpOnSignal } from '../interrupt.js';
 import { f16ToF32, nmse } from '../../quant/index.js';
 import { fileTensor, type TensorSource } from '../../tensor-source.js';
@@ -79,9 +79,9 @@ async function readInput(path: string, t: TensorSource): Promise<Buffer> {
 
 /** The float64 reference, with a progress bar over W's bytes on a terminal (a large tensor at a large batch
  * takes minutes on one core). */
-function referenceWithProgress(t: TensorSource, x: Float32Array, batch: number): Float64Array {
+function referenceWithProgress(t: TensorSource, x: Float32Array, batch: number, json: boolean): Float64Array {
   const bytes = t.nbytes;
-  const bar = progressBar(bytes);
+  const bar = progressBar(bytes, process.stderr.isTTY === true && !json);
   try {
     return referenceOutput(t, x, batch, (rows) => bar.update(Math.round((bytes * rows) / t.rows), 'float64 reference'));
   } finally {
@@ -131,7 +131,7 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
     if (!info) throw new UsageError(`${path}: no tensor named "${options.tensor}" (matmul takes one exact name; \`gguf-gpu inspect\` lists them)`);
     if (options.out) { // before the product is computed
       checkOutputs([options.out], options.force === true);
-      refuseUnwritable(options.out);
+      refuseUnwritableOutput(options.out);
     }
     const t = fileTensor(file, info);
     const reason = unsupportedReason(t, file.header.littleEndian);
@@ -143,7 +143,7 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
     let ref: Float64Array | undefined;
     if (options.backend === 'cpu') {
       const started = performance.now();
-      ref = referenceWithProgress(t, x, batch);
+      ref = referenceWithProgress(t, x, batch, options.json === true);
       microseconds = (performance.now() - started) * 1000;
       y = Float32Array.from(ref);
       kernel = 'cpu float64 reference';
@@ -166,7 +166,7 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
         }
       }));
     }
-    const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceWithProgress(t, x, batch)) : null;
+    const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceWithProgress(t, x, batch, options.json === true)) : null;
     if (options.out) {
       cleanUpOnSignal();
       await NpyWriter.writeFile(options.out, 'f32', [batch, t.rows], options.force === true, (writer) => writer.write(new Uint8Array(y.buffer)));
