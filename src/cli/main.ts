@@ -36,8 +36,9 @@ Examples:
   gguf-gpu dequant model.gguf -t 'blk.0.*' --out /tmp/blk0
   gguf-gpu bench                                   # fused kernels against the streaming floor
 
-Exit codes: 0 ok, 1 a verification failed, 2 usage error, 3 bad input file or a tensor that could not
-be handled, 4 no GPU or a GPU error, 5 an output that cannot be written, 130 interrupted (SIGINT).
+Exit codes: 0 ok, 1 a verification failed (or matmul's NMSE over the bar), 2 usage error, 3 bad input
+file or a tensor that could not be handled, 4 no GPU or a GPU error, 5 an output that cannot be written,
+130 interrupted (SIGINT; 143 SIGTERM).
 Run gguf-gpu <command> --help for each command's options and examples.`,
     );
   registerInspect(program);

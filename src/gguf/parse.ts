@@ -260,6 +260,7 @@ export interface ParseOptions {
 export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufHeader {
   const file = options.file;
   const cur = new HeaderCursor(source, file);
+  if (source.size === 0) cur.fail('an empty file (0 bytes), not a GGUF file');
   if (source.size < 4 || cur.u32('magic') !== GGUF_MAGIC) cur.fail('not a GGUF file (bad magic)');
   const { version, littleEndian, other } = detectByteOrder(cur);
   cur.littleEndian = littleEndian;

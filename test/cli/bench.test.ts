@@ -18,7 +18,8 @@ describe('gguf-gpu bench without a GPU', () => {
   it('exits 4 with a pointer to --backend cpu where GPU options were given, rather than benching the CPU', () => {
     const r = cli(['bench', '--types', 'q4_0', '--batch', '1'], NO_GPU);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/--backend cpu. benches the CPU decoders instead/);
+    expect(r.stderr).toMatch(/`--backend cpu` without --batch benches the CPU decoders instead/); // the hint that works
+    expect(cli(['bench', '--backend', 'gpu'], NO_GPU).stderr).toMatch(/`--backend cpu` benches the CPU decoders instead/);
     expect(r.stdout).toBe('');
   });
 
@@ -33,6 +34,12 @@ describe('gguf-gpu bench without a GPU', () => {
     expect(cli(['bench', '--shape', '262144x16384', '--types', 'q8_0'], NO_GPU).stderr).toMatch(/--shape 262144x16384 is 4\.25 GiB as Q8_0, over the 4\.00 GiB/);
     expect(cli(['bench', '--shape', '152064x8192', '--types', 'q4_K'], NO_GPU).code).toBe(4); // Qwen2.5-72B's output: a real shape
     expect(cli(['bench', '--plot', '/nonexistent/dir/a.svg'], NO_GPU).code).toBe(5);
+  });
+
+  it('benches a type given twice in --types once', () => {
+    const r = cli(['bench', '--backend', 'cpu', '--types', 'q4_0,q4_0', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).decoders.map((d: { type: string }) => d.type)).toEqual(['Q4_0']);
   });
 
   it('says once that it benches the CPU decoders when there is no GPU and nothing asked for one', () => {

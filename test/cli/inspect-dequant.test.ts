@@ -41,6 +41,19 @@ describe('gguf-gpu inspect', () => {
     expect(r.stdout).toMatch(/^type#99\s+1\s+4\s+\?\s/m);
   });
 
+  it('calls an empty file empty, and dequant makes no --out directory when it has nothing to write', () => {
+    const dir = tempDir();
+    const empty = join(dir, 'empty.gguf');
+    writeFileSync(empty, '');
+    const r = cli(['inspect', empty]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/empty\.gguf: an empty file \(0 bytes\), not a GGUF file/);
+    const headerOnly = join(dir, 'header-only.gguf');
+    writeFileSync(headerOnly, writeGguf({ tensors: [] }));
+    expect(cli(['dequant', headerOnly, '--backend', 'cpu', '--out', join(dir, 'nothing')]).code).toBe(0);
+    expect(existsSync(join(dir, 'nothing'))).toBe(false);
+  });
+
   it('exits 3 with one line naming the file on a truncated file', () => {
     const dir = tempDir();
     const cut = join(dir, 'cut.gguf');

@@ -44,12 +44,14 @@ function typesInFile(path: string): number[] {
   }
 }
 
+/** --types: each type once, in the order first given. */
 function parseTypes(text: string): number[] {
-  return text.split(',').map((name) => {
+  const ids = text.split(',').map((name) => {
     const info = ggmlTypeByName(name.trim());
     if (!info || !isSupportedType(info.id)) throw new UsageError(`--types: unknown or unsupported type "${name}"`);
     return info.id;
   });
+  return [...new Set(ids)];
 }
 
 /** The most bytes one generated bench matrix may take: it is made on the host in one array (Node 20's
@@ -274,7 +276,7 @@ export function registerBench(program: Command): void {
     .option('--shape <rowsxcols>', 'weights shape ROWSxROW_LENGTH (ne1 x ne0)', '4096x14336')
     .option('--batch <list>', `batch sizes (default ${DEFAULT_BATCHES}; 1 with a file)`)
     .addOption(new Option('--cache <mode>', 'cold: rotate buffers so the L2 holds none; warm: repeat one buffer').choices(['cold', 'warm']).default('cold'))
-    .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for decoder throughput (default: gpu, cpu with a notice when no GPU)').choices(['gpu', 'cpu']))
+    .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for decoder throughput (default: gpu; cpu with a notice when there is no GPU and no GPU-only option was given)').choices(['gpu', 'cpu']))
     .option('--no-baselines', 'skip the cuBLAS and unfused baselines and dequantization timing')
     .option('--json', 'print the report as JSON on stdout: { device, peaks, results, ... } (CPU: { backend, decoders, referenceMatmulGflops })')
     .option('--plot <file.svg|file.html>', 'draw time against batch per type, with each floor')
@@ -303,10 +305,13 @@ Examples:
       if (options.plot && !/\.(svg|html)$/.test(options.plot)) throw new UsageError(`--plot writes a .svg or .html file, got "${options.plot}"`);
       if (options.plot && backend !== 'cpu') refuseUnwritable(options.plot); // before minutes of benching, not after
       if (backend !== 'cpu') {
-        const explicit = backend === 'gpu' || givenOptions(command, gpuOnly).length > 0;
+        const given = givenOptions(command, gpuOnly);
+        const explicit = backend === 'gpu' || given.length > 0;
+        // the `--backend cpu` hint only where no fallback follows, naming what the CPU bench does not take
+        const flags = given.map((name) => command.options.find((o) => o.attributeName() === name)?.long ?? name);
+        const hint = `${flags.length ? `without ${flags.join(', ')} ` : ''}benches the CPU decoders instead`;
         try {
-          // the `--backend cpu` hint only where no fallback follows
-          gpu = await openGpu(explicit ? 'benches the CPU decoders instead' : undefined);
+          gpu = await openGpu(explicit ? hint : undefined);
           backend = 'gpu';
         } catch (error) {
           if (!(error instanceof GpuError) || explicit) throw error;

@@ -107,7 +107,7 @@ async function runDequant(path: string, options: DequantOptions): Promise<Dequan
     checkOutputs(usable.map((t) => join(options.out, fileNames.get(t)!)), options.force === true);
     refuseUnwritableDir(options.out); // before the GPU opens; the directory is made after
     backend = await loadBackend(options.backend);
-    makeOutputDir(options.out);
+    if (usable.length > 0) makeOutputDir(options.out); // nothing to write: no directory either
     cleanUpOnSignal();
     const total = usable.reduce((s, t) => s + (t.nbytes ?? 0), 0);
     const bar = progressBar(total);
@@ -162,8 +162,9 @@ export function registerDequant(program: Command): void {
       'after',
       `
 Each tensor goes to <dir>/<tensor name>.npy, written under a temporary name and renamed when complete
-(a name with characters other than letters, digits, '.', '_' and '-', or over 200 bytes, gets them as
-'_' and 8 hex digits of its hash: <dir>/a_b-1f3c0a9e.npy for "a/b").
+(a name with characters other than letters, digits, '.', '_' and '-', one over 200 bytes, or one that
+starts with '.' or '-' gets them as '_' and 8 hex digits of its hash: <dir>/a_b-1f3c0a9e.npy for "a/b";
+names that would then meet, such as ones differing only in case, get further salted hashes).
 Tensors of types without a decoder are listed as skipped, and the exit code is then 3.
 
 Examples:
