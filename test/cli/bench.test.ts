@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchRow } from '../../src/bench/gpu.js';
 import { scalingSummary, type GpuBenchReport } from '../../src/cli/commands/bench.js';
-import { cli, QUANTS } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeGguf } from '../../src/gguf/writer.js';
+import { cli, QUANTS, tempDir } from './helpers.js';
 
 const NO_GPU = { GGUF_GPU_LIB: '/nonexistent/libgguf_gpu.so' };
 
@@ -34,6 +37,15 @@ describe('gguf-gpu bench without a GPU', () => {
     expect(cli(['bench', '--shape', '262144x16384', '--types', 'q8_0'], NO_GPU).stderr).toMatch(/--shape 262144x16384 is 4\.25 GiB as Q8_0, over the 4\.00 GiB/);
     expect(cli(['bench', '--shape', '152064x8192', '--types', 'q4_K'], NO_GPU).code).toBe(4); // Qwen2.5-72B's output: a real shape
     expect(cli(['bench', '--plot', '/nonexistent/dir/a.svg'], NO_GPU).code).toBe(5);
+  });
+
+  it('says which of a file\'s types it does not bench (no decoder)', () => {
+    const path = join(tempDir(), 'mixed.gguf');
+    writeFileSync(path, writeGguf({ tensors: [{ name: 'ok', typeId: 0, shape: [4], data: new Uint8Array(16) }, { name: 'ints', typeId: 26, shape: [4], data: new Uint8Array(16) }] }));
+    const r = cli(['bench', path, '--backend', 'cpu', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('not benched (no decoder): I32\n');
+    expect(JSON.parse(r.stdout).decoders.map((d: { type: string }) => d.type)).toEqual(['F32']);
   });
 
   it('benches a type given twice in --types once', () => {

@@ -34,11 +34,12 @@ interface BenchOptions {
 const DEFAULT_BATCHES = '1,2,4,8,16,512';
 const DEFAULT_TYPES = 'q4_0,q4_K,q6_K,q8_0';
 
-/** The supported types a file holds (CPU bench over a file). */
-function typesInFile(path: string): number[] {
+/** The types a file holds (CPU bench over a file): those with a decoder, and the names of the others. */
+function typesInFile(path: string): { ids: number[]; without: string[] } {
   const file = GgufFile.open(path, { keepTruncated: true }); // the types are in the header
   try {
-    return [...new Set(file.tensors.map((t) => t.typeId))].filter(isSupportedType);
+    const all = [...new Set(file.tensors.map((t) => t.typeId))];
+    return { ids: all.filter(isSupportedType), without: all.filter((id) => !isSupportedType(id)).map(ggmlTypeName) };
   } finally {
     file.close();
   }
@@ -322,7 +323,9 @@ Examples:
       if (backend === 'cpu') {
         refuseUnused(command, gpuOnly, 'to the CPU bench (it times the decoders of each type)');
         const all = command.getOptionValueSource('types') !== 'cli';
-        const ids = path ? typesInFile(path) : all ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
+        const inFile = path ? typesInFile(path) : undefined;
+        const ids = inFile ? inFile.ids : all ? [...SUPPORTED_TYPE_IDS] : parseTypes(options.types);
+        if (inFile?.without.length) process.stderr.write(`not benched (no decoder): ${inFile.without.join(', ')}\n`);
         const rows = await benchCpuDecoders(ids);
         const ref = benchReferenceMatmul();
         if (options.json) writeJsonDocument({ backend: 'cpu', decoders: rows, referenceMatmulGflops: ref }, path);
