@@ -2,7 +2,7 @@
 // memory. The backend decides where the arithmetic happens; the caller gets raw output bytes.
 import { InputError } from './errors.js';
 import type { GgufFile } from './gguf/file.js';
-import { ggmlTypeById, ggmlTypeName } from './gguf/ggml-types.js';
+import { ggmlTypeById } from './gguf/ggml-types.js';
 import type { GgufTensorInfo } from './gguf/types.js';
 import type { NpyDtype } from './npy.js';
 import { DecodePool } from './quant/decode-pool.js';
@@ -31,8 +31,9 @@ const CPU_CHUNK_BYTES = 8 << 20;
  * undefined when they can. */
 export function undecodableReason(typeId: number, littleEndian: boolean): string | undefined {
   if (!littleEndian) return 'big-endian tensor data cannot be decoded (only its header can be read)';
-  if (!isSupportedType(typeId)) return ggmlTypeById(typeId) ? `type ${ggmlTypeName(typeId)} is not supported` : `unknown type id ${typeId}`;
-  return undefined;
+  if (isSupportedType(typeId)) return undefined;
+  const info = ggmlTypeById(typeId);
+  return info ? `type ${info.name} is not supported` : `unknown type id ${typeId}`;
 }
 
 /** The decoder for a tensor, or an InputError that names the tensor and the reason. */

@@ -176,10 +176,10 @@ export function nameList(names: readonly string[], most = 10): string {
   return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }
 
-/** This run's --json state: whether the command asked for JSON, and whether its one document is out
- * (an error that follows a report, such as a failed verification, adds no second document). */
-/** requested: the parsed --json of the command that runs (decided: its options parsed); written: its document is out. */
-export const jsonRun = { requested: false, decided: false, written: false };
+/** This run's --json state: whether the command asked for JSON (undefined until its options are parsed),
+ * and whether its one document is out (an error that follows a report, such as a failed verification,
+ * adds no second document). */
+export const jsonRun: { requested: boolean | undefined; written: boolean } = { requested: undefined, written: false };
 
 /** A JSON document as it is printed: indented, with a final line feed. */
 export function jsonText(value: unknown): string {

@@ -98,14 +98,12 @@ function errorDocumentFor(error: unknown, exitCode: number): { error: Record<str
  * and with --json a run that printed no report prints the error as its JSON document. */
 export async function main(argv: string[]): Promise<number> {
   if (process.env.NO_COLOR) chalk.level = 0; // https://no-color.org: chalk itself does not read it
-  jsonRun.requested = false;
-  jsonRun.decided = false;
+  jsonRun.requested = undefined;
   jsonRun.written = false;
   const program = buildProgram();
   // the parsed option, not argv: `-o --json` names a directory
   program.hook('preAction', (_program, action) => {
     jsonRun.requested = action.opts().json === true;
-    jsonRun.decided = true;
     refuseEmptyValues(action);
   });
   try {
@@ -114,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const exitCode = exitCodeFor(error);
     // before the options are parsed (commander's errors, an option's own parser), only argv can tell
-    const json = jsonRun.decided ? jsonRun.requested : wantsJson(argv);
+    const json = jsonRun.requested ?? wantsJson(argv);
     if (exitCode !== ExitCode.ok && json && !jsonRun.written) writeJsonDocument(errorDocumentFor(error, exitCode));
     if (error instanceof CommanderError) return exitCode; // commander printed its message
     const message = error instanceof GgufGpuError ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;

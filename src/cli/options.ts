@@ -39,11 +39,16 @@ export function givenOptions(command: Command, names: readonly string[]): string
   return names.filter((name) => command.getOptionValueSource(name) === 'cli');
 }
 
+/** The long flags (--shape) of options named by commander's camelCase keys. */
+export function longFlags(command: Command, names: readonly string[]): string[] {
+  return names.map((name) => command.options.find((o) => o.attributeName() === name)?.long ?? name);
+}
+
 /** A UsageError when any of `names` was given where it would be ignored: `why` says why. */
 export function refuseUnused(command: Command, names: readonly string[], why: string): void {
   const given = givenOptions(command, names);
   if (given.length === 0) return;
-  const flags = given.map((name) => command.options.find((o) => o.attributeName() === name)?.long ?? name);
+  const flags = longFlags(command, given);
   throw new UsageError(`${flags.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply ${why}`);
 }
 

@@ -17,7 +17,7 @@ import { fileTensor, generatedTensor, type TensorSource } from '../../tensor-sou
 import { refuseUnwritable } from '../../npy.js';
 import { formatBytes, printable, printableName, table, writeJsonDocument } from '../format.js';
 import { openGpu, resolveForcedKernel } from '../gpu.js';
-import { givenOptions, parseBatches, refuseUnused } from '../options.js';
+import { givenOptions, longFlags, parseBatches, refuseUnused } from '../options.js';
 
 interface BenchOptions {
   types: string;
@@ -309,7 +309,7 @@ Examples:
         const given = givenOptions(command, gpuOnly);
         const explicit = backend === 'gpu' || given.length > 0;
         // the `--backend cpu` hint only where no fallback follows, naming what the CPU bench does not take
-        const flags = given.map((name) => command.options.find((o) => o.attributeName() === name)?.long ?? name);
+        const flags = longFlags(command, given);
         const hint = `${flags.length ? `without ${flags.join(', ')} ` : ''}benches the CPU decoders instead`;
         try {
           gpu = await openGpu(explicit ? hint : undefined);
