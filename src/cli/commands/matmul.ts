@@ -169,7 +169,8 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
     const error = options.backend === 'gpu' && options.check ? nmse(y, ref ?? referenceWithProgress(t, x, batch, options.json === true)) : null;
     if (options.out) {
       cleanUpOnSignal();
-      await NpyWriter.writeFile(options.out, 'f32', [batch, t.rows], options.force === true, (writer) => writer.write(new Uint8Array(y.buffer)));
+      const out = perMatrixOutput(y, batch, t.shape);
+      await NpyWriter.writeFile(options.out, 'f32', out.shape, options.force === true, (writer) => writer.write(new Uint8Array(out.values.buffer)));
     }
     return {
       tensor: t.name,
@@ -188,6 +189,24 @@ async function runMatmul(path: string, options: MatmulOptions): Promise<MatmulRe
   }
 }
 
+/** numpy's shape of y and its values in that order. A W of more than two dimensions (experts: [ne0, ne1,
+ * ne2, ne3]) is a stack of [ne0, ne1] matrices, each multiplied by the same x, as ggml's mul_mat
+ * broadcasts x over them: y is [ne3, ne2, n, ne1], where the kernels' y is [n, ne1 * ne2 * ne3] (the
+ * matrices' rows one after another). A 2-D W's y is [n, ne1] as it is. */
+export function perMatrixOutput(y: Float32Array, batch: number, shape: readonly number[]): { shape: number[]; values: Float32Array } {
+  const rowsPerMatrix = shape[1] ?? 1;
+  const matrices = shape.slice(2).reduce((a, b) => a * b, 1);
+  if (matrices === 1) return { shape: [batch, rowsPerMatrix], values: y };
+  const values = new Float32Array(y.length);
+  const rows = rowsPerMatrix * matrices;
+  for (let m = 0; m < matrices; m++) {
+    for (let j = 0; j < batch; j++) {
+      values.set(y.subarray(j * rows + m * rowsPerMatrix, j * rows + (m + 1) * rowsPerMatrix), (m * batch + j) * rowsPerMatrix);
+    }
+  }
+  return { shape: [...shape.slice(2).reverse(), batch, rowsPerMatrix], values };
+}
+
 /** The error of a GPU product whose NMSE against the float64 reference is over the bar (or NaN). */
 function matmulCheckFailed(r: Pick<MatmulReport, 'tensor' | 'kernel' | 'batch' | 'nmse'>): VerificationError {
   return new VerificationError(
@@ -200,12 +219,12 @@ export function registerMatmul(program: Command): void {
     .command('matmul')
     .description('y = W·x with W a quantized tensor of the file (fused dequant + matmul on the GPU)')
     .argument('<file>', 'GGUF file')
-    .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights; more dimensions are more rows)', onlyOnce('--tensor', 'matmul takes one tensor'))
+    .requiredOption('-t, --tensor <name>', 'the weight tensor W ([ne0, ne1]: ne1 rows of ne0 weights; [ne0, ne1, ne2]: ne2 such matrices, e.g. experts)', onlyOnce('--tensor', 'matmul takes one tensor'))
     .option('-i, --input <x.npy>', 'activations, float32 or float16 [n, ne0]; - (or /dev/stdin) reads standard input')
     .option('-n, --batch <n>', 'without --input: n random activation rows (default 1)')
     .option('--seed <s>', 'seed of the random activations', '1')
     .addOption(new Option('-b, --backend <backend>', 'gpu, or cpu for the float64 reference').choices(['gpu', 'cpu']).default('gpu'))
-    .option('-o, --out <y.npy>', 'write y, float32 [n, ne1]')
+    .option('-o, --out <y.npy>', 'write y, float32 [n, ne1] ([ne2, n, ne1] for a 3-D W)')
     .option('-f, --force', 'overwrite --out')
     .option('--no-check', 'skip the NMSE check against the float64 CPU reference')
     .option('--json', 'print the summary as JSON on stdout')
@@ -216,6 +235,8 @@ export function registerMatmul(program: Command): void {
 The GPU path uploads W's raw blocks, never dequantizes it on the CPU, and reports the kernel that
 ran, its time (CUDA events, after a warm-up launch) and the NMSE against a float64 reference.
 Exit code 1 when that NMSE is over the ${NMSE_BAR} bar (y is still written and reported).
+A W of 3 or 4 dimensions (an expert stack) is multiplied matrix by matrix with the same x, as ggml
+broadcasts it: y.npy is [ne2, n, ne1] ([ne3, ne2, n, ne1]); the time and NMSE cover the whole stack.
 
 Examples:
   gguf-gpu matmul model.gguf -t blk.0.ffn_down.weight --batch 8
