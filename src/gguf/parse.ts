@@ -185,11 +185,6 @@ class HeaderCursor {
     if (!this.littleEndian && Ctor.BYTES_PER_ELEMENT > 1) byteSwapInPlace(outBytes, Ctor.BYTES_PER_ELEMENT);
     return out;
   }
-
-  skipTo(position: number): void {
-    if (position > this.source.size) this.fail(`truncated: the data section would start at ${position}, past the end`);
-    this.pos = position;
-  }
 }
 
 function byteSwapInPlace(bytes: Uint8Array, width: number): void {
@@ -361,7 +356,6 @@ export function parseGguf(source: ByteSource, options: ParseOptions = {}): GgufH
   }
 
   const dataOffset = Math.ceil(cur.pos / alignment) * alignment;
-  cur.skipTo(Math.min(dataOffset, source.size));
   const tensors = infos.map(({ relativeOffset64, bytes64, ...info }): GgufTensorInfo => {
     const offset = dataOffset + info.relativeOffset;
     const end = offset + (info.nbytes ?? 0);
