@@ -143,12 +143,24 @@ describe('Q5_0 / Q5_1', () => {
 
 describe('NaN scales in Q4_1 / Q5_1 (hostile files): the bits of ggml on x86 without FMA, in every JIT tier', () => {
   // ggml adds m to the product, and x86 returns the first NaN of two: the product's
-  const cases: { name: string; decode: BlockDecoder; bytes: number[]; want: number }[] = [
+  // want: the bits of every weight, or one entry per weight
+  const cases: { name: string; decode: BlockDecoder; bytes: number[]; want: number | number[] }[] = [
     { name: 'Q4_1 d qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7e, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7fc00000 },
     { name: 'Q4_1 d -qNaN, m NaN', decode: decodeQ4_1, bytes: [0x00, 0xfe, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0xffc00000 },
     // Inf * 0 makes the CPU's default NaN: negative on x86 (arm64's is positive)
     ...(['x64', 'ia32'].includes(process.arch)
-      ? [{ name: 'Q4_1 d +Inf times 0, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7c, 0x55, 0x7d, ...Array(16).fill(0)], want: 0xffc00000 }]
+      ? [
+        { name: 'Q4_1 d +Inf times 0, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x7c, 0x55, 0x7d, ...Array(16).fill(0)], want: 0xffc00000 },
+        // d = +Inf: a weight whose 5-bit x is 0 gives Inf * 0, the default NaN; any other x gives Inf, and
+        // Inf + m is m's NaN. So the bits show which x are 0, and that depends on the qh plane: qh =
+        // 0x80000001 gives weights 0 and 31 their 5th bit; qs[0..3] = 0x10, 0x11, 0x01, 0x08 give weights
+        // 16, 1, 17, 2 and 3 a non-zero nibble (and weights 18 and 19 a zero one).
+        {
+          name: 'Q5_1 d +Inf, m NaN, 5th bits from qh', decode: decodeQ5_1,
+          bytes: [0x00, 0x7c, 0x55, 0x7d, 0x01, 0x00, 0x00, 0x80, 0x10, 0x11, 0x01, 0x08, ...Array(12).fill(0)],
+          want: Array.from({ length: 32 }, (_, j) => ([0, 1, 2, 3, 16, 17, 31].includes(j) ? 0x7feaa000 : 0xffc00000)),
+        },
+      ]
       : []),
     { name: 'Q4_1 d finite, m NaN', decode: decodeQ4_1, bytes: [0x00, 0x3c, 0x55, 0x7d, ...Array(16).fill(0x11)], want: 0x7feaa000 },
     { name: 'Q5_1 d qNaN, m NaN', decode: decodeQ5_1, bytes: [0x00, 0x7e, 0x55, 0x7d, 0, 0, 0, 0, ...Array(16).fill(0x11)], want: 0x7fc00000 },
@@ -166,9 +178,10 @@ describe('NaN scales in Q4_1 / Q5_1 (hostile files): the bits of ggml on x86 wit
       decodeQ4_1(block, out, 1);
       decodeQ5_1(block, out, 1);
     }
+    const wanted = (c: (typeof cases)[number]) => (typeof c.want === 'number' ? Array(32).fill(c.want) : c.want);
     cases.forEach((c, i) => {
-      expect(first[i]!.every((b) => b === c.want), `${c.name}, first call`).toBe(true);
-      expect(bitsOf(c).every((b) => b === c.want), `${c.name}, optimized`).toBe(true);
+      expect(first[i], `${c.name}, first call`).toEqual(wanted(c));
+      expect(bitsOf(c), `${c.name}, optimized`).toEqual(wanted(c));
     });
   });
 });

@@ -32,6 +32,19 @@ describe('fp16 -> fp32', () => {
     expect(F16_TO_F32_BITS[0x7fff]).toBe(0x7fffe000);
   });
 
+  it('every NaN pattern, both signs, up to 0xffff: sign | quiet bit | payload << 13', () => {
+    expect(F16_TO_F32_BITS.length).toBe(65536);
+    for (const sign of [0, 0x8000]) {
+      for (let man = 1; man < 1024; man++) {
+        const h = sign | 0x7c00 | man;
+        const want = ((sign << 16) | 0x7fc00000 | (man << 13)) >>> 0;
+        if (F16_TO_F32_BITS[h] !== want) throw new Error(`0x${h.toString(16)} -> 0x${F16_TO_F32_BITS[h]!.toString(16)}, want 0x${want.toString(16)}`);
+        expect(f16ToF32(h)).toBeNaN();
+      }
+    }
+    expect(F16_TO_F32_BITS[0xffff]).toBe(0xffffe000);
+  });
+
   it('matches the arithmetic definition for every non-NaN pattern', () => {
     for (let h = 0; h < 65536; h++) {
       const e = (h >> 10) & 31;
@@ -139,6 +152,19 @@ describe('fp32 -> fp16, round to nearest even (CUDA __float2half_rn)', () => {
     expect(f32ToF16(2 ** -14 * (1 - 2 ** -12))).toBe(0x0400); // rounds up into the normals
   });
 
+  it('everything below 2^-25 in magnitude becomes a zero of its sign, at every float32 exponent', () => {
+    // biased exponents 0 (f32 subnormals) to 101 (2^-26 <= |x| < 2^-25): all round to 0 (2^-25 is the tie)
+    for (let e = 0; e <= 101; e++) {
+      for (const m of [0, 1, 0x400000, 0x7fffff]) {
+        const u = (e << 23) | m;
+        if (f32BitsToF16(u) !== 0x0000) throw new Error(`0x${u.toString(16)} -> 0x${f32BitsToF16(u).toString(16)}, not +0`);
+        if (f32BitsToF16((u | 0x80000000) >>> 0) !== 0x8000) throw new Error(`-0x${u.toString(16)} is not -0`);
+      }
+    }
+    expect(f32ToF16(2 ** -40)).toBe(0x0000);
+    expect(f32ToF16(-(2 ** -100))).toBe(0x8000);
+  });
+
   it('is the nearest fp16 (ties to even) for random floats across the whole range', () => {
     let s = 12345;
     const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0);
@@ -171,6 +197,12 @@ describe('fp32 -> fp16, round to nearest even (CUDA __float2half_rn)', () => {
   it('f32ArrayToF16 converts bit-exactly', () => {
     const src = new Float32Array([1, -2, 65520, NaN, 2 ** -25, 0.5]);
     expect([...f32ArrayToF16(src)]).toEqual([0x3c00, 0xc000, 0x7c00, 0x7fff, 0x0000, 0x3800]);
-    expect(() => f32ArrayToF16(src, new Uint16Array(2))).toThrow(Error);
+    expect(() => f32ArrayToF16(src, new Uint16Array(2))).toThrowError('f32ArrayToF16: dst holds 2 values, need 6');
+  });
+
+  it('f32ArrayToF16 into a longer dst writes only the first src.length values', () => {
+    const dst = new Uint16Array(4).fill(0xabcd);
+    expect(f32ArrayToF16(Float32Array.of(1, -2), dst)).toBe(dst);
+    expect([...dst]).toEqual([0x3c00, 0xc000, 0xabcd, 0xabcd]);
   });
 });

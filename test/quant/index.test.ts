@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ggmlTypeById } from '../../src/gguf/ggml-types.js';
 import {
-  SUPPORTED_TYPE_IDS, decoderFor, dequantize, f32ToF16, isSupportedType,
+  SUPPORTED_TYPE_IDS, decoderFor, dequantize, f32ToF16, isSupportedType, replaceDecoderForTesting,
 } from '../../src/quant/index.js';
 
 // Byte offsets of the fp16 scale fields in one block (kept finite in the random blocks below).
@@ -43,6 +43,20 @@ describe('decoder table', () => {
     }
   });
 
+  it('replaceDecoderForTesting swaps one decoder until restored, and refuses a type without one', () => {
+    const real = decoderFor(8)!;
+    const restore = replaceDecoderForTesting(8, (_src, dst, n) => dst.fill(7, 0, n * 32));
+    try {
+      expect(decoderFor(8)!.info).toBe(real.info);
+      expect([...dequantize(8, new Uint8Array(34), 32)]).toEqual(Array(32).fill(7));
+    } finally {
+      restore();
+    }
+    expect(decoderFor(8)).toBe(real);
+    expect([...dequantize(8, new Uint8Array(34), 32)]).toEqual(Array(32).fill(0));
+    expect(() => replaceDecoderForTesting(15, real.decode)).toThrowError('no decoder for type 15');
+  });
+
   it('unsupported and unknown ids', () => {
     for (const id of [4, 9, 15, 16, 24, 28, 39, 1000, -1]) {
       expect(decoderFor(id)).toBeUndefined();
@@ -58,6 +72,9 @@ describe('dequantize', () => {
     expect(() => dequantize(12, src, 768)).toThrowError(/need 432 bytes .* only 288/);
     expect(() => dequantize(15, src, 256)).toThrowError(/Q8_K .*not supported/);
     expect(() => dequantize(77, src, 256)).toThrowError(/ggml type id 77 is not supported/);
+    expect(() => dequantize(15, src, 256)).toThrowError(
+      'dequantize: ggml type Q8_K (id 15) is not supported; supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16',
+    );
     expect(() => dequantize(12, src, -256)).toThrowError(/non-negative integer/);
     expect(() => dequantize(12, src, 1.5)).toThrowError(/non-negative integer/);
     expect(() => dequantize(12, src, 512, new Float32Array(256))).toThrowError(/destination/);
@@ -72,6 +89,15 @@ describe('dequantize', () => {
     expect(dequantize(2, new Uint8Array(0), 0).length).toBe(0);
     const out = dequantize(8, new Uint8Array(100), 32);
     expect(out.length).toBe(32);
+    // every type, from a source one block and 3 bytes longer than needed: the same values as from an exact one
+    for (const id of SUPPORTED_TYPE_IDS) {
+      const { info } = decoderFor(id)!;
+      const long = randomBlocks(id, 3);
+      const exact = long.slice(0, 2 * info.typeSize);
+      const want = dequantize(id, exact, 2 * info.blockSize);
+      const got = dequantize(id, Uint8Array.of(...long, 1, 2, 3), 2 * info.blockSize);
+      expect(new Uint32Array(got.buffer), info.name).toEqual(new Uint32Array(want.buffer));
+    }
   });
 
   for (const id of SUPPORTED_TYPE_IDS) {

@@ -25,15 +25,23 @@ describe('gpuDequantCheck (one CPU decode for the dequant check and the referenc
     const bufs = new Map<bigint, Float32Array>();
     let next = 1n;
     const gpu = {
-      alloc(bytes: number) {
+      /** What the check asked of the GPU: buffers and their sizes, and each dequantize call. */
+      log: {
+        allocs: [] as { bytes: number; what: string }[],
+        calls: [] as { rows: number; rowLength: number; dtype: string; srcOffset: number }[],
+        live: bufs,
+      },
+      alloc(bytes: number, what: string) {
         const ptr = next++;
+        gpu.log.allocs.push({ bytes, what });
         bufs.set(ptr, new Float32Array(bytes / 4));
         return { ptr, bytes, dispose: () => bufs.delete(ptr) };
       },
       memsetPoison(b: { ptr: bigint }) {
         bufs.get(b.ptr)!.fill(NaN);
       },
-      dequantize(_type: number, _raw: unknown, out: { ptr: bigint }, rows: number, rowLength: number, _dtype: string, srcOffset: number) {
+      dequantize(_type: number, _raw: unknown, out: { ptr: bigint }, rows: number, rowLength: number, dtype: string, srcOffset: number) {
+        gpu.log.calls.push({ rows, rowLength, dtype, srcOffset });
         const row = srcOffset / (t.nbytes / t.rows);
         const got = cpuRows(t, row, rows);
         if (flipAt >= row * rowLength && flipAt < (row + rows) * rowLength) {
@@ -47,7 +55,7 @@ describe('gpuDequantCheck (one CPU decode for the dequant check and the referenc
         into.set(new Uint8Array(f.buffer, 0, into.byteLength));
       },
     };
-    return gpu as unknown as Gpu;
+    return gpu as unknown as Gpu & { log: typeof gpu.log };
   }
 
   it('finds no mismatch on an exact dequantization and returns the references', () => {
@@ -66,5 +74,20 @@ describe('gpuDequantCheck (one CPU decode for the dequant check and the referenc
     expect(r.firstMismatch).toBe(700);
     expect(r.maxUlp).toBe(1);
     expect(r.refs).toEqual([]);
+  });
+
+  it('goes chunk by chunk through one output buffer of one chunk, freed at the end, and places a mismatch in a later chunk', () => {
+    const t = generatedTensor(2, 2 ** 23, 3, 4); // Q4_0, 2^24 weights a chunk: rows 0-1, then row 2
+    const rowBytes = (2 ** 23 / 32) * 18;
+    const flipAt = 2 * 2 ** 23 + 5;
+    const gpu = fakeGpu(t, flipAt);
+    const r = gpuDequantCheck(gpu, t, {} as DeviceBuffer);
+    expect(r).toMatchObject({ elements: 3 * 2 ** 23, mismatches: 1, firstMismatch: flipAt, maxUlp: 1 });
+    expect(gpu.log.allocs).toEqual([{ bytes: 2 * 2 ** 23 * 4, what: `allocating the dequantized output of ${t.name}` }]);
+    expect(gpu.log.calls).toEqual([
+      { rows: 2, rowLength: 2 ** 23, dtype: 'f32', srcOffset: 0 },
+      { rows: 1, rowLength: 2 ** 23, dtype: 'f32', srcOffset: 2 * rowBytes },
+    ]);
+    expect(gpu.log.live.size).toBe(0); // the output buffer was disposed
   });
 });
