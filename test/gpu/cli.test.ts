@@ -60,7 +60,7 @@ describe.skipIf(!gpu)(`CLI end to end on the GPU${reason ? ` (${reason})` : ''}`
     const q6k = decoderFor(14)!;
     const restore = replaceDecoderForTesting(14, (src, dst, n) => {
       q6k.decode(src, dst, n);
-      for (let i = 0; i < n; ++i) dst[i] = -dst[i]!; // the reference's W is -W
+      for (let i = 0; i < n * q6k.info.blockSize; ++i) dst[i] = -dst[i]!; // the reference's W is -W (n counts blocks)
     });
     let stdout = '';
     let stderr = '';
