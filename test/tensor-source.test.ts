@@ -4,17 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { GgufFile } from '../src/gguf/file.js';
 import { writeGguf } from '../src/gguf/writer.js';
 import { randomBlocks } from '../src/quant/random.js';
-import { fileTensor, generatedTensor } from '../src/tensor-source.js';
+import { fileTensor, generatedTensor, type TensorSource } from '../src/tensor-source.js';
 import { tempDir } from './cli/helpers.js';
 
 // Q8_0 (type 8): blocks of 32 weights in 34 bytes (an f16 scale and 32 int8); Q4_0 (type 2): 32 in 18.
 const Q8_0 = 8;
 const Q4_0 = 2;
 
+/** What a TensorSource says of itself (its read and file aside). */
+function described(t: TensorSource) {
+  return { name: t.name, typeId: t.typeId, typeName: t.typeName, shape: t.shape, rowLength: t.rowLength, rows: t.rows, nbytes: t.nbytes };
+}
+
 describe('generatedTensor', () => {
   it('describes a [rowLength, rows] tensor of the type, named after both unless named', () => {
     const t = generatedTensor(Q8_0, 64, 3, 1);
-    expect({ name: t.name, typeId: t.typeId, typeName: t.typeName, shape: t.shape, rowLength: t.rowLength, rows: t.rows, nbytes: t.nbytes }).toEqual({
+    expect(described(t)).toEqual({
       name: 'q8_0[64,3]',
       typeId: Q8_0,
       typeName: 'Q8_0',
@@ -53,7 +58,7 @@ describe('fileTensor', () => {
     const file = GgufFile.open(path);
     try {
       const t = fileTensor(file, file.tensor('blk.3.w'));
-      expect({ name: t.name, typeId: t.typeId, typeName: t.typeName, shape: t.shape, rowLength: t.rowLength, rows: t.rows, nbytes: t.nbytes }).toEqual({
+      expect(described(t)).toEqual({
         name: 'blk.3.w',
         typeId: Q4_0,
         typeName: 'Q4_0',
